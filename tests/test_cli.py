@@ -1,0 +1,149 @@
+"""End to end through the command line, on a small generated dataset."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_jsonl
+
+import textgnn
+
+TINY = ["model.hidden=16", "model.heads=2", "model.ffn=32", "model.layers=1",
+        "train.epochs=3", "train.batch_size=16", "data.min_freq=1", "train.lr=0.01"]
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def train(toy_data, out: Path, *extra):
+    overrides = [f"data.name={toy_data}", *TINY, *extra]
+    proc = run("train.py", "--config", "configs/base.yaml", "--out", str(out), "--quiet",
+               *[a for o in overrides for a in ("--set", o)])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained(toy_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "run"
+    return out, train(toy_data, out, "graph.kind=dependency", "model.encoder=gcn")
+
+
+def test_run_directory_layout(trained):
+    out, summary = trained
+    assert summary["run_dir"] == str(out)
+    for name in ("config.yaml", "metrics.json", "history.csv", "curve.png",
+                 "model/config.json", "model/model.safetensors", "model/vocab.json",
+                 "model/labels.json"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    assert metrics["test"]["accuracy"] == summary["test"]["accuracy"]
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + metrics["epochs_run"]
+    assert not list((out / "model").glob("*.bin")) and not list((out / "model").glob("*.pt"))
+
+
+def test_evaluate_reproduces_training_test_metrics(trained, toy_data):
+    out, summary = trained
+    proc = run("evaluate.py", "--model", str(out / "model"), "--data", str(toy_data))
+    metrics = json.loads(proc.stdout)
+    saved = json.loads((out / "metrics.json").read_text())["test"]
+    for key in ("accuracy", "macro_f1", "mcc", "confusion_matrix", "labels"):
+        assert metrics[key] == saved[key], key
+    assert metrics["labels"] == ["negative", "positive"]
+    assert sum(map(sum, metrics["confusion_matrix"])) == 40
+
+
+def test_predict_cli_agrees_with_python_api(trained, tmp_path):
+    out, _ = trained
+    texts = ["The film is brilliant and the cast was funny .", "It is dull .", "   "]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[1:]))
+    proc = run("-m", "textgnn", "predict", "--model", str(out / "model"), texts[0],
+               "--input", str(tmp_path / "in.jsonl"))
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    api = textgnn.load(out / "model").predict(texts)
+    assert len(lines) == 3
+    for cli, py in zip(lines, api, strict=True):
+        assert cli == json.loads(json.dumps(py))
+    assert lines[0]["label"] in ("positive", "negative")
+    assert abs(sum(lines[0]["probs"].values()) - 1) < 1e-6
+    assert "error" in lines[2] and "label" not in lines[2]  # empty text: error, others answered
+
+
+def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path, trained):
+    out, first = trained
+    again = train(toy_data, tmp_path / "again", "graph.kind=dependency", "model.encoder=gcn")
+    assert again["test"] == first["test"] and again["dev"] == first["dev"]
+    history = (out / "history.csv").read_text().splitlines()
+    same = (tmp_path / "again" / "history.csv").read_text().splitlines()
+    strip_time = lambda rows: [r.rsplit(",", 1)[0] for r in rows]  # noqa: E731
+    assert strip_time(same) == strip_time(history)
+    train(toy_data, tmp_path / "seed1", "graph.kind=dependency", "model.encoder=gcn",
+          "train.seed=1")
+    other = (tmp_path / "seed1" / "history.csv").read_text().splitlines()
+    assert strip_time(other) != strip_time(history)
+
+
+@pytest.mark.parametrize(("encoder", "kind"), [("gat", "window"), ("transformer", "complete")])
+def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind):
+    summary = train(toy_data, tmp_path / "r", f"graph.kind={kind}", f"model.encoder={encoder}",
+                    "model.positions=sinusoidal")
+    pipeline = textgnn.load(tmp_path / "r" / "model")
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert pipeline.config.model.encoder == encoder
+    data = textgnn.data.load_dataset(str(toy_data))
+    assert pipeline.evaluate(data.test.texts, data.test.labels)["accuracy"] == \
+        metrics["test"]["accuracy"] == summary["test"]["accuracy"]
+
+
+def test_graph_command_shows_the_edges(tmp_path):
+    proc = run("-m", "textgnn", "graph", "--kind", "window", "--set", "graph.window=1",
+               "--set", "graph.self_loops=false", "Hello big world")
+    out = json.loads(proc.stdout)
+    assert out["tokens"] == ["Hello", "big", "world"]
+    assert sorted(map(tuple, out["edges"])) == [(0, 1, "rel-1"), (1, 0, "rel+1"),
+                                               (1, 2, "rel-1"), (2, 1, "rel+1")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train.py", "--config", "configs/base.yaml", "--set", "model.encoder=lstm"],
+     "unknown encoder 'lstm'; choose one of gcn, gat"),
+    (["train.py", "--config", "configs/base.yaml", "--set", "graph.kind=tree"],
+     "unknown graph kind 'tree'"),
+    (["train.py", "--config", "configs/base.yaml", "--set", "model.depth=3"],
+     "unknown config key 'depth'"),
+    (["train.py", "--config", "configs/missing.yaml"], "config file not found"),
+    (["evaluate.py", "--model", "/nonexistent/model", "--data", "mr"],
+     "model directory not found"),
+])
+def test_bad_input_is_one_clean_error(args, message):
+    proc = run(*args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_data_line_through_the_cli(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", [{"text": "ok", "label": "a"}])
+    with (tmp_path / "train.jsonl").open("a") as handle:
+        handle.write('{"text": "no label"}\n')
+    proc = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={tmp_path}",
+               check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{tmp_path / 'train.jsonl'}, line 2: missing field 'label'" in proc.stderr
+
+
+def test_evaluation_label_never_seen_in_training(trained, tmp_path):
+    out, _ = trained
+    write_jsonl(tmp_path / "test.jsonl", [{"text": "It is dull .", "label": "neutral"}])
+    write_jsonl(tmp_path / "train.jsonl", [{"text": "It is dull .", "label": "negative"}])
+    proc = run("evaluate.py", "--model", str(out / "model"), "--data", str(tmp_path), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'neutral' never seen in training" in proc.stderr
+    assert str(tmp_path / "test.jsonl") in proc.stderr

@@ -1,0 +1,93 @@
+"""The seed's claim: self-attention is message passing on the complete graph."""
+
+import pytest
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+
+from textgnn.config import ModelConfig
+from textgnn.graphs import GraphBuilder
+from textgnn.nn import CONVS, Backbone, Block, make_conv
+from textgnn.parsing import ParsedText
+
+HIDDEN, HEADS, FFN = 16, 4, 32
+
+
+def complete_batch(sizes, hidden, generator):
+    builder = GraphBuilder("complete", self_loops=True)
+    graphs = []
+    for n in sizes:
+        g = builder.build(ParsedText([f"t{i}" for i in range(n)]))
+        graphs.append(Data(x=torch.randn(n, hidden, generator=generator, dtype=torch.float64),
+                           edge_index=torch.from_numpy(g.edge_index),
+                           edge_type=torch.from_numpy(g.edge_type), num_nodes=n))
+    return Batch.from_data_list(graphs)
+
+
+def dense_layer_from(block: Block) -> nn.TransformerEncoderLayer:
+    """A stock PyTorch encoder layer carrying exactly the block's weights."""
+    conv = block.conv.conv
+    layer = nn.TransformerEncoderLayer(HIDDEN, HEADS, FFN, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=False, dtype=torch.float64)
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(torch.cat(
+            [conv.lin_query.weight, conv.lin_key.weight, conv.lin_value.weight]))
+        layer.self_attn.in_proj_bias.copy_(torch.cat(
+            [conv.lin_query.bias, conv.lin_key.bias, conv.lin_value.bias]))
+        layer.self_attn.out_proj.load_state_dict(block.conv.out.state_dict())
+        layer.linear1.load_state_dict(block.linear1.state_dict())
+        layer.linear2.load_state_dict(block.linear2.state_dict())
+        layer.norm1.load_state_dict(block.norm1.state_dict())
+        layer.norm2.load_state_dict(block.norm2.state_dict())
+    return layer.eval()
+
+
+def test_transformer_block_on_complete_graph_is_self_attention():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    conv = make_conv("transformer", HIDDEN, HEADS, num_edge_types=0, attention_dropout=0.0)
+    block = Block(conv, HIDDEN, FFN, dropout=0.0).double().eval()
+    sizes = [5, 1, 9, 3, 12]
+    batch = complete_batch(sizes, HIDDEN, gen)
+    sparse = block(batch.x, batch.edge_index, batch.edge_type)
+
+    dense_layer = dense_layer_from(block)
+    padded = torch.zeros(len(sizes), max(sizes), HIDDEN, dtype=torch.float64)
+    mask = torch.ones(len(sizes), max(sizes), dtype=torch.bool)  # True = padding
+    for g, n in enumerate(sizes):
+        padded[g, :n] = batch.x[batch.batch == g]
+        mask[g, :n] = False
+    with torch.no_grad():
+        dense = dense_layer(padded, src_key_padding_mask=mask)
+    expected = torch.cat([dense[g, :n] for g, n in enumerate(sizes)])
+    assert (sparse - expected).abs().max().item() <= 1e-5
+    # and the difference is not trivially zero because both are zero
+    assert expected.abs().mean() > 0.1
+
+
+@pytest.mark.parametrize("encoder", sorted(CONVS))
+@pytest.mark.parametrize("pooling", ["mean", "max", "attention"])
+def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder=encoder, hidden=HIDDEN, heads=HEADS, ffn=FFN, layers=2,
+                      positions="none", edge_types=True, pooling=pooling, word_dropout=0.0)
+    model = Backbone(cfg, vocab_size=30, num_classes=3, num_edge_types=7).double().eval()
+    gen = torch.Generator().manual_seed(3)
+    n, e = 11, 30
+    x = torch.randint(0, 30, (n,), generator=gen)
+    edge_index = torch.randint(0, n, (2, e), generator=gen)
+    edge_type = torch.randint(0, 7, (e,), generator=gen)
+    perm = torch.randperm(n, generator=gen)
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(n)
+    graph = Data(x=x, edge_index=edge_index, edge_type=edge_type, pos=torch.arange(n))
+    relabelled = Data(x=x[perm], edge_index=inverse[edge_index], edge_type=edge_type,
+                      pos=torch.arange(n))
+    with torch.no_grad():
+        h = model.node_states(graph.x, graph.edge_index, graph.edge_type)
+        h_perm = model.node_states(relabelled.x, relabelled.edge_index, relabelled.edge_type)
+        logits = model(Batch.from_data_list([graph]))
+        logits_perm = model(Batch.from_data_list([relabelled]))
+    assert torch.allclose(h_perm, h[perm], atol=1e-10)
+    assert torch.allclose(logits_perm, logits, atol=1e-10)
+    assert not torch.allclose(h_perm, h, atol=1e-3)  # the relabelling did move nodes

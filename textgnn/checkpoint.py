@@ -1,0 +1,86 @@
+"""Model directories in the ``save_pretrained`` convention, without pickle.
+
+    config.json        format version + everything needed to rebuild the pipeline
+    model.safetensors  weights
+    vocab.json         token vocabulary
+    labels.json        label names, in logit order
+
+A name that is not a local directory is fetched from the Hugging Face hub
+(``huggingface_hub.snapshot_download``) and then read the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import TextGNNError
+
+FORMAT_VERSION = 1
+FILES = ("config.json", "model.safetensors", "vocab.json", "labels.json")
+
+
+def save_model_dir(path: str | Path, meta: dict[str, Any], state_dict: dict, vocab: dict,
+                   labels: list[str]) -> Path:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
+    (path / "config.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=2))
+    (path / "vocab.json").write_text(json.dumps(vocab))
+    (path / "labels.json").write_text(json.dumps(labels, indent=2))
+    return path
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise TextGNNError(f"{path}: a model is a directory holding {', '.join(FILES)}")
+    name = str(name_or_path)
+    if name.count("/") != 1 or name.startswith((".", "/")):
+        raise TextGNNError(f"model directory not found: {path}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=list(FILES)))
+    except Exception as exc:  # offline, missing repo, auth: say what was tried
+        raise TextGNNError(f"model {name!r}: no such directory, and the hub download failed "
+                           f"({type(exc).__name__}: {exc})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TextGNNError(f"{path.parent}: missing {path.name}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TextGNNError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_model_dir(name_or_path: str | Path) -> tuple[dict, dict, dict, list[str]]:
+    """Read (meta, state_dict, vocab, labels) from a model directory; weights via safetensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = resolve_model_dir(name_or_path)
+    meta = _read_json(path / "config.json")
+    if not isinstance(meta, dict) or not isinstance(meta.get("format_version"), int):
+        raise TextGNNError(f"{path / 'config.json'}: no integer format_version")
+    if meta["format_version"] > FORMAT_VERSION:
+        raise TextGNNError(
+            f"{path / 'config.json'}: format version {meta['format_version']} is newer than this "
+            f"textgnn understands ({FORMAT_VERSION}); upgrade textgnn"
+        )
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise TextGNNError(f"{path}: missing model.safetensors")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise TextGNNError(f"{weights}: not a readable safetensors file ({exc})") from None
+    return meta, state, _read_json(path / "vocab.json"), _read_json(path / "labels.json")

@@ -1,0 +1,144 @@
+"""Command line: ``python -m textgnn {train,evaluate,predict,graph}``.
+
+Progress and logs go to stderr; results are JSON on stdout. A :class:`TextGNNError`
+(bad config, bad data line, unknown name) ends the command with one ``error:`` line and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import TextGNNError
+
+
+def _add_config_args(parser: argparse.ArgumentParser, config_required: bool) -> None:
+    parser.add_argument("--config", required=config_required, help="YAML experiment file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set model.layers=3 (repeatable)")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .training import train
+
+    config = load_config(args.config, args.overrides)
+    out = args.out or Path("runs") / (
+        f"{Path(config.data.name).name}-{config.model.encoder}-{config.graph.kind}"
+        f"-seed{config.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    summary = train(config, out, progress=not args.quiet)
+    print(json.dumps(summary))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .data import load_dataset
+    from .pipeline import load
+
+    pipeline = load(args.model, device=args.device)
+    d = pipeline.config.data
+    data = load_dataset(args.data, dev_fraction=d.dev_fraction, split_seed=d.split_seed,
+                        text_field=d.text_field, label_field=d.label_field, splits=(args.split,))
+    split = data.split(args.split)
+    metrics = pipeline.evaluate(split.texts, split.labels, split.source)
+    metrics.pop("predictions")
+    print(json.dumps({"model": str(args.model), "data": args.data, "split": args.split, **metrics}))
+
+
+def _read_inputs(path: str) -> list[str]:
+    """Texts to classify: a .jsonl file (one object with a ``text`` field per line) or one
+    text per line of a plain file; ``-`` reads standard input."""
+    handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    with handle:
+        lines = handle.read().splitlines()
+    if not path.endswith(".jsonl"):
+        return lines
+    texts = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TextGNNError(f"{path}, line {lineno}: malformed JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or "text" not in record:
+            raise TextGNNError(f"{path}, line {lineno}: missing field 'text'")
+        texts.append(record["text"])
+    return texts
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .pipeline import load
+
+    texts = list(args.texts)
+    if args.input:
+        try:
+            texts += _read_inputs(args.input)
+        except FileNotFoundError:
+            raise TextGNNError(f"input file not found: {args.input}") from None
+    if not texts:
+        raise TextGNNError("nothing to predict: give TEXT arguments or --input FILE")
+    pipeline = load(args.model, device=args.device)
+    for result in pipeline.predict(texts, batch_size=args.batch_size):
+        print(json.dumps(result, ensure_ascii=False))
+
+
+def cmd_graph(args: argparse.Namespace) -> None:
+    from .config import load_config
+    from .features import Vocab
+    from .pipeline import Pipeline
+
+    config = load_config(args.config, [f"graph.kind={args.kind}", *args.overrides])
+    text = " ".join(args.text)
+    if not text.strip():
+        raise TextGNNError("graph: give a non-empty TEXT")
+    pipeline = Pipeline(config, Vocab([]), ["?"])
+    [graph] = pipeline.token_graphs([text], progress=False)
+    print(json.dumps(pipeline.builder.describe(graph), ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textgnn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model; prints a JSON summary as the last line")
+    _add_config_args(p, config_required=True)
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a dataset split (JSON)")
+    p.add_argument("--model", required=True, help="model directory (or hub repo id)")
+    p.add_argument("--data", required=True, help="dataset name or directory")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify texts; one JSON line per text")
+    p.add_argument("--model", required=True, help="model directory (or hub repo id)")
+    p.add_argument("--input", help="file with one text per line, or .jsonl with a text field; - = stdin")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("graph", help="show the token graph a model would see (JSON)")
+    p.add_argument("--kind", required=True, help="dependency | window | complete | none")
+    _add_config_args(p, config_required=False)
+    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TextGNNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,168 @@
+"""Token graphs: who talks to whom, and under which edge type.
+
+Every builder maps a :class:`~textgnn.parsing.ParsedText` to a :class:`TokenGraph` whose
+``edge_index`` lists directed edges ``source -> target`` (messages flow from source to
+target, PyG's convention); an undirected relation is listed in both directions.
+
+Edge types
+    ``self``                 a self-loop (when ``self_loops``)
+    ``rel-d`` / ``rel+d``    the source is ``d`` tokens before / after the target; offsets
+                             beyond ``clip`` share ``rel-<clip>`` / ``rel+<clip>``
+    ``<relation>``           dependency arc head -> dependent (``nsubj``, ``amod`` ...)
+    ``<relation>_rev``       the same arc dependent -> head (when ``reverse``)
+    ``sent`` / ``sent_rev``  root of sentence k -> root of sentence k+1 (and back)
+
+Several sentences in one text give one dependency graph: each sentence's tree is kept and
+consecutive sentence roots are linked by a ``sent`` arc, so the text is one connected tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import TextGNNError
+from .parsing import ParsedText
+
+UNK_TYPE = "<unk>"
+
+
+@dataclass
+class TokenGraph:
+    tokens: list[str]
+    edge_index: np.ndarray  # int64, shape (2, E)
+    edge_type: np.ndarray  # int64, shape (E,), ids into GraphBuilder.edge_types
+    position: np.ndarray  # int64, shape (N,)
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.tokens)
+
+
+def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs (src, dst) with src < dst and dst - src <= max_offset, vectorised."""
+    src, dst = np.triu_indices(n, k=1)
+    keep = dst - src <= max_offset
+    return src[keep], dst[keep]
+
+
+class GraphBuilder:
+    """Builds one kind of token graph; ``edge_types`` is its fixed edge-type vocabulary."""
+
+    # name -> function returning (src, dst, forward type ids, reverse type ids)
+    kinds: dict[str, Callable[[GraphBuilder, ParsedText], tuple[np.ndarray, ...]]] = {}
+
+    def __init__(self, kind: str, window: int = 2, clip: int = 8, self_loops: bool = True,
+                 reverse: bool = True, relations: list[str] | None = None):
+        if kind not in self.kinds:
+            raise TextGNNError(f"unknown graph kind {kind!r}; choose one of {', '.join(self.kinds)}")
+        if window < 1:
+            raise TextGNNError(f"graph.window must be >= 1, got {window}")
+        if clip < 1:
+            raise TextGNNError(f"graph.clip must be >= 1, got {clip}")
+        self.kind, self.window, self.clip = kind, window, clip
+        self.self_loops, self.reverse = self_loops, reverse
+        types = [UNK_TYPE, "self"]
+        types += [f"rel-{d}" for d in range(clip, 0, -1)] + [f"rel+{d}" for d in range(1, clip + 1)]
+        if kind == "dependency":
+            rels = [r for r in relations or [] if r != "ROOT"] + ["sent"]
+            types += rels + [f"{r}_rev" for r in rels]
+        self.edge_types = types
+        self.type_id = {t: i for i, t in enumerate(types)}
+
+    @property
+    def needs_parse(self) -> bool:
+        return self.kind == "dependency"
+
+    def _relative(self, parsed: ParsedText, max_offset: int):
+        src, dst = _pairs_within(len(parsed.tokens), max_offset)
+        offset = np.minimum(dst - src, self.clip)  # the source precedes the target by offset
+        before = self.type_id["rel-1"] + 1 - offset  # rel-d sits d-1 slots left of rel-1
+        after = self.type_id["rel+1"] - 1 + offset  # the reversed edge: source comes after
+        return src, dst, before, after
+
+    def build(self, parsed: ParsedText) -> TokenGraph:
+        n = len(parsed.tokens)
+        src, dst, fwd_type, rev_type = self.kinds[self.kind](self, parsed)
+        parts_src, parts_dst, parts_type = [src], [dst], [fwd_type]
+        if self.reverse:
+            parts_src.append(dst)
+            parts_dst.append(src)
+            parts_type.append(rev_type)
+        if self.self_loops:
+            loop = np.arange(n, dtype=np.int64)
+            parts_src.append(loop)
+            parts_dst.append(loop)
+            parts_type.append(np.full(n, self.type_id["self"], dtype=np.int64))
+        edge_index = np.stack([np.concatenate(parts_src), np.concatenate(parts_dst)]).astype(np.int64)
+        edge_type = np.concatenate(parts_type).astype(np.int64)
+        return TokenGraph(list(parsed.tokens), edge_index, edge_type, np.arange(n, dtype=np.int64))
+
+    def describe(self, graph: TokenGraph) -> dict:
+        """JSON-ready view: tokens and ``[source, target, type]`` for every edge."""
+        edges = [
+            [int(s), int(d), self.edge_types[t]]
+            for s, d, t in zip(graph.edge_index[0], graph.edge_index[1], graph.edge_type, strict=True)
+        ]
+        return {"tokens": graph.tokens, "edges": edges}
+
+
+def _register(name: str):
+    def wrap(fn):
+        GraphBuilder.kinds[name] = fn
+        return fn
+    return wrap
+
+
+@_register("none")
+def _no_edges(builder: GraphBuilder, parsed: ParsedText):
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, empty, empty
+
+
+@_register("window")
+def _window_edges(builder: GraphBuilder, parsed: ParsedText):
+    return builder._relative(parsed, builder.window)
+
+
+@_register("complete")
+def _complete_edges(builder: GraphBuilder, parsed: ParsedText):
+    return builder._relative(parsed, max(len(parsed.tokens) - 1, 0))
+
+
+@_register("dependency")
+def _dependency_edges(builder: GraphBuilder, parsed: ParsedText):
+    if parsed.heads is None:
+        raise TextGNNError("the dependency graph needs a parse, got tokens only")
+    heads = np.asarray(parsed.heads, dtype=np.int64)
+    child = np.arange(len(heads), dtype=np.int64)
+    arcs = heads != child
+    roots = child[~arcs]
+    unk = builder.type_id[UNK_TYPE]
+    rel = np.array([builder.type_id.get(d, unk) for d in parsed.deps], dtype=np.int64)
+    rel_rev = np.array([builder.type_id.get(f"{d}_rev", unk) for d in parsed.deps], dtype=np.int64)
+    src = np.concatenate([heads[arcs], roots[:-1]])
+    dst = np.concatenate([child[arcs], roots[1:]])
+    n_sent = max(len(roots) - 1, 0)
+    fwd = np.concatenate([rel[arcs], np.full(n_sent, builder.type_id["sent"], dtype=np.int64)])
+    rev = np.concatenate([rel_rev[arcs], np.full(n_sent, builder.type_id["sent_rev"], dtype=np.int64)])
+    return src, dst, fwd, rev
+
+
+def to_pyg(graph: TokenGraph, token_ids: list[int], label: int | None = None):
+    """TokenGraph -> ``torch_geometric.data.Data`` (x = token ids, edge_type, pos, y)."""
+    from torch_geometric.data import Data
+
+    data = Data(
+        x=torch.as_tensor(token_ids, dtype=torch.long),
+        edge_index=torch.from_numpy(graph.edge_index),
+        edge_type=torch.from_numpy(graph.edge_type),
+        pos=torch.from_numpy(graph.position),
+        num_nodes=graph.num_nodes,
+    )
+    if label is not None:
+        data.y = torch.tensor([label], dtype=torch.long)
+    return data

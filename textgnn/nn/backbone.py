@@ -1,0 +1,163 @@
+"""The shared backbone: node features -> [Block(conv)] x L -> pooling -> classifier head.
+
+Only the conv inside a block changes between encoders; everything else (embeddings,
+positions, dropout, residuals, norms, FFN, pooling, head) is the same module, so a
+comparison between encoders is a comparison between message functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_max_pool, global_mean_pool
+from torch_geometric.nn.aggr import AttentionalAggregation
+
+from ..config import ModelConfig
+from ..errors import TextGNNError
+from .convs import make_conv
+
+
+class Block(nn.Module):
+    r"""One message-passing layer with the Transformer's update (post-norm):
+
+    .. math::
+        h = \mathrm{LN}(x + \mathrm{Dropout}(\mathrm{conv}(x))),\qquad
+        x' = \mathrm{LN}(h + \mathrm{Dropout}(W_2\,\mathrm{Dropout}(\mathrm{GELU}(W_1 h))))
+
+    which is ``torch.nn.TransformerEncoderLayer(norm_first=False, activation="gelu")``
+    with its self-attention replaced by ``conv``.
+    """
+
+    def __init__(self, conv: nn.Module, hidden: int, ffn: int, dropout: float):
+        super().__init__()
+        self.conv = conv
+        self.norm1 = nn.LayerNorm(hidden)
+        self.linear1 = nn.Linear(hidden, ffn)
+        self.linear2 = nn.Linear(ffn, hidden)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
+        x = self.norm1(x + self.dropout(self.conv(x, edge_index, edge_type)))
+        ffn = self.linear2(self.dropout(nn.functional.gelu(self.linear1(x))))
+        return self.norm2(x + self.dropout(ffn))
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sine/cosine absolute positions (Vaswani et al., 2017)."""
+
+    def __init__(self, hidden: int, max_positions: int):
+        super().__init__()
+        pos = torch.arange(max_positions).unsqueeze(1)
+        freq = torch.exp(torch.arange(0, hidden, 2) * (-math.log(10000.0) / hidden))
+        table = torch.zeros(max_positions, hidden)
+        table[:, 0::2] = torch.sin(pos * freq)
+        table[:, 1::2] = torch.cos(pos * freq[: hidden // 2])
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, pos: Tensor) -> Tensor:
+        return self.table[pos.clamp(max=self.table.size(0) - 1)]
+
+
+class LearnedPositions(nn.Module):
+    """A trained vector per absolute position; positions past the table share the last."""
+
+    def __init__(self, hidden: int, max_positions: int):
+        super().__init__()
+        self.table = nn.Embedding(max_positions, hidden)
+
+    def forward(self, pos: Tensor) -> Tensor:
+        return self.table(pos.clamp(max=self.table.num_embeddings - 1))
+
+
+POSITIONS = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}
+
+
+class MeanPool(nn.Module):
+    def forward(self, x: Tensor, batch: Tensor, size: int) -> Tensor:
+        return global_mean_pool(x, batch, size)
+
+
+class MaxPool(nn.Module):
+    def forward(self, x: Tensor, batch: Tensor, size: int) -> Tensor:
+        return global_max_pool(x, batch, size)
+
+
+class AttentionPool(nn.Module):
+    """Softmax-gated sum of node states, the gate a learned linear score per node."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.aggr = AttentionalAggregation(gate_nn=nn.Linear(hidden, 1))
+
+    def forward(self, x: Tensor, batch: Tensor, size: int) -> Tensor:
+        return self.aggr(x, batch, dim_size=size)
+
+
+POOLING = {
+    "mean": lambda hidden: MeanPool(),
+    "max": lambda hidden: MaxPool(),
+    "attention": AttentionPool,
+}
+
+
+def _choice(table: dict, name: str, what: str):
+    if name not in table:
+        raise TextGNNError(f"unknown {what} {name!r}; choose one of {', '.join(table)}")
+    return table[name]
+
+
+class Backbone(nn.Module):
+    """Token ids + graph -> class logits, for any registered conv."""
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int, num_edge_types: int):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(vocab_size, cfg.hidden)
+        self.positions = None
+        if cfg.positions != "none":
+            make = _choice(POSITIONS, cfg.positions, "position encoding")
+            self.positions = make(cfg.hidden, cfg.max_positions)
+        self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
+        types = num_edge_types if cfg.edge_types else 0
+        self.blocks = nn.ModuleList(
+            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout),
+                  cfg.hidden, cfg.ffn, cfg.dropout)
+            for _ in range(cfg.layers)
+        )
+        self.pool = _choice(POOLING, cfg.pooling, "pooling")(cfg.hidden)
+        self.head_dropout = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, num_classes)
+
+    def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
+                    pos: Tensor | None = None) -> Tensor:
+        if self.training and self.cfg.word_dropout > 0:
+            # Replacing whole tokens by <unk> (id 0) regularises more than feature dropout.
+            drop = torch.rand(x.shape, device=x.device) < self.cfg.word_dropout
+            x = x.masked_fill(drop, 0)
+        h = self.embedding(x)
+        if self.positions is not None:
+            h = h + self.positions(pos)
+        h = self.embedding_dropout(h)
+        for block in self.blocks:
+            h = block(h, edge_index, edge_type)
+        return h
+
+    def forward(self, batch) -> Tensor:
+        """``batch``: a PyG Batch with x, edge_index, edge_type, pos, batch."""
+        h = self.node_states(batch.x, batch.edge_index, batch.edge_type, batch.pos)
+        pooled = self.pool(h, batch.batch, batch.num_graphs)
+        return self.head(self.head_dropout(pooled))
+
+    def parameter_counts(self) -> dict[str, int]:
+        count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+        convs = sum(count(b.conv) for b in self.blocks)
+        return {
+            "total": count(self),
+            "embedding": count(self.embedding),
+            "conv": convs,
+            "blocks_other": sum(count(b) for b in self.blocks) - convs,
+            "pool_and_head": count(self.pool) + count(self.head),
+        }

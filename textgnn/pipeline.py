@@ -1,0 +1,162 @@
+"""One object from text to prediction, used by training, evaluation and inference alike, so
+the text -> graph path at inference is exactly the one the model was trained on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .checkpoint import load_model_dir, save_model_dir
+from .config import Config
+from .errors import TextGNNError
+from .features import Vocab
+from .graphs import GraphBuilder, TokenGraph, to_pyg
+from .metrics import classification_metrics
+from .nn import Backbone
+from .parsing import ParsedText, Parser
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise TextGNNError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N)") from None
+
+
+class Pipeline:
+    """Parser + graph builder + vocabulary + model + label names."""
+
+    def __init__(self, config: Config, vocab: Vocab, labels: list[str],
+                 relations: list[str] | None = None, model: Backbone | None = None,
+                 parser: Parser | None = None):
+        """``relations``: the dependency labels behind the edge-type vocabulary; by default
+        the parser's own (a saved model keeps the list it was trained with)."""
+        self.config = config
+        self.vocab = vocab
+        self.labels = list(labels)
+        g = config.graph
+        self.parser = parser or Parser(g.parser, batch_size=g.parse_batch_size)
+        if relations is None:
+            relations = self.parser.relations if g.kind == "dependency" else []
+        self.relations = list(relations)
+        self.builder = GraphBuilder(g.kind, g.window, g.clip, g.self_loops, g.reverse,
+                                    self.relations)
+        self.model = model or Backbone(config.model, len(vocab), len(labels),
+                                       len(self.builder.edge_types))
+        self.device = torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> Pipeline:
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
+    # text -> graph -------------------------------------------------------------------------
+    def parse(self, texts: Sequence[str], progress: bool = True) -> list[ParsedText]:
+        parsed = (self.parser.parse(texts, progress) if self.builder.needs_parse
+                  else self.parser.tokenize(texts))
+        limit = self.config.data.max_tokens
+        return [p.truncate(limit) for p in parsed] if limit else parsed
+
+    def token_graphs(self, texts: Sequence[str], progress: bool = True) -> list[TokenGraph]:
+        return [self.builder.build(p) for p in self.parse(texts, progress)]
+
+    def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
+               progress: bool = True) -> list:
+        """Texts (and gold labels) -> PyG ``Data`` objects ready for batching."""
+        ids = None
+        if labels is not None:
+            index = {name: i for i, name in enumerate(self.labels)}
+            ids = [index.get(label, -1) for label in labels]
+        return [
+            to_pyg(g, self.vocab.encode(g.tokens), None if ids is None else ids[i])
+            for i, g in enumerate(self.token_graphs(texts, progress))
+        ]
+
+    # graph -> prediction -------------------------------------------------------------------
+    @torch.no_grad()
+    def logits(self, graphs: list, batch_size: int | None = None) -> torch.Tensor:
+        """Logits in input order; batches are fixed by order and size, so the same inputs
+        always give bit-identical outputs on the same machine."""
+        from torch_geometric.data import Batch
+
+        size = batch_size or self.config.train.eval_batch_size
+        self.model.eval()
+        out = [
+            self.model(Batch.from_data_list(graphs[i:i + size]).to(self.device)).float().cpu()
+            for i in range(0, len(graphs), size)
+        ]
+        return torch.cat(out) if out else torch.zeros(0, len(self.labels))
+
+    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[dict]:
+        """One dict per text: ``label`` and ``probs`` (label -> probability), or ``error``."""
+        results: list[dict] = [{"text": t} for t in texts]
+        valid = []
+        for i, text in enumerate(texts):
+            if isinstance(text, str) and text.strip():
+                valid.append(i)
+            else:
+                kind = "not a string" if not isinstance(text, str) else "empty or whitespace-only"
+                results[i]["error"] = f"text is {kind}"
+        if valid:
+            probs = torch.softmax(
+                self.logits(self.graphs([texts[i] for i in valid], progress=False), batch_size), -1
+            )
+            for i, row in zip(valid, probs.tolist(), strict=True):
+                results[i]["label"] = self.labels[max(range(len(row)), key=row.__getitem__)]
+                results[i]["probs"] = dict(zip(self.labels, row, strict=True))
+        return results
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str], source: str = "data") -> dict:
+        """Metrics of the model on labelled texts; labels the model never saw are an error."""
+        unknown = sorted(set(labels) - set(self.labels))
+        if unknown:
+            raise TextGNNError(
+                f"{source}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training; "
+                f"the model knows {', '.join(map(repr, self.labels))}"
+            )
+        return self.evaluate_graphs(self.graphs(texts, labels))
+
+    def evaluate_graphs(self, graphs: list) -> dict:
+        pred = self.logits(graphs).argmax(-1).tolist()
+        gold = [int(g.y) for g in graphs]
+        return classification_metrics(
+            [self.labels[i] for i in gold], [self.labels[i] for i in pred], self.labels
+        ) | {"predictions": [self.labels[i] for i in pred]}
+
+    # model directory -----------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> Path:
+        meta = {
+            "textgnn_version": __version__,
+            "config": self.config.to_dict(),
+            "relations": self.relations,
+            "edge_types": self.builder.edge_types,
+            "vocab_size": len(self.vocab),
+            "labels": self.labels,
+        }
+        return save_model_dir(path, meta, self.model.state_dict(), self.vocab.to_json(), self.labels)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu") -> Pipeline:
+        meta, state, vocab, labels = load_model_dir(name_or_path)
+        try:
+            config = Config.from_dict(meta["config"], source=f"{name_or_path}/config.json")
+            pipeline = cls(config, Vocab.from_json(vocab), labels, meta["relations"])
+        except KeyError as exc:
+            raise TextGNNError(f"{name_or_path}/config.json: missing key {exc}") from None
+        try:
+            pipeline.model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise TextGNNError(
+                f"{name_or_path}/model.safetensors does not match config.json: {exc}"
+            ) from None
+        return pipeline.to(resolve_device(device))
+
+
+def load(name_or_path: str | Path, device: str = "cpu") -> Pipeline:
+    """Load a saved model directory (or hub repo id) as a ready-to-use :class:`Pipeline`."""
+    return Pipeline.from_pretrained(name_or_path, device)
