@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import write_jsonl
 
-from textgnn.data import load_dataset, stratified_dev_split, Split
+from textgnn.data import Split, load_dataset, stratified_dev_split
 from textgnn.errors import TextGNNError
 
 ROWS = [{"text": f"text number {i}", "label": "a" if i % 3 else "b"} for i in range(60)]
@@ -38,7 +38,8 @@ def test_registry_name_resolves_to_textgnn_data(shared_data):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{"text": "fine", "label": "a"}\n{"text": "broken", "label": \n', r"train\.jsonl, line 2: malformed JSON"),
+    ('{"text": "fine", "label": "a"}\n{"text": "broken", "label": \n',
+     r"train\.jsonl, line 2: malformed JSON"),
     ('{"text": "fine", "label": "a"}\n\n{"label": "a"}\n', r"train\.jsonl, line 3: missing field 'text'"),
     ('{"text": "no label here"}\n', r"train\.jsonl, line 1: missing field 'label'"),
     ('{"text": 3, "label": "a"}\n', r"line 1: field 'text' must be a string"),

@@ -26,15 +26,15 @@ def complete_batch(sizes, hidden, generator):
 
 def dense_layer_from(block: Block) -> nn.TransformerEncoderLayer:
     """A stock PyTorch encoder layer carrying exactly the block's weights."""
-    conv = block.conv.conv
+    conv = block.conv
     layer = nn.TransformerEncoderLayer(HIDDEN, HEADS, FFN, dropout=0.0, activation="gelu",
                                        batch_first=True, norm_first=False, dtype=torch.float64)
     with torch.no_grad():
         layer.self_attn.in_proj_weight.copy_(torch.cat(
-            [conv.lin_query.weight, conv.lin_key.weight, conv.lin_value.weight]))
+            [conv.query.weight, conv.key.weight, conv.value.weight]))
         layer.self_attn.in_proj_bias.copy_(torch.cat(
-            [conv.lin_query.bias, conv.lin_key.bias, conv.lin_value.bias]))
-        layer.self_attn.out_proj.load_state_dict(block.conv.out.state_dict())
+            [conv.query.bias, conv.key.bias, conv.value.bias]))
+        layer.self_attn.out_proj.load_state_dict(conv.out.state_dict())
         layer.linear1.load_state_dict(block.linear1.state_dict())
         layer.linear2.load_state_dict(block.linear2.state_dict())
         layer.norm1.load_state_dict(block.norm1.state_dict())
@@ -42,14 +42,17 @@ def dense_layer_from(block: Block) -> nn.TransformerEncoderLayer:
     return layer.eval()
 
 
-def test_transformer_block_on_complete_graph_is_self_attention():
+@pytest.mark.parametrize("path", ["sparse", "dense"])
+def test_transformer_block_on_complete_graph_is_self_attention(path):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
     conv = make_conv("transformer", HIDDEN, HEADS, num_edge_types=0, attention_dropout=0.0)
     block = Block(conv, HIDDEN, FFN, dropout=0.0).double().eval()
     sizes = [5, 1, 9, 3, 12]
     batch = complete_batch(sizes, HIDDEN, gen)
-    sparse = block(batch.x, batch.edge_index, batch.edge_type)
+    # the message-passing path runs without the node -> graph map; the dense one needs it
+    sparse = block(batch.x, batch.edge_index, batch.edge_type,
+                   batch.batch if path == "dense" else None)
 
     dense_layer = dense_layer_from(block)
     padded = torch.zeros(len(sizes), max(sizes), HIDDEN, dtype=torch.float64)
@@ -91,3 +94,41 @@ def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
     assert torch.allclose(h_perm, h[perm], atol=1e-10)
     assert torch.allclose(logits_perm, logits, atol=1e-10)
     assert not torch.allclose(h_perm, h, atol=1e-3)  # the relabelling did move nodes
+
+
+@pytest.mark.parametrize("num_edge_types", [0, 18])
+def test_dense_fast_path_matches_message_passing(num_edge_types):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(2)
+    conv = make_conv("transformer", HIDDEN, HEADS, num_edge_types, attention_dropout=0.0).double()
+    if num_edge_types:
+        torch.nn.init.normal_(conv.type_bias.weight, std=1.0, generator=gen)
+    batch = complete_batch([4, 13, 1, 7], HIDDEN, gen)
+    results = []
+    for graph_map in (None, batch.batch):
+        x = batch.x.clone().requires_grad_(True)
+        conv.zero_grad()
+        out = conv(x, batch.edge_index, batch.edge_type, graph_map)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads = [x.grad] + [p.grad.clone() for p in conv.parameters()]
+        results.append((out.detach(), grads))
+    (sparse, sparse_grads), (dense, dense_grads) = results
+    assert (sparse - dense).abs().max() <= 1e-5
+    for a, b in zip(sparse_grads, dense_grads, strict=True):
+        assert (a - b).abs().max() <= 1e-5
+    if num_edge_types:
+        assert conv.type_bias.weight.grad.abs().sum() > 0
+
+
+def test_dense_layout_only_for_complete_graphs():
+    from textgnn.nn.convs import complete_layout
+
+    gen = torch.Generator().manual_seed(0)
+    batch = complete_batch([3, 5], HIDDEN, gen)
+    assert complete_layout(batch.edge_index, batch.batch, batch.num_nodes) is not None
+    shuffled = batch.edge_index[:, torch.randperm(batch.edge_index.size(1), generator=gen)]
+    assert complete_layout(shuffled, batch.batch, batch.num_nodes) is not None
+    assert complete_layout(batch.edge_index[:, 1:], batch.batch, batch.num_nodes) is None
+    duplicated = batch.edge_index.clone()
+    duplicated[:, 0] = duplicated[:, 1]  # same count, one pair missing
+    assert complete_layout(duplicated, batch.batch, batch.num_nodes) is None

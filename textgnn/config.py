@@ -58,6 +58,7 @@ class ModelConfig:
     max_positions: int = 512
     edge_types: bool = True  # feed edge types to the conv (embedding or per-type weight)
     pooling: str = "mean"  # mean | max | attention
+    dense: bool = True  # run attention densely when every graph of a batch is complete
 
 
 @dataclass

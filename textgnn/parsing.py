@@ -8,6 +8,7 @@ are shared by every config, run and study that uses the same parser.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -119,8 +120,9 @@ class Parser:
             self._nlp = load_spacy(self.model_name, parse=True)
         return self._nlp
 
-    @property
+    @functools.cached_property
     def model_id(self) -> str:
+        """Parser identity in cache keys: a new model version never reuses old parses."""
         meta = self.nlp.meta
         return f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}"
 

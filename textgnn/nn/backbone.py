@@ -39,8 +39,9 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(hidden)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        x = self.norm1(x + self.dropout(self.conv(x, edge_index, edge_type)))
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
+                batch: Tensor | None = None) -> Tensor:
+        x = self.norm1(x + self.dropout(self.conv(x, edge_index, edge_type, batch)))
         ffn = self.linear2(self.dropout(nn.functional.gelu(self.linear1(x))))
         return self.norm2(x + self.dropout(ffn))
 
@@ -123,8 +124,8 @@ class Backbone(nn.Module):
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         types = num_edge_types if cfg.edge_types else 0
         self.blocks = nn.ModuleList(
-            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout),
-                  cfg.hidden, cfg.ffn, cfg.dropout)
+            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout,
+                            cfg.dense), cfg.hidden, cfg.ffn, cfg.dropout)
             for _ in range(cfg.layers)
         )
         self.pool = _choice(POOLING, cfg.pooling, "pooling")(cfg.hidden)
@@ -132,7 +133,8 @@ class Backbone(nn.Module):
         self.head = nn.Linear(cfg.hidden, num_classes)
 
     def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                    pos: Tensor | None = None) -> Tensor:
+                    pos: Tensor | None = None, batch: Tensor | None = None) -> Tensor:
+        """Node states after the last block; ``batch`` (node -> graph) enables dense paths."""
         if self.training and self.cfg.word_dropout > 0:
             # Replacing whole tokens by <unk> (id 0) regularises more than feature dropout.
             drop = torch.rand(x.shape, device=x.device) < self.cfg.word_dropout
@@ -142,12 +144,12 @@ class Backbone(nn.Module):
             h = h + self.positions(pos)
         h = self.embedding_dropout(h)
         for block in self.blocks:
-            h = block(h, edge_index, edge_type)
+            h = block(h, edge_index, edge_type, batch)
         return h
 
     def forward(self, batch) -> Tensor:
         """``batch``: a PyG Batch with x, edge_index, edge_type, pos, batch."""
-        h = self.node_states(batch.x, batch.edge_index, batch.edge_type, batch.pos)
+        h = self.node_states(batch.x, batch.edge_index, batch.edge_type, batch.pos, batch.batch)
         pooled = self.pool(h, batch.batch, batch.num_graphs)
         return self.head(self.head_dropout(pooled))
 

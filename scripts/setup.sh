@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create (or reuse) the virtual environment and install textgnn with its parser and dev tools.
+# torch is installed first and pinned, so no dependency can pull a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${TEXTGNN_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+TORCH_SPEC="${TEXTGNN_TORCH:-torch==2.13.0}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
+"$VENV/bin/python" -m pip install --quiet -e ".[parser,dev]"
+echo "textgnn installed in $VENV" >&2
