@@ -30,10 +30,10 @@ GRAPHS = ("dependency", "window", "complete")
 START, END = "<!-- mr-table:start -->", "<!-- mr-table:end -->"
 
 
-def run_one(name: str, seed: int, threads: int) -> dict:
+def run_one(name: str, seed: int, threads: int, runs: Path) -> dict:
     config_path = REPO / "configs" / "mr" / f"{name}.yaml"
     overrides = [f"train.seed={seed}", f"train.threads={threads}"]
-    out = REPO / "runs" / "mr-core" / f"{name}-seed{seed}"
+    out = runs / f"{name}-seed{seed}"
     resolved = load_config(config_path, overrides).to_dict()
     done = out / "metrics.json"
     if done.is_file() and yaml.safe_load((out / "config.yaml").read_text()) == resolved:
@@ -61,9 +61,9 @@ def run_one(name: str, seed: int, threads: int) -> dict:
 
 
 def render(rows: dict[str, dict], command: str, jobs: int) -> str:
+    seed = next(iter(rows.values()))["seed"]
     lines = [
-        f"Test accuracy on MR (TextGCN split, {rows[next(iter(rows))]['seed']=}".replace(
-            "rows[next(iter(rows))]['seed']=", "seed "),
+        f"Test accuracy (%) on MR, TextGCN split, seed {seed}:",
         "",
         "| encoder \\ graph | " + " | ".join(GRAPHS) + " |",
         "|---|" + "---:|" * len(GRAPHS),
@@ -87,13 +87,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="configs trained at once")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "mr-core",
+                        help="where run directories go")
+    parser.add_argument("--no-write", action="store_true",
+                        help="only print; leave results/ and README.md alone (benchmarks)")
     args = parser.parse_args()
     os.environ.setdefault("TEXTGNN_DATA", str(REPO.parent / "shared" / "data"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     names = [f"{e}-{g}" for e in ENCODERS for g in GRAPHS]
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(names, pool.map(lambda n: run_one(n, args.seed, threads), names),
-                           strict=True))
+        results = dict(zip(names, pool.map(lambda n: run_one(n, args.seed, threads, args.runs),
+                                           names), strict=True))
+    print(json.dumps(results, indent=2))
+    if args.no_write:
+        return
     out = REPO / "results" / "mr_core.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
@@ -104,7 +111,6 @@ def main() -> None:
         head, rest = text.split(START, 1)
         _, tail = rest.split(END, 1)
         readme.write_text(f"{head}{START}\n{render(results, command, args.jobs)}\n{END}{tail}")
-    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

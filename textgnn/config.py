@@ -46,10 +46,10 @@ class GraphConfig:
 @dataclass
 class ModelConfig:
     encoder: str = "gcn"  # gcn | gat | gatv2 | transformer
-    hidden: int = 128
+    hidden: int = 64
     layers: int = 2
     heads: int = 4
-    ffn: int = 256  # inner size of the position-wise feed-forward network
+    ffn: int = 128  # inner size of the position-wise feed-forward network
     dropout: float = 0.3  # after each conv and inside the FFN
     attention_dropout: float = 0.1
     embedding_dropout: float = 0.5
@@ -65,8 +65,8 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.01
+    lr: float = 3e-3
+    weight_decay: float = 0.1
     patience: int = 5  # epochs without dev-accuracy gain before stopping
     grad_clip: float = 1.0
     seed: int = 0

@@ -110,7 +110,6 @@ class Parser:
         self.model_name = model
         self.batch_size = batch_size
         self._nlp = None
-        self._tokenizer = None
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.use_cache = use_cache
 
@@ -132,28 +131,23 @@ class Parser:
         return sorted(self.nlp.get_pipe("parser").labels)
 
     def tokenize(self, texts: Sequence[str]) -> list[ParsedText]:
-        if self._tokenizer is None:
-            self._tokenizer = self.nlp.tokenizer
-        return [_from_doc(doc, False) for doc in self._tokenizer.pipe(texts, batch_size=1000)]
+        return [_from_doc(doc, False) for doc in self.nlp.tokenizer.pipe(texts, batch_size=1000)]
 
     def parse(self, texts: Sequence[str], progress: bool = True) -> list[ParsedText]:
         """Full dependency parses, read from the cache where present."""
         keys = [self._key(t) for t in texts]
         found = self._cache_get(keys) if self.use_cache else {}
-        todo = sorted({i for i, k in enumerate(keys) if k not in found}, key=lambda i: keys[i])
-        todo_texts = list(dict.fromkeys(texts[i] for i in todo))
-        if todo_texts:
-            docs = self.nlp.pipe(todo_texts, batch_size=self.batch_size)
-            bar = tqdm(docs, total=len(todo_texts), desc="parsing", unit="text",
-                       disable=not progress or len(todo_texts) < 500, leave=False)
-            fresh = {self._key(t): _from_doc(doc, True) for t, doc in zip(todo_texts, bar, strict=True)}
+        parsed = {k: ParsedText.from_json(v) for k, v in found.items()}
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in parsed))
+        if todo:
+            docs = self.nlp.pipe(todo, batch_size=self.batch_size)
+            bar = tqdm(docs, total=len(todo), desc="parsing", unit="text",
+                       disable=not progress or len(todo) < 500, leave=False)
+            fresh = {self._key(t): _from_doc(doc, True) for t, doc in zip(todo, bar, strict=True)}
             if self.use_cache:
                 self._cache_put(fresh)
-            found.update({k: v.to_json() for k, v in fresh.items()})
-        return [
-            found[k] if isinstance(found[k], ParsedText) else ParsedText.from_json(found[k])
-            for k in keys
-        ]
+            parsed.update(fresh)
+        return [parsed[k] for k in keys]
 
     def _key(self, text: str) -> str:
         return hashlib.sha1(f"{self.model_id}\0{text}".encode()).hexdigest()
