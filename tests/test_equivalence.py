@@ -8,6 +8,7 @@ from torch_geometric.data import Batch, Data
 from textgnn.config import ModelConfig
 from textgnn.graphs import GraphBuilder
 from textgnn.nn import CONVS, Backbone, Block, make_conv
+from textgnn.nn.convs import complete_layout
 from textgnn.parsing import ParsedText
 
 HIDDEN, HEADS, FFN = 16, 4, 32
@@ -50,9 +51,11 @@ def test_transformer_block_on_complete_graph_is_self_attention(path):
     block = Block(conv, HIDDEN, FFN, dropout=0.0).double().eval()
     sizes = [5, 1, 9, 3, 12]
     batch = complete_batch(sizes, HIDDEN, gen)
-    # the message-passing path runs without the node -> graph map; the dense one needs it
-    sparse = block(batch.x, batch.edge_index, batch.edge_type,
-                   batch.batch if path == "dense" else None)
+    layout = None
+    if path == "dense":
+        layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
+        assert layout is not None
+    sparse = block(batch.x, batch.edge_index, batch.edge_type, layout)
 
     dense_layer = dense_layer_from(block)
     padded = torch.zeros(len(sizes), max(sizes), HIDDEN, dtype=torch.float64)
@@ -104,11 +107,12 @@ def test_dense_fast_path_matches_message_passing(num_edge_types):
     if num_edge_types:
         torch.nn.init.normal_(conv.type_bias.weight, std=1.0, generator=gen)
     batch = complete_batch([4, 13, 1, 7], HIDDEN, gen)
+    layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
     results = []
-    for graph_map in (None, batch.batch):
+    for path_layout in (None, layout):
         x = batch.x.clone().requires_grad_(True)
         conv.zero_grad()
-        out = conv(x, batch.edge_index, batch.edge_type, graph_map)
+        out = conv(x, batch.edge_index, batch.edge_type, path_layout)
         (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
         grads = [x.grad] + [p.grad.clone() for p in conv.parameters()]
         results.append((out.detach(), grads))
@@ -121,14 +125,19 @@ def test_dense_fast_path_matches_message_passing(num_edge_types):
 
 
 def test_dense_layout_only_for_complete_graphs():
-    from textgnn.nn.convs import complete_layout
-
     gen = torch.Generator().manual_seed(0)
     batch = complete_batch([3, 5], HIDDEN, gen)
-    assert complete_layout(batch.edge_index, batch.batch, batch.num_nodes) is not None
-    shuffled = batch.edge_index[:, torch.randperm(batch.edge_index.size(1), generator=gen)]
-    assert complete_layout(shuffled, batch.batch, batch.num_nodes) is not None
-    assert complete_layout(batch.edge_index[:, 1:], batch.batch, batch.num_nodes) is None
-    duplicated = batch.edge_index.clone()
+    ei, et, b, n = batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes
+    layout = complete_layout(ei, et, b, n)
+    assert layout is not None and layout.mask.sum() == n
+    assert layout.types[0, 0, 2] == et[(ei[0] == 2) & (ei[1] == 0)]  # source 2 -> target 0
+    order = torch.randperm(ei.size(1), generator=gen)
+    shuffled = complete_layout(ei[:, order], et[order], b, n)
+    assert torch.equal(shuffled.types, layout.types)
+    assert complete_layout(ei[:, 1:], et[1:], b, n) is None
+    duplicated = ei.clone()
     duplicated[:, 0] = duplicated[:, 1]  # same count, one pair missing
-    assert complete_layout(duplicated, batch.batch, batch.num_nodes) is None
+    assert complete_layout(duplicated, et, b, n) is None
+    window = GraphBuilder("window", window=1).build(ParsedText(list("abcd")))
+    assert complete_layout(torch.from_numpy(window.edge_index), torch.from_numpy(window.edge_type),
+                           torch.zeros(4, dtype=torch.long), 4) is None

@@ -16,7 +16,7 @@ from torch_geometric.nn.aggr import AttentionalAggregation
 
 from ..config import ModelConfig
 from ..errors import TextGNNError
-from .convs import make_conv
+from .convs import DenseLayout, complete_layout, conv_class, make_conv
 
 
 class Block(nn.Module):
@@ -40,8 +40,8 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                batch: Tensor | None = None) -> Tensor:
-        x = self.norm1(x + self.dropout(self.conv(x, edge_index, edge_type, batch)))
+                layout: DenseLayout | None = None) -> Tensor:
+        x = self.norm1(x + self.dropout(self.conv(x, edge_index, edge_type, layout)))
         ffn = self.linear2(self.dropout(nn.functional.gelu(self.linear1(x))))
         return self.norm2(x + self.dropout(ffn))
 
@@ -124,17 +124,19 @@ class Backbone(nn.Module):
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         types = num_edge_types if cfg.edge_types else 0
         self.blocks = nn.ModuleList(
-            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout,
-                            cfg.dense), cfg.hidden, cfg.ffn, cfg.dropout)
+            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout),
+                  cfg.hidden, cfg.ffn, cfg.dropout)
             for _ in range(cfg.layers)
         )
+        self.dense = cfg.dense and getattr(conv_class(cfg.encoder), "dense_capable", False)
         self.pool = _choice(POOLING, cfg.pooling, "pooling")(cfg.hidden)
         self.head_dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, num_classes)
 
     def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                     pos: Tensor | None = None, batch: Tensor | None = None) -> Tensor:
-        """Node states after the last block; ``batch`` (node -> graph) enables dense paths."""
+        """Node states after the last block; ``batch`` (node -> graph) enables the dense path
+        of convs that have one, when every graph of the batch is complete."""
         if self.training and self.cfg.word_dropout > 0:
             # Replacing whole tokens by <unk> (id 0) regularises more than feature dropout.
             drop = torch.rand(x.shape, device=x.device) < self.cfg.word_dropout
@@ -143,8 +145,11 @@ class Backbone(nn.Module):
         if self.positions is not None:
             h = h + self.positions(pos)
         h = self.embedding_dropout(h)
+        layout = None
+        if self.dense and batch is not None:
+            layout = complete_layout(edge_index, edge_type, batch, x.size(0))
         for block in self.blocks:
-            h = block(h, edge_index, edge_type, batch)
+            h = block(h, edge_index, edge_type, layout)
         return h
 
     def forward(self, batch) -> Tensor:

@@ -32,11 +32,15 @@ def register(name: str):
     return wrap
 
 
-def make_conv(name: str, hidden: int, heads: int, num_edge_types: int,
-              attention_dropout: float, dense: bool = True) -> nn.Module:
+def conv_class(name: str) -> type[nn.Module]:
     if name not in CONVS:
         raise TextGNNError(f"unknown encoder {name!r}; choose one of {', '.join(CONVS)}")
-    return CONVS[name](hidden, heads, num_edge_types, attention_dropout, dense)
+    return CONVS[name]
+
+
+def make_conv(name: str, hidden: int, heads: int, num_edge_types: int,
+              attention_dropout: float) -> nn.Module:
+    return conv_class(name)(hidden, heads, num_edge_types, attention_dropout)
 
 
 def _head_dim(hidden: int, heads: int) -> int:
@@ -62,8 +66,7 @@ class GCN(nn.Module):
     the conv, so the same edge set is seen by every encoder. ``heads`` is unused.
     """
 
-    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float,
-                 dense: bool = True):
+    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__()
         self.conv = GCNConv(hidden, hidden, add_self_loops=False, normalize=True)
         self.type_logit = nn.Embedding(num_edge_types, 1) if num_edge_types else None
@@ -75,7 +78,7 @@ class GCN(nn.Module):
             nn.init.zeros_(self.type_logit.weight)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                batch: Tensor | None = None) -> Tensor:
+                layout: DenseLayout | None = None) -> Tensor:
         weight = None
         if self.type_logit is not None:
             weight = 2 * torch.sigmoid(self.type_logit(edge_type).squeeze(-1))
@@ -95,8 +98,7 @@ class GAT(nn.Module):
 
     conv_class = GATConv
 
-    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float,
-                 dense: bool = True):
+    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__()
         self.edge_embedding = nn.Embedding(num_edge_types, EDGE_DIM) if num_edge_types else None
         self.conv = self.conv_class(
@@ -111,7 +113,7 @@ class GAT(nn.Module):
             _init_edge_embedding(self.edge_embedding)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                batch: Tensor | None = None) -> Tensor:
+                layout: DenseLayout | None = None) -> Tensor:
         edge_attr = self.edge_embedding(edge_type) if self.edge_embedding is not None else None
         return self.conv(x, edge_index, edge_attr)
 
@@ -141,12 +143,12 @@ class Transformer(MessagePassing):
     tensor per edge; both paths give the same outputs and gradients.
     """
 
-    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float,
-                 dense: bool = True):
+    dense_capable = True
+
+    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__(aggr="add", node_dim=0)
         self.heads, self.head_dim = heads, _head_dim(hidden, heads)
         self.attention_dropout = attention_dropout
-        self.dense = dense
         self.query = nn.Linear(hidden, hidden)
         self.key = nn.Linear(hidden, hidden)
         self.value = nn.Linear(hidden, hidden)
@@ -161,16 +163,20 @@ class Transformer(MessagePassing):
             nn.init.zeros_(self.type_bias.weight)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                batch: Tensor | None = None) -> Tensor:
+                layout: DenseLayout | None = None) -> Tensor:
+        if layout is not None:
+            return self.out(self._dense(x, layout))
         shape = (-1, self.heads, self.head_dim)
         q, k, v = self.query(x).view(shape), self.key(x).view(shape), self.value(x).view(shape)
-        bias = self.type_bias(edge_type) if self.type_bias is not None else None  # (E, H)
-        if self.dense and batch is not None:
-            layout = complete_layout(edge_index, batch, x.size(0))
-            if layout is not None:
-                return self.out(self._dense(q, k, v, bias, layout))
+        bias = self._bias(edge_type) if self.type_bias is not None else None  # (E, H)
         out = self.propagate(edge_index, q=q, k=k, v=v, bias=bias)
         return self.out(out.reshape(x.size(0), -1))
+
+    def _bias(self, types: Tensor) -> Tensor:
+        # index_select rather than an embedding call: its backward (index_add) is several
+        # times faster on CPU for the millions of lookups of a dense (B, n, n) type matrix.
+        table = self.type_bias.weight
+        return table.index_select(0, types.reshape(-1)).view(*types.shape, table.size(1))
 
     def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, bias: Tensor | None,
                 index: Tensor, ptr: Tensor | None, size_i: int | None) -> Tensor:
@@ -181,54 +187,60 @@ class Transformer(MessagePassing):
         alpha = F.dropout(alpha, p=self.attention_dropout, training=self.training)
         return v_j * alpha.unsqueeze(-1)
 
-    def _dense(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None,
-               layout: DenseLayout) -> Tensor:
-        batch_size, n = layout.mask.shape
-        to_dense = lambda t: layout.scatter_nodes(t).transpose(1, 2)  # noqa: E731  (B, H, n, C)
-        # Additive mask: -inf on padded keys, the edge-type bias on real (target, source) pairs.
-        attn = q.new_full((batch_size, n, n, self.heads), float("-inf"))
-        attn[layout.graph, layout.target, layout.source] = 0.0 if bias is None else bias
+    def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
+        if self.type_bias is None:
+            mask = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
+        else:
+            bias = self._bias(layout.types).permute(0, 3, 1, 2)
+            mask = bias.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
+        dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
+        shape = (*dense.shape[:2], self.heads, self.head_dim)
+        q, k, v = (lin(dense).view(shape).transpose(1, 2) for lin in (self.query, self.key, self.value))
         out = F.scaled_dot_product_attention(
-            to_dense(q), to_dense(k), to_dense(v), attn_mask=attn.permute(0, 3, 1, 2),
-            dropout_p=self.attention_dropout if self.training else 0.0,
-        )
-        return out.transpose(1, 2)[layout.mask].reshape(q.size(0), -1)
+            q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0)
+        return out.transpose(1, 2)[layout.mask].reshape(x.size(0), -1)
 
 
 class DenseLayout:
-    """Where each node and edge of a batch of complete graphs sits in padded dense form."""
+    """A batch of complete graphs in padded dense form, computed once per forward pass.
 
-    def __init__(self, graph: Tensor, target: Tensor, source: Tensor, mask: Tensor,
-                 node_graph: Tensor, node_slot: Tensor):
-        self.graph, self.target, self.source = graph, target, source  # per edge
-        self.mask = mask  # (B, n) True where a real node sits
-        self.node_graph, self.node_slot = node_graph, node_slot  # per node
+    ``mask`` (B, n) marks real nodes; ``types`` (B, n, n) holds the type of the edge
+    source j -> target i at ``[graph, i, j]``.
+    """
 
-    def scatter_nodes(self, t: Tensor) -> Tensor:
+    def __init__(self, mask: Tensor, types: Tensor, node_graph: Tensor, node_slot: Tensor):
+        self.mask, self.types = mask, types
+        self.node_graph, self.node_slot = node_graph, node_slot
+
+    def to_dense(self, t: Tensor) -> Tensor:
+        """(N, ...) node rows -> (B, n, ...) padded with zeros."""
         out = t.new_zeros((*self.mask.shape, *t.shape[1:]))
         out[self.node_graph, self.node_slot] = t
         return out
 
 
-def complete_layout(edge_index: Tensor, batch: Tensor, num_nodes: int) -> DenseLayout | None:
+def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
+                    num_nodes: int) -> DenseLayout | None:
     """The dense layout if every graph in the batch is complete with self-loops, else None.
 
-    Checked from the edges themselves (each (target, source) slot of every graph covered
+    Checked from the edges themselves (every (target, source) slot of every graph covered
     exactly once), so it is correct whatever builder produced the graphs.
     """
     counts = torch.bincount(batch)
+    if counts.numel() == 0 or int(counts.min()) == 0:
+        return None
     if edge_index.size(1) != int((counts * counts).sum()):
         return None
-    ptr = torch.cumsum(counts, 0) - counts
-    node_slot = torch.arange(num_nodes, device=batch.device) - ptr[batch]
+    node_slot = torch.arange(num_nodes, device=batch.device) - (torch.cumsum(counts, 0) - counts)[batch]
     source, target = edge_index
     graph = batch[target]
     if not torch.equal(graph, batch[source]):
         return None
     n = int(counts.max())
-    covered = torch.zeros(counts.numel(), n, n, dtype=torch.bool, device=batch.device)
-    covered[graph, node_slot[target], node_slot[source]] = True
-    if int(covered.sum()) != edge_index.size(1):
-        return None  # duplicate edges hide a missing pair
+    types = torch.full((counts.numel(), n, n), -1, dtype=torch.long, device=batch.device)
+    types[graph, node_slot[target], node_slot[source]] = edge_type
     mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
-    return DenseLayout(graph, node_slot[target], node_slot[source], mask, batch, node_slot)
+    pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
+    if bool(((types < 0) & pair_mask).any()):
+        return None  # duplicate edges hid a missing pair
+    return DenseLayout(mask, types.clamp(min=0), batch, node_slot)
