@@ -65,6 +65,7 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
+    bucket: int = 50  # sort by length within windows of this many batches; <= 1: plain shuffle
     lr: float = 3e-3
     weight_decay: float = 0.1
     patience: int = 5  # epochs without dev-accuracy gain before stopping

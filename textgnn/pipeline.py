@@ -3,6 +3,7 @@ the text -> graph path at inference is exactly the one the model was trained on.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +61,13 @@ class Pipeline:
         parsed = (self.parser.parse(texts, progress) if self.builder.needs_parse
                   else self.parser.tokenize(texts))
         limit = self.config.data.max_tokens
-        return [p.truncate(limit) for p in parsed] if limit else parsed
+        if not limit:
+            return parsed
+        cut = sum(len(p.tokens) > limit for p in parsed)
+        if cut:
+            warnings.warn(f"data.max_tokens={limit}: truncated {cut} of {len(parsed)} texts",
+                          stacklevel=2)
+        return [p.truncate(limit) for p in parsed]
 
     def token_graphs(self, texts: Sequence[str], progress: bool = True) -> list[TokenGraph]:
         return [self.builder.build(p) for p in self.parse(texts, progress)]
@@ -80,17 +87,20 @@ class Pipeline:
     # graph -> prediction -------------------------------------------------------------------
     @torch.no_grad()
     def logits(self, graphs: list, batch_size: int | None = None) -> torch.Tensor:
-        """Logits in input order; batches are fixed by order and size, so the same inputs
-        always give bit-identical outputs on the same machine."""
+        """Logits in input order. Graphs are batched in order of size (less padding on the
+        dense path), a deterministic order, so the same inputs always give bit-identical
+        outputs on the same machine."""
         from torch_geometric.data import Batch
 
         size = batch_size or self.config.train.eval_batch_size
+        order = sorted(range(len(graphs)), key=lambda i: graphs[i].num_nodes)
         self.model.eval()
-        out = [
-            self.model(Batch.from_data_list(graphs[i:i + size]).to(self.device)).float().cpu()
-            for i in range(0, len(graphs), size)
-        ]
-        return torch.cat(out) if out else torch.zeros(0, len(self.labels))
+        out = torch.zeros(len(graphs), len(self.labels))
+        for start in range(0, len(order), size):
+            idx = order[start:start + size]
+            batch = Batch.from_data_list([graphs[i] for i in idx]).to(self.device)
+            out[idx] = self.model(batch).float().cpu()
+        return out
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[dict]:
         """One dict per text: ``label`` and ``probs`` (label -> probability), or ``error``."""

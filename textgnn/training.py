@@ -46,6 +46,36 @@ def cap_split(split: Split, limit: int | None, seed: int) -> Split:
     return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep], split.source)
 
 
+class BucketBatchSampler:
+    """Seeded batches of similar-length texts in random order.
+
+    Each epoch shuffles the examples, sorts them by length within windows of ``bucket``
+    batches, cuts batches and shuffles the batch order: batches hold texts of similar length
+    (little padding for the dense path, even edge counts for the sparse one) while their
+    order and make-up still change every epoch. ``bucket <= 1`` is a plain shuffle.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, bucket: int, seed: int):
+        self.lengths, self.batch_size, self.bucket = lengths, batch_size, bucket
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        if self.bucket <= 1:
+            yield from (order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size))
+            return
+        window = self.batch_size * self.bucket
+        batches = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start:start + window], key=self.lengths.__getitem__)
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]
+
+
 def _check_labels(split: Split, known: set[str]) -> None:
     unknown = sorted(set(split.labels) - known)
     if unknown:
@@ -120,9 +150,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
 
     from torch_geometric.loader import DataLoader
 
-    generator = torch.Generator().manual_seed(config.train.seed)
-    loader = DataLoader(train_graphs, batch_size=config.train.batch_size, shuffle=True,
-                        generator=generator)
+    sampler = BucketBatchSampler([g.num_nodes for g in train_graphs], config.train.batch_size,
+                                 config.train.bucket, config.train.seed)
+    loader = DataLoader(train_graphs, batch_sampler=sampler)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
     out_dir.mkdir(parents=True, exist_ok=True)

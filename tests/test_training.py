@@ -1,0 +1,35 @@
+import random
+
+import pytest
+
+from textgnn.config import load_config
+from textgnn.features import Vocab
+from textgnn.pipeline import Pipeline
+from textgnn.training import BucketBatchSampler
+
+
+def test_bucketed_batches_cover_every_example_once_with_similar_lengths():
+    rng = random.Random(0)
+    lengths = [rng.randint(1, 60) for _ in range(1000)]
+    sampler = BucketBatchSampler(lengths, batch_size=32, bucket=10, seed=0)
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        flat = [i for batch in epoch for i in batch]
+        assert sorted(flat) == list(range(1000)) and len(epoch) == len(sampler) == 32
+    assert first != second  # a new order every epoch
+    assert [list(BucketBatchSampler(lengths, 32, 10, 0))] == [first]  # seeded
+
+    def mean_spread(epoch):
+        return sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch) / len(epoch)
+
+    plain = list(BucketBatchSampler(lengths, 32, 0, 0))
+    assert mean_spread(first) < 0.3 * mean_spread(plain)
+
+
+def test_max_tokens_truncates_with_a_warning():
+    cfg = load_config(None, ["graph.kind=complete", "data.max_tokens=5"])
+    pipeline = Pipeline(cfg, Vocab([]), ["a"])
+    with pytest.warns(UserWarning, match="truncated 1 of 2 texts"):
+        graphs = pipeline.token_graphs(["one two three four five six seven", "short text"])
+    assert graphs[0].num_nodes == 5 and graphs[0].edge_index.shape[1] == 25
+    assert graphs[1].num_nodes == 2
