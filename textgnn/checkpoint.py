@@ -4,6 +4,7 @@
     model.safetensors  weights
     vocab.json         token vocabulary
     labels.json        label names, in logit order
+    manifest.json      SHA-256 of each file above, checked on load when present
 
 A name that is not a local directory is fetched from the Hugging Face hub
 (``huggingface_hub.snapshot_download``) and then read the same way.
@@ -11,6 +12,7 @@ A name that is not a local directory is fetched from the Hugging Face hub
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,35 @@ def save_model_dir(path: str | Path, meta: dict[str, Any], state_dict: dict, voc
     (path / "config.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=2))
     (path / "vocab.json").write_text(json.dumps(vocab))
     (path / "labels.json").write_text(json.dumps(labels, indent=2))
+    manifest = {name: _sha256(path / name) for name in FILES}
+    (path / "manifest.json").write_text(json.dumps({"sha256": manifest}, indent=2))
     return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_manifest(path: Path) -> None:
+    """A model directory that ships a manifest must match it byte for byte."""
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return
+    expected = _read_json(manifest)
+    if not isinstance(expected, dict) or not isinstance(expected.get("sha256"), dict):
+        raise TextGNNError(f"{manifest}: expected {{\"sha256\": {{file: digest}}}}")
+    for name, digest in expected["sha256"].items():
+        if name not in FILES:
+            raise TextGNNError(f"{manifest}: lists unexpected file {name!r}")
+        if not (path / name).is_file():
+            raise TextGNNError(f"{path}: missing {name}")
+        if _sha256(path / name) != digest:
+            raise TextGNNError(f"{path / name}: SHA-256 does not match manifest.json "
+                               "(file changed or corrupted)")
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
@@ -47,7 +77,7 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(name, allow_patterns=list(FILES)))
+        return Path(snapshot_download(name, allow_patterns=[*FILES, "manifest.json"]))
     except Exception as exc:  # offline, missing repo, auth: say what was tried
         raise TextGNNError(f"model {name!r}: no such directory, and the hub download failed "
                            f"({type(exc).__name__}: {exc})") from None
@@ -68,6 +98,7 @@ def load_model_dir(name_or_path: str | Path) -> tuple[dict, dict, dict, list[str
     from safetensors.torch import load_file
 
     path = resolve_model_dir(name_or_path)
+    _check_manifest(path)
     meta = _read_json(path / "config.json")
     if not isinstance(meta, dict) or not isinstance(meta.get("format_version"), int):
         raise TextGNNError(f"{path / 'config.json'}: no integer format_version")
