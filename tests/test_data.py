@@ -69,3 +69,13 @@ def test_stratified_split_survives_singleton_classes():
     train, dev = stratified_dev_split(split, 0.1, 0)
     assert len(train) + len(dev) == 20 and len(dev) == 2
     assert json.dumps(sorted(train.texts + dev.texts)) == json.dumps(sorted(split.texts))
+
+
+def test_dev_file_as_test_set(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", ROWS)
+    write_jsonl(tmp_path / "dev.jsonl", ROWS[:7])
+    data = load_dataset(str(tmp_path), test_from="dev")
+    assert len(data.test) == 7 and len(data.dev) == 6 and len(data.train) == 54
+    assert data.test.source.endswith("dev.jsonl")
+    with pytest.raises(TextGNNError, match="test_from must be"):
+        load_dataset(str(tmp_path), test_from="train")

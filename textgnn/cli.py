@@ -1,4 +1,4 @@
-"""Command line: ``python -m textgnn {train,evaluate,predict,graph}``.
+"""Command line: ``python -m textgnn {train,evaluate,predict,graph,experiment,report}``.
 
 Progress and logs go to stderr; results are JSON on stdout. A :class:`TextGNNError`
 (bad config, bad data line, unknown name) ends the command with one ``error:`` line and
@@ -42,7 +42,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     pipeline = load(args.model, device=args.device)
     d = pipeline.config.data
     data = load_dataset(args.data, dev_fraction=d.dev_fraction, split_seed=d.split_seed,
-                        text_field=d.text_field, label_field=d.label_field, splits=(args.split,))
+                        text_field=d.text_field, label_field=d.label_field,
+                        test_from=d.test_from, splits=(args.split,))
     split = data.split(args.split)
     metrics = pipeline.evaluate(split.texts, split.labels, split.source)
     metrics.pop("predictions")
@@ -101,6 +102,21 @@ def cmd_graph(args: argparse.Namespace) -> None:
     print(json.dumps(pipeline.builder.describe(graph), ensure_ascii=False))
 
 
+def cmd_experiment(args: argparse.Namespace) -> None:
+    from .experiments import Study, report, run_study
+
+    study = Study.load(args.grid)
+    runs = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds)
+    report(runs.parent)
+    print(json.dumps({"runs": str(runs), "results": str(runs.parent / "RESULTS.md")}))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from .experiments import report
+
+    print(report(args.study_dir))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textgnn", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p, config_required=False)
     p.add_argument("text", nargs="+", metavar="TEXT")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("experiment", help="run a grid study (resumable); appends to runs.jsonl")
+    p.add_argument("grid", help="study YAML, e.g. configs/claim.yaml")
+    p.add_argument("--datasets", nargs="+", help="only these datasets of the grid")
+    p.add_argument("--seeds", type=int, help="only the first N seeds of the grid")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results root")
+    p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
+    p.add_argument("study_dir", help="e.g. results/claim")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

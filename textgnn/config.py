@@ -28,6 +28,7 @@ class DataConfig:
     min_freq: int = 2  # tokens seen fewer times in train map to <unk>
     dev_fraction: float = 0.1  # used only when the dataset has no dev file
     split_seed: int = 0  # seed of the stratified dev split (independent of train.seed)
+    test_from: str = "test"  # "dev": the dev file is the test set, dev is carved from train
     text_field: str = "text"
     label_field: str = "label"
 

@@ -219,12 +219,18 @@ def load_dataset(
     text_field: str = "text",
     label_field: str = "label",
     splits: tuple[str, ...] = SPLITS,
+    test_from: str = "test",
 ) -> Dataset:
     """Load train/dev/test. Without a dev file, dev is a stratified slice of train.
 
     ``splits`` limits which files are read (evaluation only needs one); train is always
-    read when dev must be carved out of it.
+    read when dev must be carved out of it. ``test_from="dev"`` makes the dev file the test
+    set and carves dev out of train (CoLA: its test labels are not public).
     """
+    if test_from not in ("test", "dev"):
+        raise TextGNNError(f"data.test_from must be 'test' or 'dev', got {test_from!r}")
+    if test_from == "dev":
+        splits = tuple(set(splits) | {"train", "dev"})
     directory = resolve_directory(name_or_path)
     if directory is None:
         source = REGISTRY[name_or_path]
@@ -244,6 +250,8 @@ def load_dataset(
             for s, path in files.items()
             if path is not None and s in wanted
         }
+    if test_from == "dev":
+        found["test"] = found.pop("dev", None)
     train = found.get("train")
     dev = found.get("dev")
     if dev is None and train is not None:

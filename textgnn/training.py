@@ -126,7 +126,8 @@ def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
     scratch = Pipeline(config, Vocab([]), ["?"])
     d = config.data
     data = load_dataset(d.name, dev_fraction=d.dev_fraction, split_seed=d.split_seed,
-                        text_field=d.text_field, label_field=d.label_field)
+                        text_field=d.text_field, label_field=d.label_field,
+                        test_from=d.test_from)
     train_split = cap_split(data.train, d.max_train, config.train.seed)
     labels = sorted(set(train_split.labels))
     for split in (data.dev, data.test):
