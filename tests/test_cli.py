@@ -147,3 +147,32 @@ def test_evaluation_label_never_seen_in_training(trained, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "'neutral' never seen in training" in proc.stderr
     assert str(tmp_path / "test.jsonl") in proc.stderr
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path):
+    import os
+    import signal
+    import time
+
+    extra = ["graph.kind=window", "model.encoder=transformer", "train.epochs=8",
+             "train.patience=100", "train.batch_size=4", "model.positions=learned"]
+    reference = train(toy_data, tmp_path / "straight", *extra)
+    out = tmp_path / "killed"
+    overrides = [f"data.name={toy_data}", *TINY, *extra]
+    proc = subprocess.Popen([sys.executable, "train.py", "--config", "configs/base.yaml", "--out",
+                             str(out), "--quiet", *[a for o in overrides for a in ("--set", o)]],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (out / "checkpoint.safetensors").is_file() or \
+            len((out / "history.csv").read_text().splitlines()) < 3:
+        assert proc.poll() is None and time.time() < deadline, "training ended before the kill"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists()
+    resumed = json.loads(run("train.py", "--resume", str(out), "--quiet").stdout.splitlines()[-1])
+    assert resumed["test"] == reference["test"] and resumed["dev"] == reference["dev"]
+    assert resumed["best_epoch"] == reference["best_epoch"]
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["test"]["predictions"] == straight["test"]["predictions"]

@@ -2,10 +2,10 @@ import random
 
 import pytest
 
+from textgnn.batching import BucketBatchSampler, token_budget_batches
 from textgnn.config import load_config
 from textgnn.features import Vocab
 from textgnn.pipeline import Pipeline
-from textgnn.training import BucketBatchSampler
 
 
 def test_bucketed_batches_cover_every_example_once_with_similar_lengths():
@@ -33,3 +33,15 @@ def test_max_tokens_truncates_with_a_warning():
         graphs = pipeline.token_graphs(["one two three four five six seven", "short text"])
     assert graphs[0].num_nodes == 5 and graphs[0].edge_index.shape[1] == 25
     assert graphs[1].num_nodes == 2
+
+
+def test_token_budget_bounds_batches_by_tokens():
+    lengths = [5, 5, 5, 50, 5, 5]
+    batches = token_budget_batches(list(range(6)), lengths, batch_size=4, max_tokens=12)
+    assert batches == [[0, 1], [2], [3], [4, 5]]
+    assert token_budget_batches(list(range(6)), lengths, 4, None) == [[0, 1, 2, 3], [4, 5]]
+    sampler = BucketBatchSampler(lengths * 20, batch_size=8, bucket=3, seed=0, max_tokens=30)
+    count = len(sampler)
+    epoch = list(sampler)
+    assert len(epoch) == count
+    assert all(len(b) == 1 or sum((lengths * 20)[i] for i in b) <= 30 for b in epoch)

@@ -115,3 +115,30 @@ def load_model_dir(name_or_path: str | Path) -> tuple[dict, dict, dict, list[str
     except (SafetensorError, OSError, ValueError) as exc:
         raise TextGNNError(f"{weights}: not a readable safetensors file ({exc})") from None
     return meta, state, _read_json(path / "vocab.json"), _read_json(path / "labels.json")
+
+
+def save_training_state(path: str | Path, tensors: dict[str, Any], state: dict[str, Any]) -> None:
+    """Write a resumable training checkpoint as one safetensors file: every tensor (model,
+    best model, optimiser moments, RNG states) plus the JSON-able rest in its metadata.
+    Written to a temporary file and renamed, so a crash never leaves half a checkpoint."""
+    import os
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
+              metadata={"state": json.dumps(state)})
+    os.replace(tmp, path)
+
+
+def load_training_state(path: str | Path) -> tuple[dict, dict]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            state = json.loads(handle.metadata()["state"])
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+        raise TextGNNError(f"{path}: unreadable training checkpoint ({exc})") from None
+    return tensors, state

@@ -26,6 +26,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .config import load_config
     from .training import train
 
+    if args.resume:
+        if args.config or args.overrides or args.out:
+            raise TextGNNError("--resume RUN_DIR continues that run with its own config.yaml; "
+                               "drop --config, --set and --out")
+        if not (args.resume / "config.yaml").is_file():
+            raise TextGNNError(f"--resume: {args.resume} is not a run directory (no config.yaml)")
+        config = load_config(args.resume / "config.yaml")
+        summary = train(config, args.resume, progress=not args.quiet, resume=True)
+        print(json.dumps(summary))
+        return
+    if not args.config:
+        raise TextGNNError("train: give --config FILE (or --resume RUN_DIR)")
     config = load_config(args.config, args.overrides)
     out = args.out or Path("runs") / (
         f"{Path(config.data.name).name}-{config.model.encoder}-{config.graph.kind}"
@@ -122,8 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model; prints a JSON summary as the last line")
-    _add_config_args(p, config_required=True)
+    _add_config_args(p, config_required=False)
     p.add_argument("--out", type=Path, help="run directory (default: runs/<name>-<time>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="continue an interrupted run from its last epoch checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -67,6 +67,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
     bucket: int = 50  # sort by length within windows of this many batches; <= 1: plain shuffle
+    max_batch_tokens: int | None = 16384  # also cap batches by tokens (long documents)
     lr: float = 3e-3
     weight_decay: float = 0.1
     patience: int = 5  # epochs without dev-accuracy gain before stopping

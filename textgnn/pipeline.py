@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .batching import token_budget_batches
 from .checkpoint import load_model_dir, save_model_dir
 from .config import Config
 from .errors import TextGNNError
@@ -92,12 +93,13 @@ class Pipeline:
         outputs on the same machine."""
         from torch_geometric.data import Batch
 
-        size = batch_size or self.config.train.eval_batch_size
-        order = sorted(range(len(graphs)), key=lambda i: graphs[i].num_nodes)
+        lengths = [g.num_nodes for g in graphs]
+        order = sorted(range(len(graphs)), key=lengths.__getitem__)
+        budget = self.config.train.max_batch_tokens
         self.model.eval()
         out = torch.zeros(len(graphs), len(self.labels))
-        for start in range(0, len(order), size):
-            idx = order[start:start + size]
+        for idx in token_budget_batches(order, lengths, batch_size or self.config.train.eval_batch_size,
+                                        budget and 4 * budget):  # no activations kept: 4x room
             batch = Batch.from_data_list([graphs[i] for i in idx]).to(self.device)
             out[idx] = self.model(batch).float().cpu()
         return out

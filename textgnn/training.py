@@ -21,6 +21,8 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
+from .batching import BucketBatchSampler
+from .checkpoint import load_training_state, save_training_state
 from .config import Config
 from .data import Split, load_dataset
 from .errors import TextGNNError
@@ -44,36 +46,6 @@ def cap_split(split: Split, limit: int | None, seed: int) -> Split:
         return split
     keep = sorted(random.Random(seed).sample(range(len(split)), limit))
     return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep], split.source)
-
-
-class BucketBatchSampler:
-    """Seeded batches of similar-length texts in random order.
-
-    Each epoch shuffles the examples, sorts them by length within windows of ``bucket``
-    batches, cuts batches and shuffles the batch order: batches hold texts of similar length
-    (little padding for the dense path, even edge counts for the sparse one) while their
-    order and make-up still change every epoch. ``bucket <= 1`` is a plain shuffle.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, bucket: int, seed: int):
-        self.lengths, self.batch_size, self.bucket = lengths, batch_size, bucket
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self):
-        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
-        if self.bucket <= 1:
-            yield from (order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size))
-            return
-        window = self.batch_size * self.bucket
-        batches = []
-        for start in range(0, len(order), window):
-            chunk = sorted(order[start:start + window], key=self.lengths.__getitem__)
-            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-        for i in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[i]
 
 
 def _check_labels(split: Split, known: set[str]) -> None:
@@ -112,8 +84,12 @@ def plot_history(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
-    """Train one model; return the summary that ``train.py`` prints."""
+def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
+    """Train one model; return the summary that ``train.py`` prints.
+
+    A checkpoint is written after every epoch; with ``resume`` a run directory that has one
+    continues from it and ends with exactly the metrics of an uninterrupted run.
+    """
     out_dir = Path(out_dir)
     t_start = time.perf_counter()
     seed_everything(config.train.seed)
@@ -152,15 +128,25 @@ def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
     from torch_geometric.loader import DataLoader
 
     sampler = BucketBatchSampler([g.num_nodes for g in train_graphs], config.train.batch_size,
-                                 config.train.bucket, config.train.seed)
+                                 config.train.bucket, config.train.seed,
+                                 config.train.max_batch_tokens)
     loader = DataLoader(train_graphs, batch_sampler=sampler)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    history: list[dict] = []
-    best_acc, best_epoch, best_state = -1.0, 0, None
-    for epoch in range(1, config.train.epochs + 1):
+    ckpt = out_dir / CHECKPOINT
+    state = {"epoch": 0, "best_acc": -1.0, "best_epoch": 0, "stopped": False, "history": [],
+             "elapsed": 0.0}
+    best_state = None
+    if resume and ckpt.is_file():
+        state, best_state = _restore(ckpt, model, optimizer, sampler)
+        log(f"resumed from {ckpt} after epoch {state['epoch']}")
+        t_start -= state["elapsed"]
+    history = state["history"]
+    for epoch in range(state["epoch"] + 1, config.train.epochs + 1):
+        if state["stopped"]:
+            break
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")
@@ -190,12 +176,16 @@ def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
         _write_history(history, out_dir / "history.csv")
         log(f"epoch {epoch:3d}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
             f"  dev loss {row['dev_loss']:.4f} acc {row['dev_accuracy']:.4f}")
-        if row["dev_accuracy"] > best_acc:
-            best_acc, best_epoch = row["dev_accuracy"], epoch
+        if row["dev_accuracy"] > state["best_acc"]:
+            state["best_acc"], state["best_epoch"] = row["dev_accuracy"], epoch
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= config.train.patience:
-            log(f"early stop: no dev gain for {config.train.patience} epochs; best epoch {best_epoch}")
-            break
+        elif epoch - state["best_epoch"] >= config.train.patience:
+            log(f"early stop: no dev gain for {config.train.patience} epochs; "
+                f"best epoch {state['best_epoch']}")
+            state["stopped"] = True
+        state["epoch"], state["elapsed"] = epoch, time.perf_counter() - t_start
+        _checkpoint(ckpt, model, best_state, optimizer, sampler, state)
+    best_epoch = state["best_epoch"]
     train_seconds = time.perf_counter() - t_start
     model.load_state_dict(best_state)
     pipeline.save_pretrained(out_dir / "model")
@@ -216,6 +206,47 @@ def train(config: Config, out_dir: str | Path, progress: bool = True) -> dict:
         "params": counts["total"],
         "train_seconds": round(train_seconds, 2),
     }
+
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def _checkpoint(path: Path, model, best_state: dict, optimizer, sampler, state: dict) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v for k, v in best_state.items()}
+    opt = optimizer.state_dict()
+    for index, moments in opt["state"].items():
+        tensors |= {f"optim.{index}.{name}": value for name, value in moments.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.sampler"] = sampler.generator.get_state()
+    np_state = np.random.get_state()
+    tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+    version, internal, gauss = random.getstate()
+    save_training_state(path, tensors, state | {
+        "optimizer_groups": opt["param_groups"],
+        "rng_python": [version, list(internal), gauss],
+        "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+    })
+
+
+def _restore(path: Path, model, optimizer, sampler) -> tuple[dict, dict]:
+    tensors, state = load_training_state(path)
+    take = lambda prefix: {k[len(prefix):]: v for k, v in tensors.items()  # noqa: E731
+                           if k.startswith(prefix)}
+    model.load_state_dict(take("model."))
+    moments: dict[int, dict] = {}
+    for key, value in take("optim.").items():
+        index, name = key.split(".", 1)
+        moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": state.pop("optimizer_groups")})
+    torch.set_rng_state(tensors["rng.torch"])
+    sampler.generator.set_state(tensors["rng.sampler"])
+    version, internal, gauss = state.pop("rng_python")
+    random.setstate((version, tuple(internal), gauss))
+    name, pos, has_gauss, cached = state.pop("rng_numpy")
+    np.random.set_state((name, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss,
+                         cached))
+    return state, take("best.")
 
 
 def _write_history(rows: list[dict], path: Path) -> None:
