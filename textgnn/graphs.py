@@ -43,9 +43,14 @@ class TokenGraph:
 
 
 def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs (src, dst) with src < dst and dst - src <= max_offset, vectorised."""
-    src, dst = np.triu_indices(n, k=1)
-    keep = dst - src <= max_offset
+    """All ordered pairs (src, dst) with src < dst <= src + max_offset, sorted by (src, dst).
+
+    O(n * max_offset) memory: a window over an 11k-token post must not build all n^2 pairs.
+    """
+    k = min(max_offset, max(n - 1, 0))
+    src = np.repeat(np.arange(n, dtype=np.int64), k)
+    dst = src + np.tile(np.arange(1, k + 1, dtype=np.int64), n)
+    keep = dst < n
     return src[keep], dst[keep]
 
 
