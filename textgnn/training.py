@@ -114,6 +114,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
 
     train_tokens = [p.tokens for p in scratch.parse(train_split.texts, progress)]
     vocab = Vocab.build(train_tokens, d.min_freq, d.lowercase)
+    del train_tokens
     seed_everything(config.train.seed)  # model init must not depend on what ran before
     pipeline = Pipeline(config, vocab, labels, scratch.relations, parser=scratch.parser).to(device)
     model = pipeline.model
@@ -186,6 +187,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
         state["epoch"], state["elapsed"] = epoch, time.perf_counter() - t_start
         _checkpoint(ckpt, model, best_state, optimizer, sampler, state)
     best_epoch = state["best_epoch"]
+    del loader, sampler, train_graphs  # free the training graphs before the test set is built
     train_seconds = time.perf_counter() - t_start
     model.load_state_dict(best_state)
     pipeline.save_pretrained(out_dir / "model")
