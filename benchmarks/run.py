@@ -1,0 +1,375 @@
+"""Speed and memory benchmarks, each measured against a baseline timed in the same run.
+
+    python benchmarks/run.py [--quick] [--only train,parse,predict,rss,mr]
+
+Prints one JSON document (``results``: one entry per acceptance figure with ``name``,
+``value``, ``target``, ``ok``; ``details``: every measurement) and writes ``BENCHMARKS.md``
+and ``benchmarks/scaling.png``. Times are medians of repeated trials with the spread
+(min-max); each ratio compares numbers from this process run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TEXTGNN_DATA", str(REPO.parent / "shared" / "data"))
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from textgnn.config import load_config  # noqa: E402
+from textgnn.data import load_dataset  # noqa: E402
+from textgnn.features import Vocab  # noqa: E402
+from textgnn.pipeline import Pipeline  # noqa: E402
+
+ENCODERS = ("gcn", "gat", "transformer")
+GRAPHS = ("dependency", "window", "complete")
+TOKENS_PER_BATCH = 2048
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def timed(fn, repeats: int, warmup: int = 1) -> dict:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median": statistics.median(times), "min": min(times), "max": max(times),
+            "trials": repeats}
+
+
+def figure(name: str, value: float, target: float | None, higher_is_better: bool = True,
+           unit: str = "") -> dict:
+    ok = None if target is None else (value >= target if higher_is_better else value <= target)
+    return {"name": name, "value": round(value, 4), "target": target, "ok": ok, "unit": unit}
+
+
+# --- training throughput ---------------------------------------------------------------------
+class DenseBaseline(nn.Module):
+    """What a user would otherwise pick: embeddings + torch.nn.TransformerEncoder on padded
+    batches + mean pooling + linear head, at the backbone's sizes."""
+
+    def __init__(self, vocab_size: int, hidden: int, heads: int, ffn: int, layers: int,
+                 dropout: float, classes: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout, activation="gelu",
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, ids: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(self.embedding(ids), src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).float()
+        return self.head((h * keep).sum(1) / keep.sum(1))
+
+
+def training_step(model: nn.Module, inputs: tuple, target: torch.Tensor):
+    """One full optimisation step (forward, loss, backward, AdamW update) as a closure."""
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters())
+
+    def step():
+        loss = nn.functional.cross_entropy(model(*inputs), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def texts_of_length(n_tokens: int, count: int) -> list[str]:
+    """20NG posts with between 1.2n and 3n whitespace tokens (truncated to n parser tokens
+    later), so every text fills its length without parsing huge posts."""
+    data = load_dataset("20ng", splits=("train",))
+    out = [t for t in data.train.texts if n_tokens * 1.2 <= len(t.split()) <= n_tokens * 3]
+    if len(out) < count:
+        raise SystemExit(f"only {len(out)} 20NG texts of about {n_tokens} tokens")
+    return out[:count]
+
+
+def bench_training(lengths: list[int], repeats: int) -> tuple[list[dict], list[dict]]:
+    from torch_geometric.data import Batch
+
+    base = load_config(REPO / "configs" / "base.yaml")
+    m = base.model
+    details, figures = [], []
+    for n in lengths:
+        batch_size = max(1, TOKENS_PER_BATCH // n)
+        texts = texts_of_length(n, batch_size)
+        parsed_cache: dict[str, list] = {}
+        row = {"tokens": n, "batch_size": batch_size}
+        torch.manual_seed(0)
+        baseline = DenseBaseline(5000, m.hidden, m.heads, m.ffn, m.layers, m.dropout, 2)
+        ids = torch.randint(1, 5000, (batch_size, n))
+        pad = torch.zeros(batch_size, n, dtype=torch.bool)
+        y = torch.randint(0, 2, (batch_size,))
+        row["baseline"] = timed(training_step(baseline, (ids, pad), y), repeats)
+        base_gps = batch_size / row["baseline"]["median"]
+        row["baseline_graphs_per_s"] = base_gps
+        for graph in GRAPHS:
+            for encoder in ENCODERS:
+                config = load_config(REPO / "configs" / "base.yaml", [
+                    f"graph.kind={graph}", f"model.encoder={encoder}", f"data.max_tokens={n}"])
+                pipeline = Pipeline(config, Vocab(["<unk>"] + [f"w{i}" for i in range(4999)]),
+                                    ["a", "b"])
+                if graph not in parsed_cache:
+                    parsed_cache[graph] = pipeline.graphs(texts, ["a"] * len(texts), progress=False)
+                data = parsed_cache[graph]
+                for d in data:
+                    d.x = torch.randint(1, 5000, (d.num_nodes,))
+                batch = Batch.from_data_list(data)
+                stats = timed(training_step(pipeline.model, (batch,), batch.y), repeats)
+                gps = batch_size / stats["median"]
+                key = f"{encoder}-{graph}"
+                row[key] = stats | {"graphs_per_s": gps, "ratio": gps / base_gps,
+                                    "edges": int(batch.num_edges)}
+                log(f"train n={n:5d} {key:22s} {gps:9.1f} graphs/s  ratio {gps / base_gps:.2f}")
+                target = None
+                if key == "transformer-complete" and n <= 256:
+                    target = 0.9
+                elif encoder in ("gcn", "gat") and graph in ("window", "dependency") and n <= 64:
+                    target = 1.0
+                if target is not None:
+                    figures.append(figure(f"train_graphs_per_s_ratio/{key}/{n}", gps / base_gps,
+                                          target))
+        details.append(row)
+    return details, figures
+
+
+def plot_scaling(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lengths = [r["tokens"] for r in rows]
+    per_text = lambda stats, r: 1000 * stats["median"] / r["batch_size"]  # noqa: E731
+    styles = {"dependency": "-", "window": "--", "complete": ":"}
+    colors = {"gcn": "tab:blue", "gat": "tab:orange", "transformer": "tab:green"}
+    for graph in GRAPHS:
+        for encoder in ENCODERS:
+            key = f"{encoder}-{graph}"
+            ax.plot(lengths, [per_text(r[key], r) for r in rows], styles[graph],
+                    color=colors[encoder], marker="o", ms=3, label=key)
+    ax.plot(lengths, [per_text(r["baseline"], r) for r in rows], "-", color="black", lw=2,
+            label="torch TransformerEncoder (dense)")
+    ax.set(xscale="log", yscale="log", xlabel="tokens per text",
+           ylabel="training-step time per text (ms)",
+           title=f"Training cost vs text length ({TOKENS_PER_BATCH} tokens per batch)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+def bench_parsing(count: int) -> tuple[dict, list[dict]]:
+    texts = load_dataset("mr", splits=("test",)).test.texts[:count]
+    config = load_config(REPO / "configs" / "base.yaml", ["graph.kind=dependency"])
+    with tempfile.TemporaryDirectory() as cache:
+        pipeline = Pipeline(config, Vocab([]), ["a"])
+        pipeline.parser.cache_dir = Path(cache)
+        nlp = pipeline.parser.nlp
+
+        def bare():
+            for _ in nlp.pipe(texts, batch_size=config.graph.parse_batch_size):
+                pass
+
+        start = time.perf_counter()
+        bare()
+        bare_s = time.perf_counter() - start
+        start = time.perf_counter()
+        pipeline.token_graphs(texts, progress=False)
+        cold_s = time.perf_counter() - start
+        cached = timed(lambda: pipeline.token_graphs(texts, progress=False), 3, warmup=0)
+    detail = {"texts": count, "bare_nlp_pipe_s": bare_s, "cold_parse_build_s": cold_s,
+              "cached_parse_build": cached, "bare_texts_per_s": count / bare_s,
+              "cold_texts_per_s": count / cold_s}
+    log(f"parse: bare {count / bare_s:.0f}/s, cold {count / cold_s:.0f}/s, "
+        f"cached {count / cached['median']:.0f}/s")
+    return detail, [
+        figure("parse_build_vs_bare_nlp_pipe", bare_s / cold_s, 0.9),
+        figure("cached_rerun_speedup", cold_s / cached["median"], 50.0),
+    ]
+
+
+# --- predict ---------------------------------------------------------------------------------
+def train_small_model(graph: str, out: Path) -> Path:
+    subprocess.run([sys.executable, "train.py", "--config", "configs/base.yaml", "--quiet",
+                    "--out", str(out), "--set", f"graph.kind={graph}", "--set", "data.max_train=2000",
+                    "--set", "train.epochs=2"], cwd=REPO, check=True, capture_output=True)
+    return out / "model"
+
+
+def bench_predict(calls: int) -> tuple[dict, list[dict]]:
+    import textgnn
+
+    texts = load_dataset("sst2", splits=("test",)).test.texts
+    details, figures = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TEXTGNN_CACHE"] = str(Path(tmp) / "cache")  # cold: every text is new
+        for i, graph in enumerate(("window", "dependency")):
+            model = textgnn.load(train_small_model(graph, Path(tmp) / graph))
+            model.predict(["warm up the parser and the model ."])
+            lat = []
+            for text in texts[i * calls:(i + 1) * calls]:
+                start = time.perf_counter()
+                model.predict([text])
+                lat.append(1000 * (time.perf_counter() - start))
+            lat.sort()
+            batch = texts[:1000]
+            start = time.perf_counter()
+            model.predict(batch)
+            throughput = len(batch) / (time.perf_counter() - start)
+            p50, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95)]
+            details[graph] = {"p50_ms": p50, "p95_ms": p95, "calls": calls,
+                              "batch_texts_per_s": throughput}
+            log(f"predict {graph}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, batch {throughput:.0f}/s")
+            figures.append(figure(f"predict_p50_ms/{graph}", p50,
+                                  10.0 if graph == "window" else 20.0, higher_is_better=False,
+                                  unit="ms"))
+    os.environ.pop("TEXTGNN_CACHE")
+    return details, figures
+
+
+# --- memory ----------------------------------------------------------------------------------
+# The child reports its own high-water mark (VmHWM of its address space): ru_maxrss of
+# children would also count the parent's pages shared between fork and exec.
+PEAK_LAUNCHER = """
+import runpy, sys
+peak_file = sys.argv.pop(1)
+try:
+    runpy.run_path("train.py", run_name="__main__")
+finally:
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+    open(peak_file, "w").write(hwm)
+"""
+
+
+def bench_rss(max_train: int | None) -> tuple[dict, list[dict]]:
+    """Peak RSS of a child process training 20NG on window graphs for one epoch."""
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak_kb"
+        cmd = [sys.executable, "-c", PEAK_LAUNCHER, str(peak_file), "--config", "configs/base.yaml",
+               "--quiet", "--out", str(Path(tmp) / "run"), "--set", "data.name=20ng",
+               "--set", "graph.kind=window", "--set", "train.epochs=1"]
+        if max_train:
+            cmd += ["--set", f"data.max_train={max_train}"]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(proc.stderr[-2000:])
+        seconds = time.perf_counter() - start
+        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+        peak_gb = int(peak_file.read_text()) / 1024 ** 2
+    detail = {"peak_rss_gb": peak_gb, "seconds": seconds, "max_train": max_train,
+              "test_accuracy_after_1_epoch": summary["test"]["accuracy"]}
+    log(f"20ng window epoch: peak RSS {peak_gb:.2f} GB in {seconds:.0f}s")
+    return detail, [figure("20ng_window_epoch_peak_rss_gb", peak_gb, 4.0, higher_is_better=False,
+                           unit="GB")]
+
+
+def bench_mr_configs() -> tuple[dict, list[dict]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "scripts/mr_table.py", "--jobs", "2", "--runs", tmp,
+                        "--no-write"], cwd=REPO, check=True, capture_output=True)
+        minutes = (time.perf_counter() - start) / 60
+    log(f"9 MR configs: {minutes:.1f} min")
+    return {"wall_minutes": minutes}, [figure("mr_9_configs_wall_minutes", minutes, 20.0,
+                                              higher_is_better=False, unit="min")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 10 min)")
+    parser.add_argument("--only", default="train,parse,predict,rss,mr")
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    parts = set(args.only.split(","))
+    repeats = 3 if args.quick else 7
+    doc = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                       "torch": torch.__version__, "platform": platform.platform()},
+           "quick": args.quick, "results": [], "details": {}}
+    start = time.perf_counter()
+    if "train" in parts:
+        rows, figs = bench_training([16, 64, 256, 1024], repeats)
+        doc["details"]["training"] = rows
+        doc["results"] += figs
+        plot_scaling(rows, REPO / "benchmarks" / "scaling.png")
+    if "parse" in parts:
+        detail, figs = bench_parsing(1000 if args.quick else 3554)
+        doc["details"]["parsing"] = detail
+        doc["results"] += figs
+    if "rss" in parts:
+        detail, figs = bench_rss(3000 if args.quick else None)
+        doc["details"]["rss"] = detail
+        doc["results"] += figs
+    if "predict" in parts:
+        detail, figs = bench_predict(100 if args.quick else 400)
+        doc["details"]["predict"] = detail
+        doc["results"] += figs
+    if "mr" in parts:
+        detail, figs = bench_mr_configs()
+        doc["details"]["mr_configs"] = detail
+        doc["results"] += figs
+    doc["seconds"] = time.perf_counter() - start
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
+        f" --only {args.only}" if args.only != parser.get_default("only") else "")
+    write_markdown(doc, command, REPO / "BENCHMARKS.md")
+    print(json.dumps(doc, indent=2))
+
+
+def write_markdown(doc: dict, command: str, path: Path) -> None:
+    lines = ["# Benchmarks", "", f"Generated by `{command}` on {doc['machine']['cpus']} CPU cores "
+             f"(torch {doc['machine']['torch']}, Python {doc['machine']['python']}); "
+             f"{doc['seconds'] / 60:.1f} minutes.", "",
+             "| figure | value | target | ok |", "|---|---:|---:|:---:|"]
+    for r in doc["results"]:
+        mark = {True: "yes", False: "**no**", None: "-"}[r["ok"]]
+        lines.append(f"| {r['name']} | {r['value']:.3g} {r['unit']} | {r['target']} | {mark} |")
+    rows = doc["details"].get("training")
+    if rows:
+        lines += ["", "## Training throughput (graphs/s, ratio to the dense PyTorch encoder)", "",
+                  f"{TOKENS_PER_BATCH} tokens per batch; median of the trials, spread min-max of "
+                  "the step time in brackets.", "",
+                  "| config | " + " | ".join(f"{r['tokens']} tok" for r in rows) + " |",
+                  "|---|" + "---:|" * len(rows)]
+        fmt = lambda s, r: (f"{r['batch_size'] / s['median']:.0f} "  # noqa: E731
+                            f"[{1000 * s['min']:.0f}-{1000 * s['max']:.0f} ms]")
+        lines.append("| torch TransformerEncoder | "
+                     + " | ".join(fmt(r["baseline"], r) for r in rows) + " |")
+        for graph in GRAPHS:
+            for encoder in ENCODERS:
+                key = f"{encoder}-{graph}"
+                lines.append(f"| {key} | " + " | ".join(
+                    f"{fmt(r[key], r)} ({r[key]['ratio']:.2f}×)" for r in rows) + " |")
+        lines += ["", "![scaling](benchmarks/scaling.png)"]
+    lines += ["", "## All measurements", "", "```json",
+              json.dumps(doc["details"], indent=1), "```", ""]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
