@@ -299,9 +299,11 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> list[st
         row = {"encoder": encoder, "graph": graph, "n": len(values), "mean": mean, "std": std,
                "half": half, "params": next(iter(by_seed.values()))["params"],
                "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed]))}
-        paired = sorted(set(by_seed) & set(ref)) if encoder != BASELINE_ENCODER else sorted(ref)[:1]
+        # a baseline is deterministic: its one run is paired with every reference seed
+        baseline = encoder == BASELINE_ENCODER
+        paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
         if gold is not None and (encoder, graph) != REFERENCE and paired:
-            mine = np.asarray([by_seed[s if encoder != BASELINE_ENCODER else 0]["test_predictions"]
+            mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
                                for s in paired])
             theirs = np.asarray([ref[s]["test_predictions"] for s in paired])
             row["delta"], p = paired_bootstrap(gold, mine, theirs)
@@ -318,7 +320,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> list[st
         ci = "" if math.isnan(row["half"]) else f" [±{scale * row['half']:.2f}]"
         delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
             row["encoder"], row["graph"]) == REFERENCE else "-")
-        p = f"{adjusted[row['p_index']]:.3g}" if "p_index" in row else "-"
+        p = "-"
+        if "p_index" in row:  # 2,000 resamples cannot resolve p below 0.001
+            p = "< 0.001" if adjusted[row["p_index"]] < 0.001 else f"{adjusted[row['p_index']]:.3g}"
         lines.append(f"| {row['encoder']} | {row['graph']} | {row['n']} | "
                      f"{scale * row['mean']:.2f} ± {scale * row['std']:.2f}{ci} | "
                      f"{scale * row['macro_f1']:.2f} | {row['params']:,} | {delta} | {p} |")
