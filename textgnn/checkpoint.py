@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,6 @@ def save_training_state(path: str | Path, tensors: dict[str, Any], state: dict[s
     """Write a resumable training checkpoint as one safetensors file: every tensor (model,
     best model, optimiser moments, RNG states) plus the JSON-able rest in its metadata.
     Written to a temporary file and renamed, so a crash never leaves half a checkpoint."""
-    import os
-
     from safetensors.torch import save_file
 
     path = Path(path)

@@ -48,14 +48,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .data import load_dataset
+    from .data import load_configured
     from .pipeline import load
 
     pipeline = load(args.model, device=args.device)
-    d = pipeline.config.data
-    data = load_dataset(args.data, dev_fraction=d.dev_fraction, split_seed=d.split_seed,
-                        text_field=d.text_field, label_field=d.label_field,
-                        test_from=d.test_from, splits=(args.split,))
+    data = load_configured(pipeline.config.data, args.data, splits=(args.split,))
     split = data.split(args.split)
     metrics = pipeline.evaluate(split.texts, split.labels, split.source)
     metrics.pop("predictions")

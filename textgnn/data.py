@@ -211,6 +211,14 @@ def stratified_dev_split(train: Split, fraction: float, seed: int) -> tuple[Spli
     return pick(keep, "train part"), pick(held, "held-out dev")
 
 
+def load_configured(cfg, name: str | None = None, splits: tuple[str, ...] = SPLITS) -> Dataset:
+    """:func:`load_dataset` with the settings of a ``DataConfig`` (``name`` overrides
+    ``cfg.name``), so training, evaluation and studies split the data the same way."""
+    return load_dataset(name or cfg.name, dev_fraction=cfg.dev_fraction, split_seed=cfg.split_seed,
+                        text_field=cfg.text_field, label_field=cfg.label_field, splits=splits,
+                        test_from=cfg.test_from)
+
+
 def load_dataset(
     name_or_path: str,
     *,

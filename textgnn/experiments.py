@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import apply_overrides, load_config, read_yaml
+from .config import Config, apply_overrides, load_config, read_yaml
+from .data import load_configured
 from .errors import TextGNNError
+from .metrics import summarize
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 BASELINE_ENCODER = "tfidf-lr"
@@ -128,50 +130,39 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def _summary(metrics: dict) -> dict:
-    return {k: metrics[k] for k in ("n", "accuracy", "macro_f1", "mcc")}
-
-
 def _tfidf_baseline(config: dict) -> dict:
     """TF-IDF (word 1-2 grams) + logistic regression; C chosen on dev from a fixed grid."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from .data import load_dataset
     from .metrics import classification_metrics
 
-    d = config["data"]
-    data = load_dataset(d["name"], dev_fraction=d["dev_fraction"], split_seed=d["split_seed"],
-                        test_from=d["test_from"])
+    data = load_configured(Config.from_dict(config).data)
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     x_train = vectorizer.fit_transform(data.train.texts)
+    x_dev = vectorizer.transform(data.dev.texts)
     best = None
     for c in (0.25, 1.0, 4.0, 16.0):
         model = LogisticRegression(C=c, max_iter=2000).fit(x_train, data.train.labels)
-        dev_acc = float((model.predict(vectorizer.transform(data.dev.texts)) ==
-                         np.array(data.dev.labels)).mean())
+        dev_pred = list(model.predict(x_dev))
+        dev_acc = float(np.mean(np.array(dev_pred) == np.array(data.dev.labels)))
         if best is None or dev_acc > best[0]:
-            best = (dev_acc, c, model)
-    _, c, model = best
+            best = (dev_acc, c, model, dev_pred)
+    _, c, model, dev_pred = best
     labels = sorted(set(data.train.labels))
-    dev_pred = list(model.predict(vectorizer.transform(data.dev.texts)))
     test_pred = list(model.predict(vectorizer.transform(data.test.texts)))
     return {
         "dev": classification_metrics(data.dev.labels, dev_pred, labels),
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
-        "params": int(model.coef_.size + model.intercept_.size),
+        "params": {"total": int(model.coef_.size + model.intercept_.size)},
         "train_seconds": time.perf_counter() - start,
         "search": {"C": [0.25, 1.0, 4.0, 16.0], "chosen_C": c, "on": "dev accuracy"},
     }
 
 
 def _test_labels(config: dict) -> list[str]:
-    from .data import load_dataset
-
-    d = config["data"]
-    return load_dataset(d["name"], dev_fraction=d["dev_fraction"], split_seed=d["split_seed"],
-                        test_from=d["test_from"], splits=("test",)).test.labels
+    return load_configured(Config.from_dict(config).data, splits=("test",)).test.labels
 
 
 def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] | None = None,
@@ -208,9 +199,8 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
         record = {
             "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
             "encoder": cell.encoder, "seed": cell.seed, "config": config,
-            "dev": _summary(metrics["dev"]), "test": _summary(metrics["test"]),
-            "params": metrics["params"]["total"] if isinstance(metrics["params"], dict)
-            else metrics["params"],
+            "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
+            "params": metrics["params"]["total"],
             "train_seconds": metrics["train_seconds"],
             "labels": labels,
             "test_predictions": [index[p] for p in metrics["test"]["predictions"]],
@@ -311,7 +301,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> list[st
             pvals.append(p)
         rows.append(row)
     adjusted = holm(pvals)
-    scale = 100.0
+    scale = 100.0  # table shows metrics as percentages
     lines = [f"## {dataset} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | params | Δ accuracy vs reference "
              "| p (Holm) |",

@@ -24,9 +24,10 @@ from tqdm.auto import tqdm
 from .batching import BucketBatchSampler
 from .checkpoint import load_training_state, save_training_state
 from .config import Config
-from .data import Split, load_dataset
+from .data import Split, load_configured
 from .errors import TextGNNError
 from .features import Vocab
+from .metrics import summarize
 from .pipeline import Pipeline, resolve_device
 
 
@@ -101,9 +102,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
     # Built first so an unknown graph kind, encoder or pooling stops before any data is read.
     scratch = Pipeline(config, Vocab([]), ["?"])
     d = config.data
-    data = load_dataset(d.name, dev_fraction=d.dev_fraction, split_seed=d.split_seed,
-                        text_field=d.text_field, label_field=d.label_field,
-                        test_from=d.test_from)
+    data = load_configured(d)
     train_split = cap_split(data.train, d.max_train, config.train.seed)
     labels = sorted(set(train_split.labels))
     for split in (data.dev, data.test):
@@ -199,11 +198,10 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
                 "train_seconds": train_seconds}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_history(history, out_dir / "curve.png")
-    brief = lambda m: {k: m[k] for k in ("n", "accuracy", "macro_f1", "mcc")}  # noqa: E731
     return {
         "run_dir": str(out_dir),
-        "dev": brief(metrics["dev"]),
-        "test": brief(metrics["test"]) if "test" in metrics else None,
+        "dev": summarize(metrics["dev"]),
+        "test": summarize(metrics["test"]) if "test" in metrics else None,
         "best_epoch": best_epoch,
         "params": counts["total"],
         "train_seconds": round(train_seconds, 2),
