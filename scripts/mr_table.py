@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from textgnn.config import load_config  # noqa: E402
+from textgnn.training import usable_cpus  # noqa: E402
 
 ENCODERS = ("gcn", "gat", "transformer")
 GRAPHS = ("dependency", "window", "complete")
@@ -93,7 +94,7 @@ def main() -> None:
                         help="only print; leave results/ and README.md alone (benchmarks)")
     args = parser.parse_args()
     os.environ.setdefault("TEXTGNN_DATA", str(REPO.parent / "shared" / "data"))
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = max(1, usable_cpus() // args.jobs)
     names = [f"{e}-{g}" for e in ENCODERS for g in GRAPHS]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(names, pool.map(lambda n: run_one(n, args.seed, threads, args.runs),

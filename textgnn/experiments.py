@@ -27,6 +27,7 @@ from .config import Config, apply_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
+from .training import usable_cpus
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 BASELINE_ENCODER = "tfidf-lr"
@@ -179,7 +180,7 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     todo = [c for c in baseline_cells + cells if c.key not in done]
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}",
           file=sys.stderr)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, usable_cpus() // jobs)
 
     def one(cell: Cell) -> None:
         baseline = cell.encoder == BASELINE_ENCODER

@@ -31,6 +31,14 @@ from .metrics import summarize
 from .pipeline import Pipeline, resolve_device
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects ``taskset`` and container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
