@@ -90,7 +90,9 @@ def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path, train
     assert strip_time(other) != strip_time(history)
 
 
-@pytest.mark.parametrize(("encoder", "kind"), [("gat", "window"), ("transformer", "complete")])
+@pytest.mark.parametrize(("encoder", "kind"), [
+    ("gat", "window"), ("transformer", "complete"), ("transformer", "dependency+complete"),
+    ("hybrid", "window+complete")])
 def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind):
     summary = train(toy_data, tmp_path / "r", f"graph.kind={kind}", f"model.encoder={encoder}",
                     "model.positions=sinusoidal")
@@ -100,6 +102,13 @@ def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind):
     data = textgnn.data.load_dataset(str(toy_data))
     assert pipeline.evaluate(data.test.texts, data.test.labels)["accuracy"] == \
         metrics["test"]["accuracy"] == summary["test"]["accuracy"]
+
+
+def test_hybrid_needs_a_union_ending_in_complete(toy_data, tmp_path):
+    proc = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={toy_data}",
+               "--set", "model.encoder=hybrid", "--set", "graph.kind=dependency", "--out",
+               str(tmp_path / "r"), check=False)
+    assert proc.returncode == 2 and "needs a union graph ending in complete" in proc.stderr
 
 
 def test_graph_command_shows_the_edges(tmp_path):

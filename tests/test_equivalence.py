@@ -14,11 +14,22 @@ from textgnn.parsing import ParsedText
 HIDDEN, HEADS, FFN = 16, 4, 32
 
 
-def complete_batch(sizes, hidden, generator):
-    builder = GraphBuilder("complete", self_loops=True)
+def chain_parse(n):
+    """A parse without a parser: token i depends on token i - 1 (``amod``) or ``nsubj`` every
+    third token; token 0 is the root."""
+    heads = [max(i - 1, 0) for i in range(n)]
+    deps = ["ROOT"] + ["nsubj" if i % 3 == 0 else "amod" for i in range(1, n)]
+    return ParsedText([f"t{i}" for i in range(n)], heads, deps)
+
+
+RELATIONS = ["ROOT", "amod", "nsubj"]
+
+
+def complete_batch(sizes, hidden, generator, kind="complete"):
+    builder = GraphBuilder(kind, self_loops=True, relations=RELATIONS)
     graphs = []
     for n in sizes:
-        g = builder.build(ParsedText([f"t{i}" for i in range(n)]))
+        g = builder.build(chain_parse(n))
         graphs.append(Data(x=torch.randn(n, hidden, generator=generator, dtype=torch.float64),
                            edge_index=torch.from_numpy(g.edge_index),
                            edge_type=torch.from_numpy(g.edge_type), num_nodes=n))
@@ -83,6 +94,8 @@ def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
     x = torch.randint(0, 30, (n,), generator=gen)
     edge_index = torch.randint(0, n, (2, e), generator=gen)
     edge_type = torch.randint(0, 7, (e,), generator=gen)
+    if encoder == "hybrid":  # reads a union: a local part (0 = absent) and a global part
+        edge_type = torch.stack([edge_type, torch.randint(1, 7, (e,), generator=gen)], 1)
     perm = torch.randperm(n, generator=gen)
     inverse = torch.empty_like(perm)
     inverse[perm] = torch.arange(n)
@@ -99,14 +112,20 @@ def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
     assert not torch.allclose(h_perm, h, atol=1e-3)  # the relabelling did move nodes
 
 
-@pytest.mark.parametrize("num_edge_types", [0, 18])
-def test_dense_fast_path_matches_message_passing(num_edge_types):
+@pytest.mark.parametrize(("kind", "encoder", "with_types"), [
+    ("complete", "transformer", False), ("complete", "transformer", True),
+    # syntax-biased attention: a bias per relation plus one per offset, on the dense path
+    ("dependency+complete", "transformer", True),
+    ("dependency+complete", "hybrid", True), ("window+complete", "hybrid", True)])
+def test_dense_fast_path_matches_message_passing(kind, encoder, with_types):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
-    conv = make_conv("transformer", HIDDEN, HEADS, num_edge_types, attention_dropout=0.0).double()
+    num_edge_types = len(GraphBuilder(kind, relations=RELATIONS).edge_types) if with_types else 0
+    conv = make_conv(encoder, HIDDEN, HEADS, num_edge_types, attention_dropout=0.0).double()
+    attention = conv.attention if encoder == "hybrid" else conv
     if num_edge_types:
-        torch.nn.init.normal_(conv.type_bias.weight, std=1.0, generator=gen)
-    batch = complete_batch([4, 13, 1, 7], HIDDEN, gen)
+        torch.nn.init.normal_(attention.type_bias.weight, std=1.0, generator=gen)
+    batch = complete_batch([4, 13, 1, 7], HIDDEN, gen, kind)
     layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
     results = []
     for path_layout in (None, layout):
@@ -121,7 +140,41 @@ def test_dense_fast_path_matches_message_passing(num_edge_types):
     for a, b in zip(sparse_grads, dense_grads, strict=True):
         assert (a - b).abs().max() <= 1e-5
     if num_edge_types:
-        assert conv.type_bias.weight.grad.abs().sum() > 0
+        assert attention.type_bias.weight.grad.abs().sum() > 0
+    if kind == "dependency+complete" and encoder == "transformer":
+        # syntax-biased attention: relation rows get gradient, not only offsets
+        builder = GraphBuilder(kind, relations=RELATIONS)
+        nsubj = builder.type_id["dependency:nsubj"]
+        assert attention.type_bias.weight.grad[nsubj].abs().sum() > 0
+
+
+def test_hybrid_without_local_conv_is_the_transformer_block():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(4)
+    union = complete_batch([6, 1, 9], HIDDEN, gen, "dependency+complete")
+    types = len(GraphBuilder("dependency+complete", relations=RELATIONS).edge_types)
+    hybrid = Block(make_conv("hybrid", HIDDEN, HEADS, types, 0.0, local="none"), HIDDEN, FFN, 0.0)
+    plain = Block(make_conv("transformer", HIDDEN, HEADS, types, 0.0), HIDDEN, FFN, 0.0)
+    hybrid.double().eval()
+    plain.double().eval()
+    torch.nn.init.normal_(hybrid.conv.attention.type_bias.weight, std=1.0, generator=gen)
+    plain.load_state_dict({k.replace("conv.attention.", "conv."): v
+                           for k, v in hybrid.state_dict().items()})
+    # the transformer on the complete graph: same edges, each with its complete-part type
+    complete_type = union.edge_type[:, -1]
+    for layout in (None, complete_layout(union.edge_index, union.edge_type, union.batch,
+                                         union.num_nodes)):
+        with torch.no_grad():
+            a = hybrid(union.x, union.edge_index, union.edge_type, layout)
+            b = plain(union.x, union.edge_index, complete_type,
+                      None if layout is None else layout.part(-1))
+        assert torch.equal(a, b)
+    # and switching the local conv on changes the output
+    with_local = Block(make_conv("hybrid", HIDDEN, HEADS, types, 0.0, local="gcn"), HIDDEN, FFN, 0.0)
+    with_local.double().eval().load_state_dict(hybrid.state_dict(), strict=False)
+    with torch.no_grad():
+        c = with_local(union.x, union.edge_index, union.edge_type)
+    assert (c - a).abs().max() > 1e-3
 
 
 def test_dense_layout_only_for_complete_graphs():

@@ -104,6 +104,33 @@ def test_truncation_keeps_a_valid_tree(parser):
     assert tokens_only.tokens == ["a", "b"] and tokens_only.heads is None
 
 
+@pytest.mark.parametrize("kind", ["dependency+complete", "dependency+window", "window+complete",
+                                  "dependency+window+complete"])
+def test_union_is_the_set_union_with_every_part_type_kept(parser, parsed, kind):
+    union = GraphBuilder(kind, relations=parser.relations)
+    graph = union.build(parsed)
+    expected: dict[tuple[int, int], set[str]] = {}
+    for part in kind.split("+"):
+        builder = GraphBuilder(part, relations=parser.relations)
+        for s, d, t in builder.describe(builder.build(parsed))["edges"]:
+            expected.setdefault((s, d), set()).add(f"{part}:{t}")
+    got = {(s, d): set(types) for s, d, types in union.describe(graph)["edges"]}
+    assert got == expected
+    assert graph.edge_type.shape == (graph.edge_index.shape[1], len(kind.split("+")))
+    assert len(set(map(tuple, graph.edge_index.T))) == graph.edge_index.shape[1]  # no duplicates
+    # an edge in both parts carries both types: the dependency arc 3 -> 0 is also 3 tokens apart
+    if kind == "dependency+complete":
+        assert got[(3, 0)] == {"dependency:det", "complete:rel+3"}
+        assert got[(0, 5)] == {"complete:rel-5"}
+
+
+def test_union_rejects_unknown_or_repeated_parts():
+    with pytest.raises(TextGNNError, match="unknown graph kind 'tree'"):
+        GraphBuilder("dependency+tree")
+    with pytest.raises(TextGNNError, match="repeats"):
+        GraphBuilder("window+window")
+
+
 def test_unknown_kind_lists_choices():
     with pytest.raises(TextGNNError, match="dependency, window, complete|window"):
         GraphBuilder("tree")

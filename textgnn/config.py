@@ -35,7 +35,7 @@ class DataConfig:
 
 @dataclass
 class GraphConfig:
-    kind: str = "dependency"  # dependency | window | complete | none
+    kind: str = "dependency"  # dependency | window | complete | none, or a union: dependency+complete
     window: int = 2  # window graph: connect tokens at most this far apart
     clip: int = 8  # relative offsets beyond +-clip share one edge type
     self_loops: bool = True
@@ -46,7 +46,8 @@ class GraphConfig:
 
 @dataclass
 class ModelConfig:
-    encoder: str = "gcn"  # gcn | gat | gatv2 | transformer
+    encoder: str = "gcn"  # gcn | gat | gatv2 | transformer | hybrid
+    local: str = "gcn"  # hybrid only: the local conv beside global attention (or none)
     hidden: int = 64
     layers: int = 2
     heads: int = 4

@@ -14,6 +14,15 @@ Edge types
 
 Several sentences in one text give one dependency graph: each sentence's tree is kept and
 consecutive sentence roots are linked by a ``sent`` arc, so the text is one connected tree.
+
+Unions
+    ``graph.kind`` may join kinds with ``+`` (``dependency+complete``). The union's edges are
+    the set union of its parts' edges, and every edge keeps one type per part: ``edge_type``
+    has shape (E, K) for K parts, column k holding the type from part k, or ``<none>`` when
+    the edge is absent from that part. Type names are namespaced by part
+    (``dependency:nsubj``, ``complete:rel-2``), so a conv learns separate parameters per part
+    and sums them over the columns: an edge that is both an ``nsubj`` arc and two tokens
+    apart gets the ``nsubj`` bias plus the ``rel-2`` bias.
 """
 
 from __future__ import annotations
@@ -28,13 +37,14 @@ from .errors import TextGNNError
 from .parsing import ParsedText
 
 UNK_TYPE = "<unk>"
+NONE_TYPE = "<none>"  # in a union: the edge is absent from this part (always type id 0)
 
 
 @dataclass
 class TokenGraph:
     tokens: list[str]
     edge_index: np.ndarray  # int64, shape (2, E)
-    edge_type: np.ndarray  # int64, shape (E,), ids into GraphBuilder.edge_types
+    edge_type: np.ndarray  # int64, (E,) or (E, K) for a union of K kinds; ids into edge_types
     position: np.ndarray  # int64, shape (N,)
 
     @property
@@ -62,25 +72,35 @@ class GraphBuilder:
 
     def __init__(self, kind: str, window: int = 2, clip: int = 8, self_loops: bool = True,
                  reverse: bool = True, relations: list[str] | None = None):
-        if kind not in self.kinds:
-            raise TextGNNError(f"unknown graph kind {kind!r}; choose one of {', '.join(self.kinds)}")
+        parts = kind.split("+")
+        for part in parts:
+            if part not in self.kinds:
+                raise TextGNNError(f"unknown graph kind {part!r}; choose one of {', '.join(self.kinds)}, "
+                                   "or several joined by '+' (dependency+complete)")
+        if len(set(parts)) < len(parts):
+            raise TextGNNError(f"graph kind {kind!r} repeats a part")
         if window < 1:
             raise TextGNNError(f"graph.window must be >= 1, got {window}")
         if clip < 1:
             raise TextGNNError(f"graph.clip must be >= 1, got {clip}")
         self.kind, self.window, self.clip = kind, window, clip
         self.self_loops, self.reverse = self_loops, reverse
-        types = [UNK_TYPE, "self"]
-        types += [f"rel-{d}" for d in range(clip, 0, -1)] + [f"rel+{d}" for d in range(1, clip + 1)]
-        if kind == "dependency":
-            rels = [r for r in relations or [] if r != "ROOT"] + ["sent"]
-            types += rels + [f"{r}_rev" for r in rels]
+        self.parts = [self] if len(parts) == 1 else [
+            GraphBuilder(part, window, clip, self_loops, reverse, relations) for part in parts]
+        if len(parts) == 1:
+            types = [UNK_TYPE, "self"]
+            types += [f"rel-{d}" for d in range(clip, 0, -1)] + [f"rel+{d}" for d in range(1, clip + 1)]
+            if kind == "dependency":
+                rels = [r for r in relations or [] if r != "ROOT"] + ["sent"]
+                types += rels + [f"{r}_rev" for r in rels]
+        else:
+            types = [NONE_TYPE] + [f"{p.kind}:{t}" for p in self.parts for t in p.edge_types]
         self.edge_types = types
         self.type_id = {t: i for i, t in enumerate(types)}
 
     @property
     def needs_parse(self) -> bool:
-        return self.kind == "dependency"
+        return "dependency" in self.kind.split("+")
 
     def _relative(self, parsed: ParsedText, max_offset: int):
         src, dst = _pairs_within(len(parsed.tokens), max_offset)
@@ -90,6 +110,8 @@ class GraphBuilder:
         return src, dst, before, after
 
     def build(self, parsed: ParsedText) -> TokenGraph:
+        if len(self.parts) > 1:
+            return self._union([p.build(parsed) for p in self.parts])
         n = len(parsed.tokens)
         src, dst, fwd_type, rev_type = self.kinds[self.kind](self, parsed)
         parts_src, parts_dst, parts_type = [src], [dst], [fwd_type]
@@ -106,12 +128,28 @@ class GraphBuilder:
         edge_type = np.concatenate(parts_type).astype(np.int64)
         return TokenGraph(list(parsed.tokens), edge_index, edge_type, np.arange(n, dtype=np.int64))
 
+    def _union(self, graphs: list[TokenGraph]) -> TokenGraph:
+        n = graphs[0].num_nodes
+        keys = [g.edge_index[0] * n + g.edge_index[1] for g in graphs]
+        union = np.unique(np.concatenate(keys))  # sorted by (source, target)
+        edge_type = np.zeros((union.size, len(graphs)), dtype=np.int64)  # 0 = <none>
+        offset = 1
+        for k, (part, graph, key) in enumerate(zip(self.parts, graphs, keys, strict=True)):
+            edge_type[np.searchsorted(union, key), k] = graph.edge_type + offset
+            offset += len(part.edge_types)
+        edge_index = np.stack([union // max(n, 1), union % max(n, 1)]).astype(np.int64)
+        return TokenGraph(graphs[0].tokens, edge_index, edge_type, graphs[0].position)
+
     def describe(self, graph: TokenGraph) -> dict:
-        """JSON-ready view: tokens and ``[source, target, type]`` for every edge."""
-        edges = [
-            [int(s), int(d), self.edge_types[t]]
-            for s, d, t in zip(graph.edge_index[0], graph.edge_index[1], graph.edge_type, strict=True)
-        ]
+        """JSON-ready view: tokens and ``[source, target, type]`` for every edge; in a union
+        the type is the list of the edge's namespaced types, one per part it belongs to."""
+        def name(t):
+            if np.ndim(t) == 0:
+                return self.edge_types[t]
+            return [self.edge_types[i] for i in t if i != 0]
+
+        edges = [[int(s), int(d), name(t)]
+                 for s, d, t in zip(graph.edge_index[0], graph.edge_index[1], graph.edge_type, strict=True)]
         return {"tokens": graph.tokens, "edges": edges}
 
 

@@ -44,10 +44,14 @@ class Pipeline:
         g = config.graph
         self.parser = parser or Parser(g.parser, batch_size=g.parse_batch_size)
         if relations is None:
-            relations = self.parser.relations if g.kind == "dependency" else []
+            relations = self.parser.relations if "dependency" in g.kind.split("+") else []
         self.relations = list(relations)
         self.builder = GraphBuilder(g.kind, g.window, g.clip, g.self_loops, g.reverse,
                                     self.relations)
+        parts = g.kind.split("+")
+        if config.model.encoder == "hybrid" and (len(parts) < 2 or parts[-1] != "complete"):
+            raise TextGNNError(f"model.encoder=hybrid needs a union graph ending in complete "
+                               f"(dependency+complete, window+complete), got graph.kind={g.kind}")
         self.model = model or Backbone(config.model, len(vocab), len(labels),
                                        len(self.builder.edge_types))
         self.device = torch.device("cpu")

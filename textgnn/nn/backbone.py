@@ -124,7 +124,8 @@ class Backbone(nn.Module):
         self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
         types = num_edge_types if cfg.edge_types else 0
         self.blocks = nn.ModuleList(
-            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout),
+            Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout,
+                            local=cfg.local),
                   cfg.hidden, cfg.ffn, cfg.dropout)
             for _ in range(cfg.layers)
         )

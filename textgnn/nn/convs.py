@@ -39,8 +39,18 @@ def conv_class(name: str) -> type[nn.Module]:
 
 
 def make_conv(name: str, hidden: int, heads: int, num_edge_types: int,
-              attention_dropout: float) -> nn.Module:
-    return conv_class(name)(hidden, heads, num_edge_types, attention_dropout)
+              attention_dropout: float, **options) -> nn.Module:
+    """``options`` (model settings such as ``local``) reach only the convs that list them in
+    their ``options`` attribute."""
+    cls = conv_class(name)
+    wanted = {k: v for k, v in options.items() if k in getattr(cls, "options", ())}
+    return cls(hidden, heads, num_edge_types, attention_dropout, **wanted)
+
+
+def _embed_types(embedding: nn.Embedding, edge_type: Tensor) -> Tensor:
+    """(E,) -> (E, D); a union's (E, K) sums its K per-part rows."""
+    rows = embedding(edge_type)
+    return rows.sum(-2) if edge_type.dim() == 2 else rows
 
 
 def _head_dim(hidden: int, heads: int) -> int:
@@ -81,7 +91,7 @@ class GCN(nn.Module):
                 layout: DenseLayout | None = None) -> Tensor:
         weight = None
         if self.type_logit is not None:
-            weight = 2 * torch.sigmoid(self.type_logit(edge_type).squeeze(-1))
+            weight = 2 * torch.sigmoid(_embed_types(self.type_logit, edge_type).squeeze(-1))
         return self.conv(x, edge_index, weight)
 
 
@@ -114,7 +124,7 @@ class GAT(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                 layout: DenseLayout | None = None) -> Tensor:
-        edge_attr = self.edge_embedding(edge_type) if self.edge_embedding is not None else None
+        edge_attr = None if self.edge_embedding is None else _embed_types(self.edge_embedding, edge_type)
         return self.conv(x, edge_index, edge_attr)
 
 
@@ -138,9 +148,11 @@ class Transformer(MessagePassing):
     On the complete graph with self-loops and no edge types this is exactly the
     self-attention sub-layer of ``torch.nn.TransformerEncoderLayer`` (tested); with the
     relative-offset types of the complete graph, :math:`b` is a T5-style relative position
-    bias. When every graph of a batch is complete the same function runs as dense
-    ``scaled_dot_product_attention`` over padded graphs (``dense=True``), which avoids one
-    tensor per edge; both paths give the same outputs and gradients.
+    bias. On a union such as ``dependency+complete`` the bias is the sum of a per-relation
+    and a per-offset term: self-attention that knows the parse. When every graph of a batch
+    is complete the same function runs as dense ``scaled_dot_product_attention`` over padded
+    graphs (``dense=True``), which avoids one tensor per edge; both paths give the same
+    outputs and gradients.
     """
 
     dense_capable = True
@@ -168,15 +180,16 @@ class Transformer(MessagePassing):
             return self.out(self._dense(x, layout))
         shape = (-1, self.heads, self.head_dim)
         q, k, v = self.query(x).view(shape), self.key(x).view(shape), self.value(x).view(shape)
-        bias = self._bias(edge_type) if self.type_bias is not None else None  # (E, H)
+        bias = None if self.type_bias is None else self._bias(edge_type, edge_type.dim() == 2)  # (E, H)
         out = self.propagate(edge_index, q=q, k=k, v=v, bias=bias)
         return self.out(out.reshape(x.size(0), -1))
 
-    def _bias(self, types: Tensor) -> Tensor:
+    def _bias(self, types: Tensor, union: bool) -> Tensor:
         # index_select rather than an embedding call: its backward (index_add) is several
         # times faster on CPU for the millions of lookups of a dense (B, n, n) type matrix.
         table = self.type_bias.weight
-        return table.index_select(0, types.reshape(-1)).view(*types.shape, table.size(1))
+        rows = table.index_select(0, types.reshape(-1)).view(*types.shape, table.size(1))
+        return rows.sum(-2) if union else rows
 
     def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, bias: Tensor | None,
                 index: Tensor, ptr: Tensor | None, size_i: int | None) -> Tensor:
@@ -191,7 +204,7 @@ class Transformer(MessagePassing):
         if self.type_bias is None:
             mask = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
         else:
-            bias = self._bias(layout.types).permute(0, 3, 1, 2)
+            bias = self._bias(layout.types, layout.types.dim() == 4).permute(0, 3, 1, 2)
             mask = bias.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
         dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
         shape = (*dense.shape[:2], self.heads, self.head_dim)
@@ -201,16 +214,67 @@ class Transformer(MessagePassing):
         return out.transpose(1, 2)[layout.mask].reshape(x.size(0), -1)
 
 
+@register("hybrid")
+class Hybrid(nn.Module):
+    r"""A local conv and global attention side by side (the idea of GraphGPS), summed:
+
+    .. math::
+        x_i' = \mathrm{local}(x, E_{\mathrm{sparse}})_i + \mathrm{attention}(x, E_{\mathrm{complete}})_i
+
+    It reads a union graph whose last part is ``complete`` (``dependency+complete``,
+    ``window+complete``): the local conv (``model.local``: a registered conv, or ``none``)
+    sees the edges of the other parts with their types; the attention (the ``transformer``
+    conv) sees every edge with its ``complete`` type and keeps the dense fast path. With
+    ``local="none"`` it is exactly the ``transformer`` conv on the complete graph.
+    """
+
+    dense_capable = True
+    options = ("local",)
+
+    def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float,
+                 local: str = "gcn"):
+        super().__init__()
+        if local in ("hybrid", "transformer"):
+            raise TextGNNError(f"model.local must be a local conv such as gcn or gat, got {local!r}")
+        self.local = None if local == "none" else make_conv(local, hidden, heads, num_edge_types,
+                                                            attention_dropout)
+        self.attention = Transformer(hidden, heads, num_edge_types, attention_dropout)
+
+    def reset_parameters(self) -> None:
+        if self.local is not None:
+            self.local.reset_parameters()
+        self.attention.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
+                layout: DenseLayout | None = None) -> Tensor:
+        if edge_type.dim() != 2:
+            raise TextGNNError("the hybrid encoder needs a union graph ending in complete, "
+                               "e.g. graph.kind=dependency+complete")
+        out = self.attention(x, edge_index, edge_type[:, -1],
+                             None if layout is None else layout.part(-1))
+        if self.local is not None:
+            local_type = edge_type[:, :-1]
+            keep = (local_type != 0).any(-1)  # type 0 = <none>: not an edge of a local part
+            local_type = local_type[keep]
+            out = out + self.local(x, edge_index[:, keep],
+                                   local_type[:, 0] if local_type.size(1) == 1 else local_type)
+        return out
+
+
 class DenseLayout:
     """A batch of complete graphs in padded dense form, computed once per forward pass.
 
     ``mask`` (B, n) marks real nodes; ``types`` (B, n, n) holds the type of the edge
-    source j -> target i at ``[graph, i, j]``.
+    source j -> target i at ``[graph, i, j]`` ((B, n, n, K) for a union of K kinds).
     """
 
     def __init__(self, mask: Tensor, types: Tensor, node_graph: Tensor, node_slot: Tensor):
         self.mask, self.types = mask, types
         self.node_graph, self.node_slot = node_graph, node_slot
+
+    def part(self, k: int) -> DenseLayout:
+        """The same layout with only part ``k``'s types of a union."""
+        return DenseLayout(self.mask, self.types[..., k], self.node_graph, self.node_slot)
 
     def to_dense(self, t: Tensor) -> Tensor:
         """(N, ...) node rows -> (B, n, ...) padded with zeros."""
@@ -237,10 +301,11 @@ def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
     if not torch.equal(graph, batch[source]):
         return None
     n = int(counts.max())
-    types = torch.full((counts.numel(), n, n), -1, dtype=torch.long, device=batch.device)
+    types = torch.full((counts.numel(), n, n, *edge_type.shape[1:]), -1, dtype=torch.long,
+                       device=batch.device)
     types[graph, node_slot[target], node_slot[source]] = edge_type
     mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
     pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
-    if bool(((types < 0) & pair_mask).any()):
+    if bool(((types.view(*types.shape[:3], -1)[..., 0] < 0) & pair_mask).any()):
         return None  # duplicate edges hid a missing pair
     return DenseLayout(mask, types.clamp(min=0), batch, node_slot)
