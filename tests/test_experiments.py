@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import yaml
 
-from textgnn.experiments import Study, holm, mean_ci, paired_bootstrap, read_runs, report, run_study
+from textgnn.experiments import (
+    Study,
+    _syntax_verdict,
+    holm,
+    mean_ci,
+    paired_bootstrap,
+    read_runs,
+    report,
+    run_study,
+)
 
 
 def test_holm_matches_the_textbook_example():
@@ -38,11 +47,12 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump({
         "name": "toy", "config": "base.yaml", "datasets": [str(toy_data)],
         "graphs": ["none", "complete"], "encoders": ["gcn", "transformer"], "seeds": 1,
-        "baselines": ["tfidf-lr"]}))
+        "baselines": ["tfidf-lr"],
+        "cells": [{"encoder": "transformer", "graph": "dependency+complete"}]}))
     study = Study.load(tmp_path / "grid.yaml")
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 5
+    assert len(runs) == 6
     assert any(r["key"].endswith("/transformer-complete/seed0") for r in runs)
     record = next(r for r in runs if r["encoder"] == "gcn")
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
@@ -51,12 +61,31 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     assert record["config"]["model"]["encoder"] == "gcn"
     # killed while writing the last record: the torn line is ignored and only that run redone
     lines = runs_path.read_text().splitlines()
-    runs_path.write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])
+    runs_path.write_text("\n".join(lines[:5]) + "\n" + lines[5][:30])
     run_study(study, tmp_path / "results", jobs=1)
     assert {r["key"] for r in read_runs(runs_path)} == {r["key"] for r in runs}
     text = report(runs_path.parent)
     assert (runs_path.parent / "RESULTS.md").read_text() == text
     assert "| transformer | complete | 1 |" in text and "| tfidf-lr | - | 1 |" in text
     assert "Verdict for" in text
+    assert "beyond self-attention vs the best pure cell" in text
+    assert "| transformer-dependency+complete | 1 |" in text and "## Did syntax help?" in text
     gold = json.loads(next(runs_path.parent.glob("gold-*.json")).read_text())
     assert len(gold) == 40
+
+
+def test_syntax_verdict_sentences():
+    def outcome(cell, delta, p):
+        return {"cell": cell, "delta": delta, "p": p, "syntax": "dependency" in cell}
+
+    text = "\n".join(_syntax_verdict({
+        "cola": [outcome("transformer-dependency+complete", 0.02, 0.01),
+                 outcome("hybrid-window+complete", 0.03, 0.001)],
+        "mr": [outcome("hybrid-dependency+complete", -0.01, 0.2)],
+        "trec": [outcome("transformer-dependency+complete", -0.03, 0.002)]}))
+    assert "on CoLA (acceptability is a syntactic judgement): it did:" in text
+    assert "transformer-dependency+complete better (+2.00 points, p = 0.01)" in text
+    assert "hybrid-window" not in text  # no parse in that cell: not evidence about syntax
+    assert "mr: did not help (hybrid-dependency+complete no significant difference" in text
+    assert "trec: did not help (transformer-dependency+complete worse" in text
+    assert _syntax_verdict({"mr": [outcome("hybrid-window+complete", 0.1, 0.001)]}) == []

@@ -43,13 +43,15 @@ class Study:
     seeds: list[int]
     overrides: list[str] = field(default_factory=list)  # applied to every run
     baselines: list[str] = field(default_factory=list)
+    # cells outside the grid: (encoder, graph, datasets they run on)
+    extra: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
         path = Path(path)
         raw = read_yaml(path)
         known = {"name", "config", "datasets", "graphs", "encoders", "seeds", "overrides",
-                 "baselines"}
+                 "baselines", "cells"}
         unknown = set(raw) - known
         if unknown:
             raise TextGNNError(f"{path}: unknown study key(s) {sorted(unknown)}; valid: {sorted(known)}")
@@ -66,9 +68,21 @@ class Study:
                 seeds=list(raw["seeds"]) if isinstance(raw["seeds"], list) else list(range(raw["seeds"])),
                 overrides=[f"{k}={v}" for k, v in (raw.get("overrides") or {}).items()],
                 baselines=list(raw.get("baselines") or []),
+                extra=[(c["encoder"], c["graph"], list(c.get("datasets") or datasets))
+                       for c in raw.get("cells") or []],
             )
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing study key {exc}") from None
+
+    def cells(self, datasets: list[str] | None = None, seeds: int | None = None) -> list[Cell]:
+        """Baselines first (seconds each), then the grid, then the extra cells."""
+        chosen = [d for d in self.datasets if datasets is None or d in datasets]
+        seed_list = self.seeds[:seeds] if seeds else self.seeds
+        return ([Cell(d, "-", b, 0) for d in chosen for b in self.baselines]
+                + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
+                   for s in seed_list]
+                + [Cell(d, g, e, s) for e, g, on in self.extra for d in chosen if d in on
+                   for s in seed_list])
 
 
 @dataclass(frozen=True)
@@ -172,12 +186,7 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
-    chosen = [d for d in study.datasets if datasets is None or d in datasets]
-    seed_list = study.seeds[:seeds] if seeds else study.seeds
-    cells = [Cell(d, g, e, s) for d in chosen for g in study.graphs for e in study.encoders
-             for s in seed_list]
-    baseline_cells = [Cell(d, "-", b, 0) for d in chosen for b in study.baselines]
-    todo = [c for c in baseline_cells + cells if c.key not in done]
+    todo = [c for c in study.cells(datasets, seeds) if c.key not in done]
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}",
           file=sys.stderr)
     threads = max(1, usable_cpus() // jobs)
@@ -268,14 +277,23 @@ def report(study_dir: str | Path) -> str:
              "Cells: mean ± std over seeds [95 % t-interval half-width]; Δ: difference to "
              f"`{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, with a paired "
              "bootstrap over test examples (2,000 resamples), Holm-corrected within the dataset.", ""]
+    syntax: dict[str, list[dict]] = {}
     for dataset in sorted({r["dataset"] for r in runs}):
-        lines += _dataset_section(study_dir, dataset, [r for r in runs if r["dataset"] == dataset])
+        section, syntax[dataset] = _dataset_section(study_dir, dataset,
+                                                    [r for r in runs if r["dataset"] == dataset])
+        lines += section
+    lines += _syntax_verdict(syntax)
     text = "\n".join(lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     return text
 
 
-def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> list[str]:
+def _is_beyond(encoder: str, graph: str) -> bool:
+    """A cell of the "beyond self-attention" family: a graph union or the hybrid block."""
+    return "+" in graph or encoder == "hybrid"
+
+
+def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> tuple[list[str], list[dict]]:
     metric = "mcc" if dataset == "cola" else "accuracy"
     cells: dict[tuple[str, str], dict[int, dict]] = {}
     for r in runs:
@@ -331,4 +349,72 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> list[st
                + ", ".join(f"{r['encoder']}-{r['graph']}" for r in gcn_like) + "." if gcn_like
                else "no GCN-style encoder on a linguistic graph beats it significantly."))
         lines.append("")
-    return lines
+    beyond_lines, outcomes = _beyond_section(dataset, metric, cells, gold, graph_rows)
+    return lines + beyond_lines, outcomes
+
+
+def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dict]):
+    """Each union/hybrid cell against the best pure (single-graph) cell of the dataset."""
+    extra = [r for r in rows if _is_beyond(r["encoder"], r["graph"])]
+    pure = [r for r in rows if not _is_beyond(r["encoder"], r["graph"])]
+    if not extra or not pure or gold is None:
+        return [], []
+    best = max(pure, key=lambda r: r["mean"])
+    best_runs = cells[(best["encoder"], best["graph"])]
+    outcomes, pvals = [], []
+    for r in extra:
+        mine = cells[(r["encoder"], r["graph"])]
+        seeds = sorted(set(mine) & set(best_runs))
+        if not seeds:
+            continue
+        delta, p = paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
+                                    np.asarray([best_runs[s]["test_predictions"] for s in seeds]))
+        outcomes.append({"cell": f"{r['encoder']}-{r['graph']}", "mean": r["mean"], "n": r["n"],
+                         "delta": delta, "seeds": len(seeds),
+                         "syntax": "dependency" in r["graph"].split("+")})
+        pvals.append(p)
+    for outcome, p in zip(outcomes, holm(pvals), strict=True):
+        outcome["p"] = p
+    best_name = f"{best['encoder']}-{best['graph']}"
+    lines = [f"### {dataset}: beyond self-attention vs the best pure cell ({best_name}, "
+             f"{100 * best['mean']:.2f})", "",
+             f"| cell | seeds | {metric} | Δ accuracy vs {best_name} | p (Holm) |",
+             "|---|---:|---:|---:|---:|"]
+    for o in outcomes:
+        p = "< 0.001" if o["p"] < 0.001 else f"{o['p']:.3g}"
+        lines.append(f"| {o['cell']} | {o['seeds']} | {100 * o['mean']:.2f} | "
+                     f"{100 * o['delta']:+.2f} | {p} |")
+    return lines + [""], [o | {"best": best_name} for o in outcomes]
+
+
+def _outcome_word(o: dict) -> str:
+    if o["p"] >= 0.05:
+        return "no significant difference"
+    return "better" if o["delta"] > 0 else "worse"
+
+
+def _syntax_verdict(outcomes: dict[str, list[dict]]) -> list[str]:
+    """One generated paragraph: did the parse help where it was expected to (CoLA)?"""
+    syntax = {d: [o for o in found if o["syntax"]] for d, found in outcomes.items()}
+    syntax = {d: found for d, found in syntax.items() if found}
+    if not syntax:
+        return []
+
+    def summary(dataset: str) -> str:
+        return "; ".join(f"{o['cell']} {_outcome_word(o)} ({100 * o['delta']:+.2f} points, "
+                         f"p = {o['p']:.3g})" for o in syntax[dataset])
+
+    def helped(dataset: str) -> bool:
+        return any(o["p"] < 0.05 and o["delta"] > 0 for o in syntax[dataset])
+
+    lines = ["## Did syntax help?", "",
+             "Cells whose graph includes the dependency parse, each against the best pure cell "
+             "of its dataset (paired bootstrap, Holm within the dataset)."]
+    if "cola" in syntax:
+        lines.append(f"Expected to help on CoLA (acceptability is a syntactic judgement): it "
+                     f"{'did' if helped('cola') else 'did not'}: {summary('cola')}.")
+    others = [d for d in syntax if d != "cola"]
+    if others:
+        lines.append("Where it was not specifically expected: " + "; ".join(
+            f"{d}: {'helped' if helped(d) else 'did not help'} ({summary(d)})" for d in others) + ".")
+    return lines + [""]
