@@ -1,11 +1,13 @@
 """Speed and memory benchmarks, each measured against a baseline timed in the same run.
 
-    python benchmarks/run.py [--quick] [--only train,parse,predict,rss,mr]
+    python benchmarks/run.py [--quick] [--only train,parse,predict,rss,mr,beyond]
 
 Prints one JSON document (``results``: one entry per acceptance figure with ``name``,
-``value``, ``target``, ``ok``; ``details``: every measurement) and writes ``BENCHMARKS.md``
-and ``benchmarks/scaling.png``. Times are medians of repeated trials with the spread
-(min-max); each ratio compares numbers from this process run only.
+``value``, ``target``, ``ok``; ``details``: every measurement). Each part measured is stored
+in ``benchmarks/results/<part>.json`` with the command that produced it, and
+``BENCHMARKS.md`` is regenerated from every stored part, so ``--only`` refreshes its parts
+and keeps the others. Times are medians of repeated trials with the spread (min-max); each
+ratio compares numbers from one process run only.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from textgnn.config import load_config  # noqa: E402
 from textgnn.data import load_dataset  # noqa: E402
 from textgnn.features import Vocab  # noqa: E402
 from textgnn.pipeline import Pipeline  # noqa: E402
+from textgnn.training import usable_cpus  # noqa: E402
 
 ENCODERS = ("gcn", "gat", "transformer")
 GRAPHS = ("dependency", "window", "complete")
 TOKENS_PER_BATCH = 2048
+PARTS = ("train", "parse", "rss", "predict", "mr", "beyond")
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def log(message: str) -> None:
@@ -301,55 +306,101 @@ def bench_mr_configs() -> tuple[dict, list[dict]]:
                                               higher_is_better=False, unit="min")]
 
 
+# --- beyond self-attention ------------------------------------------------------------------
+BEYOND = (("transformer", "complete"), ("transformer", "dependency+complete"),
+          ("hybrid", "dependency+complete"), ("hybrid", "window+complete"))
+
+
+def bench_beyond(batches: int, repeats: int) -> tuple[dict, list[dict]]:
+    """Training steps on real MR sentences (64 per batch, as in training): biased attention
+    and the hybrid block as ratios to the plain transformer on the complete graph."""
+    from torch_geometric.data import Batch
+
+    texts = load_dataset("mr", splits=("train",)).train.texts[: 64 * batches]
+    vocab = Vocab.build([t.lower().split() for t in texts], min_freq=1)
+    detail = {"texts": len(texts), "batch_size": 64}
+    for encoder, graph in BEYOND:
+        config = load_config(REPO / "configs" / "base.yaml",
+                             [f"graph.kind={graph}", f"model.encoder={encoder}"])
+        torch.manual_seed(0)
+        pipeline = Pipeline(config, vocab, ["negative", "positive"])
+        data = pipeline.graphs(texts, ["negative"] * len(texts), progress=False)
+        steps = [training_step(pipeline.model, (b,), b.y) for b in
+                 (Batch.from_data_list(data[i:i + 64]) for i in range(0, len(data), 64))]
+        stats = timed(lambda steps=steps: [step() for step in steps], repeats)
+        detail[f"{encoder}-{graph}"] = stats | {"graphs_per_s": len(texts) / stats["median"]}
+        log(f"beyond {encoder}-{graph}: {len(texts) / stats['median']:.0f} graphs/s")
+    ref = detail["transformer-complete"]["graphs_per_s"]
+    figures = [figure(f"mr_train_speed_vs_transformer_complete/{e}-{g}",
+                      detail[f"{e}-{g}"]["graphs_per_s"] / ref, None) for e, g in BEYOND[1:]]
+    return detail, figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 10 min)")
-    parser.add_argument("--only", default="train,parse,predict,rss,mr")
+    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts to run")
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
-    parts = set(args.only.split(","))
+    parts = args.only.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    torch.set_num_threads(usable_cpus())
     repeats = 3 if args.quick else 7
-    doc = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                       "torch": torch.__version__, "platform": platform.platform()},
-           "quick": args.quick, "results": [], "details": {}}
-    start = time.perf_counter()
-    if "train" in parts:
-        rows, figs = bench_training([16, 64, 256, 1024], repeats)
-        doc["details"]["training"] = rows
-        doc["results"] += figs
-        plot_scaling(rows, REPO / "benchmarks" / "scaling.png")
-    if "parse" in parts:
-        detail, figs = bench_parsing(1000 if args.quick else 3554)
-        doc["details"]["parsing"] = detail
-        doc["results"] += figs
-    if "rss" in parts:
-        detail, figs = bench_rss(3000 if args.quick else None)
-        doc["details"]["rss"] = detail
-        doc["results"] += figs
-    if "predict" in parts:
-        detail, figs = bench_predict(100 if args.quick else 400)
-        doc["details"]["predict"] = detail
-        doc["results"] += figs
-    if "mr" in parts:
-        detail, figs = bench_mr_configs()
-        doc["details"]["mr_configs"] = detail
-        doc["results"] += figs
-    doc["seconds"] = time.perf_counter() - start
+    runners = {
+        "train": lambda: bench_training([16, 64, 256, 1024], repeats),
+        "parse": lambda: bench_parsing(1000 if args.quick else 3554),
+        "rss": lambda: bench_rss(3000 if args.quick else None),
+        "predict": lambda: bench_predict(100 if args.quick else 400),
+        "mr": bench_mr_configs,
+        "beyond": lambda: bench_beyond(4 if args.quick else 16, repeats),
+    }
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
         f" --only {args.only}" if args.only != parser.get_default("only") else "")
-    write_markdown(doc, command, REPO / "BENCHMARKS.md")
+    machine = {"cpus": usable_cpus(), "python": platform.python_version(),
+               "torch": torch.__version__, "platform": platform.platform()}
+    doc = {"machine": machine, "quick": args.quick, "results": [], "details": {}}
+    RESULTS.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    for part in PARTS:
+        if part not in parts:
+            continue
+        part_start = time.perf_counter()
+        detail, figures = runners[part]()
+        if part == "train":
+            plot_scaling(detail, REPO / "benchmarks" / "scaling.png")
+        record = {"part": part, "command": command, "machine": machine, "quick": args.quick,
+                  "date": time.strftime("%Y-%m-%d"), "seconds": time.perf_counter() - part_start,
+                  "results": figures, "details": detail}
+        (RESULTS / f"{part}.json").write_text(json.dumps(record, indent=1) + "\n")
+        doc["results"] += figures
+        doc["details"][part] = detail
+    doc["seconds"] = time.perf_counter() - start
+    write_markdown(REPO / "BENCHMARKS.md")
     print(json.dumps(doc, indent=2))
 
 
-def write_markdown(doc: dict, command: str, path: Path) -> None:
-    lines = ["# Benchmarks", "", f"Generated by `{command}` on {doc['machine']['cpus']} CPU cores "
-             f"(torch {doc['machine']['torch']}, Python {doc['machine']['python']}); "
-             f"{doc['seconds'] / 60:.1f} minutes.", "",
-             "| figure | value | target | ok |", "|---|---:|---:|:---:|"]
-    for r in doc["results"]:
-        mark = {True: "yes", False: "**no**", None: "-"}[r["ok"]]
-        lines.append(f"| {r['name']} | {r['value']:.3g} {r['unit']} | {r['target']} | {mark} |")
-    rows = doc["details"].get("training")
+def write_markdown(path: Path) -> None:
+    """BENCHMARKS.md from every part stored under benchmarks/results/."""
+    records = [json.loads((RESULTS / f"{p}.json").read_text()) for p in PARTS
+               if (RESULTS / f"{p}.json").is_file()]
+    lines = ["# Benchmarks", "", "Generated from `benchmarks/results/*.json`; each part names the "
+             "command that measured it. Ratios compare numbers from the same process run.", "",
+             "| figure | value | target | ok | part |", "|---|---:|---:|:---:|---|"]
+    for rec in records:
+        for r in rec["results"]:
+            mark = {True: "yes", False: "**no**", None: "-"}[r["ok"]]
+            target = "-" if r["target"] is None else r["target"]
+            lines.append(f"| {r['name']} | {r['value']:.3g} {r['unit']} | {target} | {mark} "
+                         f"| {rec['part']} |")
+    lines += ["", "Measured by:", ""]
+    for rec in records:
+        m = rec["machine"]
+        took = "" if rec["seconds"] is None else f", {rec['seconds'] / 60:.1f} min"
+        lines.append(f"- {rec['part']}: `{rec['command']}` on {rec['date']}, {m['cpus']} CPU "
+                     f"core(s), torch {m['torch']}{took}")
+    by_part = {rec["part"]: rec["details"] for rec in records}
+    rows = by_part.get("train")
     if rows:
         lines += ["", "## Training throughput (graphs/s, ratio to the dense PyTorch encoder)", "",
                   f"{TOKENS_PER_BATCH} tokens per batch; median of the trials, spread min-max of "
@@ -366,8 +417,19 @@ def write_markdown(doc: dict, command: str, path: Path) -> None:
                 lines.append(f"| {key} | " + " | ".join(
                     f"{fmt(r[key], r)} ({r[key]['ratio']:.2f}×)" for r in rows) + " |")
         lines += ["", "![scaling](benchmarks/scaling.png)"]
+    beyond = by_part.get("beyond")
+    if beyond:
+        ref = beyond["transformer-complete"]["graphs_per_s"]
+        lines += ["", "## Beyond self-attention: training speed on MR", "",
+                  f"{beyond['texts']} MR training sentences in batches of {beyond['batch_size']}; "
+                  "full training steps (forward, backward, AdamW), median over trials.", "",
+                  "| encoder-graph | graphs/s | ratio to transformer-complete |", "|---|---:|---:|"]
+        for encoder, graph in BEYOND:
+            d = beyond[f"{encoder}-{graph}"]
+            lines.append(f"| {encoder}-{graph} | {d['graphs_per_s']:.0f} | "
+                         f"{d['graphs_per_s'] / ref:.2f}× |")
     lines += ["", "## All measurements", "", "```json",
-              json.dumps(doc["details"], indent=1), "```", ""]
+              json.dumps(by_part, indent=1), "```", ""]
     path.write_text("\n".join(lines))
 
 
