@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) the virtual environment and install textgnn with its parser and dev tools.
+# Create (or reuse) the virtual environment and install textgnn with its parser, the offline
+# pretrained weights and dev tools.
 # torch is installed first and pinned, so no dependency can pull a multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,5 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
-"$VENV/bin/python" -m pip install --quiet -e ".[parser,dev]"
+"$VENV/bin/python" -m pip install --quiet -e ".[parser,pretrained,dev]"
 echo "textgnn installed in $VENV" >&2

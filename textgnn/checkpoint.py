@@ -4,6 +4,8 @@
     model.safetensors  weights
     vocab.json         token vocabulary
     labels.json        label names, in logit order
+    pretrained/        (models on a pretrained encoder) its config, tokenizer files and,
+                       when frozen, its safetensors weights, copied verbatim
     manifest.json      SHA-256 of each file above, checked on load when present
 
 A name that is not a local directory is fetched from the Hugging Face hub
@@ -24,18 +26,29 @@ FORMAT_VERSION = 1
 FILES = ("config.json", "model.safetensors", "vocab.json", "labels.json")
 
 
+PRETRAINED = "pretrained"
+
+
 def save_model_dir(path: str | Path, meta: dict[str, Any], state_dict: dict, vocab: dict,
-                   labels: list[str]) -> Path:
+                   labels: list[str], pretrained_files: list[Path] = ()) -> Path:
+    """``pretrained_files`` are copied byte for byte into ``pretrained/``."""
+    import shutil
+
     from safetensors.torch import save_file
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    if pretrained_files:
+        (path / PRETRAINED).mkdir(exist_ok=True)
+        for file in pretrained_files:
+            shutil.copyfile(file, path / PRETRAINED / file.name)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     save_file(tensors, str(path / "model.safetensors"), metadata={"format": "pt"})
     (path / "config.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **meta}, indent=2))
     (path / "vocab.json").write_text(json.dumps(vocab))
     (path / "labels.json").write_text(json.dumps(labels, indent=2))
-    manifest = {name: _sha256(path / name) for name in FILES}
+    names = [*FILES, *(f"{PRETRAINED}/{f.name}" for f in pretrained_files)]
+    manifest = {name: _sha256(path / name) for name in names}
     (path / "manifest.json").write_text(json.dumps({"sha256": manifest}, indent=2))
     return path
 
@@ -57,7 +70,9 @@ def _check_manifest(path: Path) -> None:
     if not isinstance(expected, dict) or not isinstance(expected.get("sha256"), dict):
         raise TextGNNError(f"{manifest}: expected {{\"sha256\": {{file: digest}}}}")
     for name, digest in expected["sha256"].items():
-        if name not in FILES:
+        parts = Path(name).parts
+        if name not in FILES and not (len(parts) == 2 and parts[0] == PRETRAINED
+                                      and parts[1] not in (".", "..")):
             raise TextGNNError(f"{manifest}: lists unexpected file {name!r}")
         if not (path / name).is_file():
             raise TextGNNError(f"{path}: missing {name}")
@@ -78,7 +93,8 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(name, allow_patterns=[*FILES, "manifest.json"]))
+        return Path(snapshot_download(name, allow_patterns=[*FILES, "manifest.json",
+                                                            f"{PRETRAINED}/*"]))
     except Exception as exc:  # offline, missing repo, auth: say what was tried
         raise TextGNNError(f"model {name!r}: no such directory, and the hub download failed "
                            f"({type(exc).__name__}: {exc})") from None

