@@ -41,7 +41,7 @@ from textgnn.training import usable_cpus  # noqa: E402
 ENCODERS = ("gcn", "gat", "transformer")
 GRAPHS = ("dependency", "window", "complete")
 TOKENS_PER_BATCH = 2048
-PARTS = ("train", "parse", "rss", "predict", "mr", "beyond")
+PARTS = ("train", "parse", "rss", "predict", "mr", "beyond", "features")
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -336,6 +336,33 @@ def bench_beyond(batches: int, repeats: int) -> tuple[dict, list[dict]]:
     return detail, figures
 
 
+# --- pretrained features ---------------------------------------------------------------------
+def bench_features(limit: int | None) -> tuple[dict, list[dict]]:
+    """Frozen MiniLM token features for all of MR: cold, then read from the cache."""
+    from textgnn.features import ContextualFeatures
+    from textgnn.parsing import Parser
+
+    data = load_dataset("mr")
+    texts = (data.train.texts + data.dev.texts + data.test.texts)[:limit]
+    tokens = [p.tokens for p in Parser().tokenize(texts)]
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        ContextualFeatures("sentence-transformers/all-MiniLM-L6-v2", cache_dir=cache)(
+            texts, tokens, progress=False)
+        cold = time.perf_counter() - start
+        cached = timed(lambda: ContextualFeatures("sentence-transformers/all-MiniLM-L6-v2",
+                                                  cache_dir=cache)(texts, tokens, progress=False),
+                       3, warmup=0)
+    detail = {"texts": len(texts), "cold_s": cold, "cached": cached,
+              "cold_texts_per_s": len(texts) / cold}
+    log(f"features: {len(texts)} MR texts cold {cold:.1f}s, cached {cached['median']:.2f}s")
+    figures = [figure("mr_minilm_features_cached_speedup", cold / cached["median"], None)]
+    if limit is None:
+        figures.insert(0, figure("mr_minilm_features_cold_seconds", cold, 180.0,
+                                 higher_is_better=False, unit="s"))
+    return detail, figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 10 min)")
@@ -354,6 +381,7 @@ def main() -> None:
         "predict": lambda: bench_predict(100 if args.quick else 400),
         "mr": bench_mr_configs,
         "beyond": lambda: bench_beyond(4 if args.quick else 16, repeats),
+        "features": lambda: bench_features(2000 if args.quick else None),
     }
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
         f" --only {args.only}" if args.only != parser.get_default("only") else "")

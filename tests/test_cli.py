@@ -98,6 +98,8 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
     ("transformer", "dependency+complete", []), ("hybrid", "window+complete", []),
     ("gcn", "dependency", ["model.features=contextual", f"model.pretrained={MINILM}"]),
     ("finetune", "none", [f"model.pretrained={MINILM}", "train.epochs=1"]),
+    ("gcn", "dependency", ["model.features=contextual", f"model.pretrained={MINILM}",
+                           "model.tune_pretrained=true", "model.mix=0.5", "train.epochs=1"]),
 ])
 def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, extra):
     if extra:

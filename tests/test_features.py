@@ -124,3 +124,20 @@ def test_static_vectors():
     assert np.abs(vectors[2]).sum() == 0 and np.abs(vectors[1]).sum() > 0
     hf, found = static_vectors(MINILM, ["movie", "antidisestablishmentarianism"])
     assert hf.shape == (2, 384) and found.all()
+
+
+def test_batched_alignment_points_into_its_own_text(toy_data):
+    from torch_geometric.data import Batch
+
+    from textgnn.config import load_config
+    from textgnn.features import Vocab
+    from textgnn.pipeline import Pipeline
+
+    config = load_config(None, ["graph.kind=window", "model.features=contextual",
+                                f"model.pretrained={MINILM}", "model.tune_pretrained=true"])
+    pipeline = Pipeline(config, Vocab([]), ["a", "b"])
+    texts = ["I don't know.", "Antidisestablishmentarianism, again!", "Short"]
+    batch = Batch.from_data_list(pipeline.graphs(texts, progress=False))
+    assert torch.equal(batch.sub_graph[batch.align_sub], batch.batch[batch.align_node])
+    assert set(batch.align_node.tolist()) == set(range(batch.num_nodes))  # every node fed
+    assert batch.sub_graph.tolist() == sorted(batch.sub_graph.tolist())

@@ -66,6 +66,8 @@ class ModelConfig:
     pretrained: str | None = None
     pretrained_layers: list[int] = field(default_factory=lambda: [-1])  # hidden layers averaged
     tune_static: bool = False  # static: fine-tune the pretrained vectors as well
+    tune_pretrained: bool = False  # contextual: fine-tune the encoder end to end
+    mix: float | None = None  # lambda: lambda * graph + (1 - lambda) * fine-tuned encoder logits
     max_subwords: int = 256  # pretrained encoder window (contextual) or truncation (finetune)
 
 

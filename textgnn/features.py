@@ -100,6 +100,13 @@ def pretrained_files(name: str, weights: bool) -> list[Path]:
     return files
 
 
+def encoder_dim(name: str) -> int:
+    """Hidden size of a pretrained encoder (the width of its contextual vectors)."""
+    from transformers import AutoConfig
+
+    return int(AutoConfig.from_pretrained(str(resolve_pretrained(name))).hidden_size)
+
+
 def pretrained_id(name: str) -> str:
     """Identity of a pretrained encoder for cache keys, independent of where it lives: a
     digest of its config and the sizes of its weight files (a copy saved in a model
@@ -170,9 +177,7 @@ class ContextualFeatures:
 
     @functools.cached_property
     def dim(self) -> int:
-        from transformers import AutoConfig
-
-        return int(AutoConfig.from_pretrained(str(resolve_pretrained(self.name))).hidden_size)
+        return encoder_dim(self.name)
 
     @functools.cached_property
     def model_id(self) -> str:

@@ -51,12 +51,6 @@ class TokenGraph:
     def num_nodes(self) -> int:
         return len(self.tokens)
 
-    @classmethod
-    def empty(cls, n: int) -> TokenGraph:
-        """``n`` nodes and no edges (a plain sequence, e.g. sub-words for a fine-tuned model)."""
-        return cls([""] * n, np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64),
-                   np.arange(n, dtype=np.int64))
-
 
 def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
     """All ordered pairs (src, dst) with src < dst <= src + max_offset, sorted by (src, dst).

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__
@@ -17,16 +18,19 @@ from .errors import TextGNNError
 from .features import (
     ContextualFeatures,
     Vocab,
+    align,
+    encoder_dim,
     load_tokenizer,
     pretrained_files,
     resolve_pretrained,
     static_dim,
     static_vectors,
+    token_spans,
 )
 from .graphs import GraphBuilder, TokenGraph, to_pyg
 from .metrics import classification_metrics
 from .nn import Backbone
-from .nn.pretrained import PretrainedClassifier
+from .nn.pretrained import PretrainedEncoderClassifier, TextData
 from .parsing import ParsedText, Parser
 
 
@@ -58,10 +62,15 @@ class Pipeline:
             raise TextGNNError(f"{what} needs model.pretrained (a Hugging Face model name or "
                                "directory, e.g. sentence-transformers/all-MiniLM-L6-v2)")
         self.pretrained = str(pretrained_dir or m.pretrained) if (pretrained_dir or m.pretrained) else None
+        # the encoder is part of the model (fine-tuned) or a frozen, cached feature extractor
+        tuned = finetune or (m.features == "contextual" and m.tune_pretrained)
+        if m.mix is not None and not (tuned and not finetune and 0 <= m.mix <= 1):
+            raise TextGNNError("model.mix (a lambda in [0, 1]) needs a graph encoder on "
+                               "model.features=contextual with model.tune_pretrained=true")
         self.features = None
-        if m.features == "contextual" and not finetune:
+        if m.features == "contextual" and not tuned:
             self.features = ContextualFeatures(self.pretrained, m.pretrained_layers, m.max_subwords)
-        self.tokenizer = load_tokenizer(self.pretrained) if finetune else None
+        self.tokenizer = load_tokenizer(self.pretrained) if tuned else None
         self.vocab = vocab
         self.labels = list(labels)
         g = config.graph
@@ -75,16 +84,18 @@ class Pipeline:
         if config.model.encoder == "hybrid" and (len(parts) < 2 or parts[-1] != "complete"):
             raise TextGNNError(f"model.encoder=hybrid needs a union graph ending in complete "
                                f"(dependency+complete, window+complete), got graph.kind={g.kind}")
-        if model is None and finetune:
-            model = PretrainedClassifier(m, len(labels), str(resolve_pretrained(self.pretrained)),
-                                         load_weights=pretrained_dir is None,
-                                         pad_id=self.tokenizer.pad_token_id)
-        elif model is None:
+        if model is None:
             if m.features == "contextual":
-                feature_dim = self.features.dim
+                feature_dim = encoder_dim(self.pretrained)
             elif m.features == "static" and feature_dim is None:
                 feature_dim = static_dim(self.pretrained)
-            model = Backbone(m, len(vocab), len(labels), len(self.builder.edge_types), feature_dim)
+            model = None if finetune else Backbone(m, len(vocab), len(labels),
+                                                   len(self.builder.edge_types), feature_dim)
+            if tuned:
+                model = PretrainedEncoderClassifier(
+                    m, len(labels), str(resolve_pretrained(self.pretrained)),
+                    load_weights=pretrained_dir is None, pad_id=self.tokenizer.pad_token_id,
+                    backbone=model)
         self.model = model
         self.device = torch.device("cpu")
 
@@ -121,21 +132,29 @@ class Pipeline:
     def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
                progress: bool = True) -> list:
         """Texts (and gold labels) -> PyG ``Data`` objects ready for batching. Node inputs
-        ``x`` are token ids, contextual vectors, or (``finetune``) sub-word ids on no edges."""
+        ``x`` are token ids or frozen contextual vectors; a model that fine-tunes its encoder
+        also gets each text's sub-word ids and their alignment to the tokens."""
         ys: list[int | None] = [None] * len(texts)
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
             ys = [index.get(label, -1) for label in labels]
-        if self.tokenizer is not None:
-            ids = self.tokenizer(list(texts), truncation=True,
-                                 max_length=self.config.model.max_subwords)["input_ids"]
-            return [to_pyg(TokenGraph.empty(len(i)), i, y) for i, y in zip(ids, ys, strict=True)]
         parsed = self.parse(texts, progress)
         if self.features is not None:
             xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
         else:
             xs = [self.vocab.encode(p.tokens) for p in parsed]
-        return [to_pyg(self.builder.build(p), x, y) for p, x, y in zip(parsed, xs, ys, strict=True)]
+        graphs = [to_pyg(self.builder.build(p), x, y) for p, x, y in zip(parsed, xs, ys, strict=True)]
+        if self.tokenizer is not None:
+            enc = self.tokenizer(list(texts), truncation=True, return_offsets_mapping=True,
+                                 max_length=self.config.model.max_subwords)
+            for i, g in enumerate(graphs):
+                node, sub = align(token_spans(texts[i], parsed[i].tokens),
+                                  np.asarray(enc["offset_mapping"][i]).reshape(-1, 2))
+                g.sub_ids = torch.as_tensor(enc["input_ids"][i], dtype=torch.long)
+                g.sub_graph = torch.zeros(g.sub_ids.numel(), dtype=torch.long)
+                g.align_node, g.align_sub = torch.from_numpy(node), torch.from_numpy(sub)
+            graphs = [TextData(**g.to_dict()) for g in graphs]
+        return graphs
 
     # graph -> prediction -------------------------------------------------------------------
     @torch.no_grad()
@@ -175,7 +194,8 @@ class Pipeline:
                 results[i]["probs"] = dict(zip(self.labels, row, strict=True))
         return results
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str], source: str = "data") -> dict:
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str], source: str = "data",
+                 progress: bool = True) -> dict:
         """Metrics of the model on labelled texts; labels the model never saw are an error."""
         unknown = sorted(set(labels) - set(self.labels))
         if unknown:
@@ -183,7 +203,7 @@ class Pipeline:
                 f"{source}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training; "
                 f"the model knows {', '.join(map(repr, self.labels))}"
             )
-        return self.evaluate_graphs(self.graphs(texts, labels))
+        return self.evaluate_graphs(self.graphs(texts, labels, progress))
 
     def evaluate_graphs(self, graphs: list) -> dict:
         pred = self.logits(graphs).argmax(-1).tolist()
@@ -201,8 +221,8 @@ class Pipeline:
             "edge_types": self.builder.edge_types,
             "vocab_size": len(self.vocab),
             "labels": self.labels,
-            "feature_dim": self.model.embedding.embedding_dim if self.config.model.features == "static"
-            and self.tokenizer is None else None,
+            "feature_dim": self.model.embedding.embedding_dim
+            if self.config.model.features == "static" else None,
         }
         files = []
         if self.tokenizer is not None or self.features is not None:

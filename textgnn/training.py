@@ -204,7 +204,8 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
 
     metrics = {"dev": pipeline.evaluate_graphs(dev_graphs)}
     if data.test is not None:
-        metrics["test"] = pipeline.evaluate(data.test.texts, data.test.labels, data.test.source)
+        metrics["test"] = pipeline.evaluate(data.test.texts, data.test.labels, data.test.source,
+                                            progress)
     metrics |= {"best_epoch": best_epoch, "epochs_run": len(history), "params": counts,
                 "train_seconds": train_seconds}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

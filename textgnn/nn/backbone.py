@@ -175,9 +175,11 @@ class Backbone(nn.Module):
             h = block(h, edge_index, edge_type, layout)
         return h
 
-    def forward(self, batch) -> Tensor:
-        """``batch``: a PyG Batch with x, edge_index, edge_type, pos, batch."""
-        h = self.node_states(batch.x, batch.edge_index, batch.edge_type, batch.pos, batch.batch)
+    def forward(self, batch, x: Tensor | None = None) -> Tensor:
+        """``batch``: a PyG Batch with x, edge_index, edge_type, pos, batch; ``x`` replaces
+        ``batch.x`` (node features computed by an enclosing model)."""
+        h = self.node_states(batch.x if x is None else x, batch.edge_index, batch.edge_type,
+                             batch.pos, batch.batch)
         pooled = self.pool(h, batch.batch, batch.num_graphs)
         return self.head(self.head_dropout(pooled))
 
