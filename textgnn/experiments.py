@@ -30,6 +30,8 @@ from .metrics import summarize
 from .training import usable_cpus
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
+# ... and within a tagged group of cells (pretrained features), the fine-tuned encoder
+TAGGED_REFERENCE = ("finetune", "none")
 BASELINE_ENCODER = "tfidf-lr"
 
 
@@ -43,8 +45,9 @@ class Study:
     seeds: list[int]
     overrides: list[str] = field(default_factory=list)  # applied to every run
     baselines: list[str] = field(default_factory=list)
-    # cells outside the grid: (encoder, graph, datasets they run on)
-    extra: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    # cells outside the grid, each with the datasets it runs on; a tagged cell (e.g. on
+    # pretrained features) may have its own base config and is reported in its own table
+    extra: list[dict] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
@@ -68,7 +71,9 @@ class Study:
                 seeds=list(raw["seeds"]) if isinstance(raw["seeds"], list) else list(range(raw["seeds"])),
                 overrides=[f"{k}={v}" for k, v in (raw.get("overrides") or {}).items()],
                 baselines=list(raw.get("baselines") or []),
-                extra=[(c["encoder"], c["graph"], list(c.get("datasets") or datasets))
+                extra=[{"encoder": c["encoder"], "graph": c["graph"],
+                        "datasets": list(c.get("datasets") or datasets), "tag": c.get("tag", ""),
+                        "config": (path.parent / c["config"]).resolve() if c.get("config") else None}
                        for c in raw.get("cells") or []],
             )
         except KeyError as exc:
@@ -81,8 +86,8 @@ class Study:
         return ([Cell(d, "-", b, 0) for d in chosen for b in self.baselines]
                 + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
                    for s in seed_list]
-                + [Cell(d, g, e, s) for e, g, on in self.extra for d in chosen if d in on
-                   for s in seed_list])
+                + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"]) for c in self.extra
+                   for d in chosen if d in c["datasets"] for s in seed_list])
 
 
 @dataclass(frozen=True)
@@ -91,18 +96,21 @@ class Cell:
     graph: str
     encoder: str
     seed: int
+    tag: str = ""
+    config: Path | None = None  # instead of the study's base config
 
     @property
     def key(self) -> str:
         # a dataset given as a directory is keyed by its folder name
-        return f"{Path(self.dataset).name}/{self.encoder}-{self.graph}/seed{self.seed}"
+        tag = f"@{self.tag}" if self.tag else ""
+        return f"{Path(self.dataset).name}/{self.encoder}-{self.graph}{tag}/seed{self.seed}"
 
 
 def resolved_config(study: Study, cell: Cell) -> dict:
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
                  f"graph.kind={cell.graph}", f"model.encoder={cell.encoder}",
                  f"train.seed={cell.seed}"]
-    return load_config(study.config, overrides).to_dict()
+    return load_config(cell.config or study.config, overrides).to_dict()
 
 
 def read_runs(path: Path) -> list[dict]:
@@ -208,7 +216,7 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
             gold_path.write_text(json.dumps([index[g] for g in _test_labels(config)]))
         record = {
             "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
-            "encoder": cell.encoder, "seed": cell.seed, "config": config,
+            "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "config": config,
             "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
             "params": metrics["params"]["total"],
             "train_seconds": metrics["train_seconds"],
@@ -278,11 +286,24 @@ def report(study_dir: str | Path) -> str:
              f"`{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, with a paired "
              "bootstrap over test examples (2,000 resamples), Holm-corrected within the dataset.", ""]
     syntax: dict[str, list[dict]] = {}
-    for dataset in sorted({r["dataset"] for r in runs}):
-        section, syntax[dataset] = _dataset_section(study_dir, dataset,
-                                                    [r for r in runs if r["dataset"] == dataset])
+    plain = [r for r in runs if not r.get("tag")]
+    for dataset in sorted({r["dataset"] for r in plain}):
+        section, syntax[dataset] = _dataset_section(
+            study_dir, dataset, [r for r in plain if r["dataset"] == dataset], REFERENCE,
+            f"## {dataset}")
         lines += section
     lines += _syntax_verdict(syntax)
+    for tag in sorted({r["tag"] for r in runs if r.get("tag")}):
+        tagged = [r for r in runs if r.get("tag") == tag]
+        lines += [f"# Pretrained features: `{tag}`", "",
+                  f"Cells tagged `{tag}` (their own base config, in `config` of each run); Δ: "
+                  f"difference to `{TAGGED_REFERENCE[0]}` (the pretrained encoder fine-tuned "
+                  "alone), seeds paired, paired bootstrap, Holm within the dataset.", ""]
+        for dataset in sorted({r["dataset"] for r in tagged}):
+            section, _ = _dataset_section(study_dir, dataset,
+                                          [r for r in tagged if r["dataset"] == dataset],
+                                          TAGGED_REFERENCE, f"## {dataset} · {tag}")
+            lines += section
     text = "\n".join(lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     return text
@@ -293,14 +314,18 @@ def _is_beyond(encoder: str, graph: str) -> bool:
     return "+" in graph or encoder == "hybrid"
 
 
-def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> tuple[list[str], list[dict]]:
+def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
+                     title: str) -> tuple[list[str], list[dict]]:
+    """The table of one dataset, each cell against ``reference``; for the main grid
+    (reference = the Transformer on the complete graph) also the verdict and the
+    beyond-self-attention comparisons."""
     metric = "mcc" if dataset == "cola" else "accuracy"
     cells: dict[tuple[str, str], dict[int, dict]] = {}
     for r in runs:
         cells.setdefault((r["encoder"], r["graph"]), {})[r["seed"]] = r
     gold_path = study_dir / f"gold-{dataset}.json"
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
-    ref = cells.get(REFERENCE, {})
+    ref = cells.get(reference, {})
     rows, pvals = [], []
     for (encoder, graph), by_seed in sorted(cells.items()):
         values = [by_seed[s]["test"][metric] for s in sorted(by_seed)]
@@ -311,7 +336,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> tuple[l
         # a baseline is deterministic: its one run is paired with every reference seed
         baseline = encoder == BASELINE_ENCODER
         paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
-        if gold is not None and (encoder, graph) != REFERENCE and paired:
+        if gold is not None and (encoder, graph) != reference and paired:
             mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
                                for s in paired])
             theirs = np.asarray([ref[s]["test_predictions"] for s in paired])
@@ -321,14 +346,14 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> tuple[l
         rows.append(row)
     adjusted = holm(pvals)
     scale = 100.0  # table shows metrics as percentages
-    lines = [f"## {dataset} (test {metric} × 100)", "",
+    lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | params | Δ accuracy vs reference "
              "| p (Holm) |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in sorted(rows, key=lambda r: -r["mean"]):
         ci = "" if math.isnan(row["half"]) else f" [±{scale * row['half']:.2f}]"
         delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
-            row["encoder"], row["graph"]) == REFERENCE else "-")
+            row["encoder"], row["graph"]) == reference else "-")
         p = "-"
         if "p_index" in row:  # 2,000 resamples cannot resolve p below 0.001
             p = "< 0.001" if adjusted[row["p_index"]] < 0.001 else f"{adjusted[row['p_index']]:.3g}"
@@ -337,6 +362,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict]) -> tuple[l
                      f"{scale * row['macro_f1']:.2f} | {row['params']:,} | {delta} | {p} |")
     lines.append("")
     graph_rows = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
+    if reference != REFERENCE:
+        return lines, []
     if any("delta" in r for r in graph_rows):
         better = [r for r in graph_rows if r.get("delta", 0) > 0 and adjusted[r["p_index"]] < 0.05]
         worse = [r for r in graph_rows if r.get("delta", 0) < 0 and adjusted[r["p_index"]] < 0.05]

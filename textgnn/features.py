@@ -205,7 +205,7 @@ class ContextualFeatures:
             todo.sort(key=lambda i: len(texts[i]))  # similar lengths together: less padding
             fresh = {}
             bar = tqdm(total=len(todo), desc="features", unit="text", leave=False,
-                       disable=not progress or len(todo) < 500)
+                       disable=True if not progress or len(todo) < 500 else None)
             for start in range(0, len(todo), self.batch_size):
                 chunk = todo[start:start + self.batch_size]
                 vectors = self._encode([texts[i] for i in chunk], [tokens[i] for i in chunk])

@@ -141,7 +141,8 @@ class Parser:
         if todo:
             docs = self.nlp.pipe(todo, batch_size=self.batch_size)
             bar = tqdm(docs, total=len(todo), desc="parsing", unit="text",
-                       disable=not progress or len(todo) < 500, leave=False)
+                       disable=True if not progress or len(todo) < 500 else None,
+                       leave=False)
             fresh = {self._key(t): _from_doc(doc, True) for t, doc in zip(todo, bar, strict=True)}
             if self.use_cache:
                 self.cache.put_many({k: v.to_json() for k, v in fresh.items()})

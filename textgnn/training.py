@@ -160,7 +160,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
             break
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")
+        # disable=None: tqdm stays silent when stderr is not a terminal, so logs stay clean
+        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=None if progress else True,
+                   unit="batch")
         for batch in bar:
             batch = batch.to(device)
             logits = model(batch)
