@@ -49,7 +49,8 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
         "graphs": ["none", "complete"], "encoders": ["gcn", "transformer"], "seeds": 1,
         "baselines": ["tfidf-lr"],
         "cells": [{"encoder": "transformer", "graph": "dependency+complete"},
-                  {"encoder": "gcn", "graph": "window", "tag": "wide", "config": "wide.yaml"}]}))
+                  {"encoder": "gcn", "graph": "window", "tag": "wide", "config": "wide.yaml",
+                   "label": "w"}]}))
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
     study = Study.load(tmp_path / "grid.yaml")
@@ -57,7 +58,7 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     runs = read_runs(runs_path)
     assert len(runs) == 7
     wide = next(r for r in runs if r["tag"] == "wide")
-    assert wide["key"].endswith("/gcn-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
+    assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
     assert any(r["key"].endswith("/transformer-complete/seed0") for r in runs)
     record = next(r for r in runs if r["encoder"] == "gcn")
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
@@ -67,7 +68,10 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     # killed while writing the last record: the torn line is ignored and only that run redone
     lines = runs_path.read_text().splitlines()
     runs_path.write_text("\n".join(lines[:6]) + "\n" + lines[6][:30])
-    run_study(study, tmp_path / "results", jobs=1)
+    torn_key = json.loads(lines[6])["key"]
+    run_study(study, tmp_path / "results", jobs=1, match="*/no-such-cell/*")
+    assert torn_key not in {r["key"] for r in read_runs(runs_path)}  # filtered out: not rerun
+    run_study(study, tmp_path / "results", jobs=1, match=torn_key)
     assert {r["key"] for r in read_runs(runs_path)} == {r["key"] for r in runs}
     text = report(runs_path.parent)
     assert (runs_path.parent / "RESULTS.md").read_text() == text
@@ -76,6 +80,7 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     assert "beyond self-attention vs the best pure cell" in text
     assert "| transformer-dependency+complete | 1 |" in text and "## Did syntax help?" in text
     assert "# Pretrained features: `wide`" in text and "· wide (test accuracy × 100)" in text
+    assert "| gcn (w) | window | 1 |" in text
     gold = json.loads(next(runs_path.parent.glob("gold-*.json")).read_text())
     assert len(gold) == 40
 

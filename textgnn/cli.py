@@ -115,7 +115,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     from .experiments import Study, report, run_study
 
     study = Study.load(args.grid)
-    runs = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds)
+    runs = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
+                     match=args.match)
     report(runs.parent)
     print(json.dumps({"runs": str(runs), "results": str(runs.parent / "RESULTS.md")}))
 
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("grid", help="study YAML, e.g. configs/claim.yaml")
     p.add_argument("--datasets", nargs="+", help="only these datasets of the grid")
     p.add_argument("--seeds", type=int, help="only the first N seeds of the grid")
+    p.add_argument("--match", help="only cells whose key matches this glob, e.g. 'mr/*@minilm/*'")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
     p.set_defaults(func=cmd_experiment)

@@ -9,6 +9,7 @@ turns the lines into tables with confidence intervals and paired significance te
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -73,6 +74,7 @@ class Study:
                 baselines=list(raw.get("baselines") or []),
                 extra=[{"encoder": c["encoder"], "graph": c["graph"],
                         "datasets": list(c.get("datasets") or datasets), "tag": c.get("tag", ""),
+                        "label": c.get("label", ""),
                         "config": (path.parent / c["config"]).resolve() if c.get("config") else None}
                        for c in raw.get("cells") or []],
             )
@@ -86,7 +88,8 @@ class Study:
         return ([Cell(d, "-", b, 0) for d in chosen for b in self.baselines]
                 + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
                    for s in seed_list]
-                + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"]) for c in self.extra
+                + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
+                   for c in self.extra
                    for d in chosen if d in c["datasets"] for s in seed_list])
 
 
@@ -98,12 +101,14 @@ class Cell:
     seed: int
     tag: str = ""
     config: Path | None = None  # instead of the study's base config
+    label: str = ""  # tells apart cells of one encoder and graph on different base configs
 
     @property
     def key(self) -> str:
         # a dataset given as a directory is keyed by its folder name
+        label = f"~{self.label}" if self.label else ""
         tag = f"@{self.tag}" if self.tag else ""
-        return f"{Path(self.dataset).name}/{self.encoder}-{self.graph}{tag}/seed{self.seed}"
+        return f"{Path(self.dataset).name}/{self.encoder}{label}-{self.graph}{tag}/seed{self.seed}"
 
 
 def resolved_config(study: Study, cell: Cell) -> dict:
@@ -189,12 +194,15 @@ def _test_labels(config: dict) -> list[str]:
 
 
 def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] | None = None,
-              seeds: int | None = None) -> Path:
+              seeds: int | None = None, match: str | None = None) -> Path:
+    """Run every unfinished cell; ``match``: only cells whose key matches this glob
+    (``mr/*@minilm/seed0``)."""
     out = out_root / study.name
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
-    todo = [c for c in study.cells(datasets, seeds) if c.key not in done]
+    todo = [c for c in study.cells(datasets, seeds) if c.key not in done
+            and (match is None or fnmatch.fnmatchcase(c.key, match))]
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}",
           file=sys.stderr)
     threads = max(1, usable_cpus() // jobs)
@@ -216,7 +224,8 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
             gold_path.write_text(json.dumps([index[g] for g in _test_labels(config)]))
         record = {
             "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
-            "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "config": config,
+            "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "label": cell.label,
+            "config": config,
             "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
             "params": metrics["params"]["total"],
             "train_seconds": metrics["train_seconds"],
@@ -321,8 +330,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     beyond-self-attention comparisons."""
     metric = "mcc" if dataset == "cola" else "accuracy"
     cells: dict[tuple[str, str], dict[int, dict]] = {}
-    for r in runs:
-        cells.setdefault((r["encoder"], r["graph"]), {})[r["seed"]] = r
+    for r in runs:  # a labelled cell shows as "encoder (label)"
+        encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
+        cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
     gold_path = study_dir / f"gold-{dataset}.json"
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
     ref = cells.get(reference, {})
