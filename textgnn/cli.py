@@ -22,6 +22,13 @@ def _add_config_args(parser: argparse.ArgumentParser, config_required: bool) -> 
                         help="override a config key, e.g. --set model.layers=3 (repeatable)")
 
 
+def print_json(obj) -> None:
+    """One JSON line, UTF-8 kept readable; a lone surrogate (undecodable bytes in argv)
+    becomes its ``\\udXXX`` escape, which is still valid JSON."""
+    text = json.dumps(obj, ensure_ascii=False)
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from .config import load_config
     from .training import train
@@ -94,7 +101,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         raise TextGNNError("nothing to predict: give TEXT arguments or --input FILE")
     pipeline = load(args.model, device=args.device)
     for result in pipeline.predict(texts, batch_size=args.batch_size):
-        print(json.dumps(result, ensure_ascii=False))
+        print_json(result)
 
 
 def cmd_graph(args: argparse.Namespace) -> None:
@@ -108,7 +115,7 @@ def cmd_graph(args: argparse.Namespace) -> None:
         raise TextGNNError("graph: give a non-empty TEXT")
     pipeline = Pipeline(config, Vocab([]), ["?"])
     [graph] = pipeline.token_graphs([text], progress=False)
-    print(json.dumps(pipeline.builder.describe(graph), ensure_ascii=False))
+    print_json(pipeline.builder.describe(graph))
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:

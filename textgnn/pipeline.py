@@ -3,6 +3,7 @@ the text -> graph path at inference is exactly the one the model was trained on.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,10 @@ from .metrics import classification_metrics
 from .nn import Backbone
 from .nn.pretrained import PretrainedEncoderClassifier, TextData
 from .parsing import ParsedText, Parser
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+CHARS_PER_TOKEN = 50  # generous: English averages under 6 characters per token
+PREDICT_MAX_TOKENS = {"sparse": 10_000, "complete": 2_000}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -114,10 +119,18 @@ class Pipeline:
         return self
 
     # text -> graph -------------------------------------------------------------------------
-    def parse(self, texts: Sequence[str], progress: bool = True) -> list[ParsedText]:
+    def parse(self, texts: Sequence[str], progress: bool = True,
+              max_tokens: int | None = None) -> list[ParsedText]:
+        """Tokens (and parses) of ``texts``, cut to ``max_tokens`` (default
+        ``data.max_tokens``) with a warning. Lone surrogates (from JSON escapes or broken
+        decoding) become U+FFFD, and a capped text is cut to ``CHARS_PER_TOKEN`` characters
+        per allowed token before parsing, so a huge text never reaches the parser whole."""
+        limit = max_tokens or self.config.data.max_tokens
+        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
+        if limit:
+            texts = [t[: limit * CHARS_PER_TOKEN] for t in texts]
         parsed = (self.parser.parse(texts, progress) if self.builder.needs_parse
                   else self.parser.tokenize(texts))
-        limit = self.config.data.max_tokens
         if not limit:
             return parsed
         cut = sum(len(p.tokens) > limit for p in parsed)
@@ -130,7 +143,7 @@ class Pipeline:
         return [self.builder.build(p) for p in self.parse(texts, progress)]
 
     def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
-               progress: bool = True) -> list:
+               progress: bool = True, max_tokens: int | None = None) -> list:
         """Texts (and gold labels) -> PyG ``Data`` objects ready for batching. Node inputs
         ``x`` are token ids or frozen contextual vectors; a model that fine-tunes its encoder
         also gets each text's sub-word ids and their alignment to the tokens."""
@@ -138,7 +151,8 @@ class Pipeline:
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
             ys = [index.get(label, -1) for label in labels]
-        parsed = self.parse(texts, progress)
+        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
+        parsed = self.parse(texts, progress, max_tokens)
         if self.features is not None:
             xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
         else:
@@ -186,8 +200,13 @@ class Pipeline:
                 kind = "not a string" if not isinstance(text, str) else "empty or whitespace-only"
                 results[i]["error"] = f"text is {kind}"
         if valid:
+            # a model trained without data.max_tokens is still capped here: one huge input
+            # must not exhaust memory (the complete graph grows with the square of its length)
+            cap = PREDICT_MAX_TOKENS["complete" if "complete" in self.builder.kind else "sparse"]
+            graphs = self.graphs([texts[i] for i in valid], progress=False,
+                                 max_tokens=self.config.data.max_tokens or cap)
             probs = torch.softmax(
-                self.logits(self.graphs([texts[i] for i in valid], progress=False), batch_size), -1
+                self.logits(graphs, batch_size), -1
             )
             for i, row in zip(valid, probs.tolist(), strict=True):
                 results[i]["label"] = self.labels[max(range(len(row)), key=row.__getitem__)]
