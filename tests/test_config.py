@@ -20,7 +20,7 @@ def test_base_inheritance_and_overrides(tmp_path):
 
 def test_unknown_key_names_valid_keys(tmp_path):
     (tmp_path / "bad.yaml").write_text("model:\n  hiden: 64\n")
-    with pytest.raises(TextGNNError, match=r"unknown config key 'hiden'.*hidden"):
+    with pytest.raises(TextGNNError, match=r"unknown config key 'hiden'; did you mean 'hidden'\?"):
         load_config(tmp_path / "bad.yaml")
     with pytest.raises(TextGNNError, match="unknown config key 'bogus'"):
         load_config(None, ["bogus.key=1"])
@@ -34,8 +34,11 @@ def test_wrong_type_is_reported():
 
 
 @pytest.mark.parametrize(("override", "choices"), [
-    ("model.encoder=gcnn", "gcn, gat, gatv2, transformer"),
+    ("model.encoder=gcnn", "did you mean 'gcn'.*gcn, gat, gatv2, transformer, hybrid"),
+    ("model.encoder=finetuned", "did you mean 'finetune'"),
     ("graph.kind=tree", "none, window, complete, dependency"),
+    ("graph.kind=dependncy+complete", "did you mean 'dependency'"),
+    ("model.features=frozen", "learned, static, contextual"),
     ("model.pooling=sum", "mean, max, attention"),
     ("model.positions=rotary", "sinusoidal, learned"),
 ])

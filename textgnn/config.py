@@ -8,6 +8,7 @@ the valid keys rather than a silently ignored setting.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -143,8 +144,10 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise TextGNNError(
-                f"{where}: unknown config key {key!r}; valid keys: {', '.join(valid)}"
+                f"{where}: unknown config key {key!r}; {hint}valid keys: {', '.join(valid)}"
             )
         tp = hints[key]
         if dataclasses.is_dataclass(tp):

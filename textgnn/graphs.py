@@ -27,6 +27,7 @@ Unions
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,8 +76,11 @@ class GraphBuilder:
         parts = kind.split("+")
         for part in parts:
             if part not in self.kinds:
-                raise TextGNNError(f"unknown graph kind {part!r}; choose one of {', '.join(self.kinds)}, "
-                                   "or several joined by '+' (dependency+complete)")
+                close = difflib.get_close_matches(part, list(self.kinds), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise TextGNNError(f"unknown graph kind {part!r}; {hint}choose one of "
+                                   f"{', '.join(self.kinds)}, or several joined by '+' "
+                                   "(dependency+complete)")
         if len(set(parts)) < len(parts):
             raise TextGNNError(f"graph kind {kind!r} repeats a part")
         if window < 1:

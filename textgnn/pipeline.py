@@ -31,6 +31,7 @@ from .features import (
 from .graphs import GraphBuilder, TokenGraph, to_pyg
 from .metrics import classification_metrics
 from .nn import Backbone
+from .nn.backbone import FEATURES
 from .nn.pretrained import PretrainedEncoderClassifier, TextData
 from .parsing import ParsedText, Parser
 
@@ -62,6 +63,9 @@ class Pipeline:
         self.config = config
         m = config.model
         finetune = m.encoder == "finetune"
+        if m.features not in FEATURES:
+            raise TextGNNError(f"unknown model.features {m.features!r}; choose one of "
+                               f"{', '.join(FEATURES)}")
         if (finetune or m.features != "learned") and not (pretrained_dir or m.pretrained):
             what = "model.encoder=finetune" if finetune else f"model.features={m.features}"
             raise TextGNNError(f"{what} needs model.pretrained (a Hugging Face model name or "

@@ -125,9 +125,6 @@ class Backbone(nn.Module):
                  feature_dim: int | None = None):
         super().__init__()
         self.cfg = cfg
-        if cfg.features not in FEATURES:
-            raise TextGNNError(f"unknown model.features {cfg.features!r}; choose one of "
-                               f"{', '.join(FEATURES)}")
         self.embedding = self.project = None
         if cfg.features == "learned":
             self.embedding = nn.Embedding(vocab_size, cfg.hidden)

@@ -9,6 +9,7 @@ class plus one ``@register`` line. Edge types reach every conv when ``num_edge_t
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import torch
@@ -34,7 +35,10 @@ def register(name: str):
 
 def conv_class(name: str) -> type[nn.Module]:
     if name not in CONVS:
-        raise TextGNNError(f"unknown encoder {name!r}; choose one of {', '.join(CONVS)}")
+        close = difflib.get_close_matches(name, [*CONVS, "finetune"], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TextGNNError(f"unknown encoder {name!r}; {hint}choose one of {', '.join(CONVS)}, "
+                           "or finetune (the pretrained encoder alone, no graph)")
     return CONVS[name]
 
 
