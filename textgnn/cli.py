@@ -118,6 +118,16 @@ def cmd_graph(args: argparse.Namespace) -> None:
     print_json(pipeline.builder.describe(graph))
 
 
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .explain import explain, plot_explanation
+    from .pipeline import load
+
+    result = explain(load(args.model), " ".join(args.text), args.layer)
+    plot_explanation(result, args.out)
+    print_json({k: result[k] for k in ("label", "probability", "encoder", "graph", "layer")}
+               | {"png": str(args.out), "edges": len(result["edges"])})
+
+
 def cmd_experiment(args: argparse.Namespace) -> None:
     from .experiments import Study, report, run_study
 
@@ -166,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p, config_required=False)
     p.add_argument("text", nargs="+", metavar="TEXT")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("explain", help="draw a text's graph weighted by the model's attention (PNG)")
+    p.add_argument("--model", required=True, help="model directory (or hub repo id)")
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    p.add_argument("--layer", type=int, default=-1, help="which block (default: the last)")
+    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("experiment", help="run a grid study (resumable); appends to runs.jsonl")
     p.add_argument("grid", help="study YAML, e.g. configs/claim.yaml")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, MessagePassing
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import softmax
 
 from ..errors import TextGNNError
@@ -80,6 +81,8 @@ class GCN(nn.Module):
     the conv, so the same edge set is seen by every encoder. ``heads`` is unused.
     """
 
+    keep_weights = False  # set by `explain`: store ``edge_weights`` (E,) on the next forward
+
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__()
         self.conv = GCNConv(hidden, hidden, add_self_loops=False, normalize=True)
@@ -96,6 +99,9 @@ class GCN(nn.Module):
         weight = None
         if self.type_logit is not None:
             weight = 2 * torch.sigmoid(_embed_types(self.type_logit, edge_type).squeeze(-1))
+        if self.keep_weights:  # the normalised weight each edge's message is scaled by
+            _, norm = gcn_norm(edge_index, weight, x.size(0), add_self_loops=False)
+            self.edge_weights = norm.detach()
         return self.conv(x, edge_index, weight)
 
 
@@ -111,6 +117,7 @@ class GAT(nn.Module):
     """
 
     conv_class = GATConv
+    keep_weights = False
 
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__()
@@ -129,6 +136,10 @@ class GAT(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                 layout: DenseLayout | None = None) -> Tensor:
         edge_attr = None if self.edge_embedding is None else _embed_types(self.edge_embedding, edge_type)
+        if self.keep_weights:  # attention per edge, averaged over heads
+            out, (_, alpha) = self.conv(x, edge_index, edge_attr, return_attention_weights=True)
+            self.edge_weights = alpha.detach().mean(-1)
+            return out
         return self.conv(x, edge_index, edge_attr)
 
 
@@ -160,6 +171,7 @@ class Transformer(MessagePassing):
     """
 
     dense_capable = True
+    keep_weights = False
 
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__(aggr="add", node_dim=0)
@@ -201,6 +213,8 @@ class Transformer(MessagePassing):
         if bias is not None:
             score = score + bias
         alpha = softmax(score, index, ptr, size_i)
+        if self.keep_weights:  # attention per edge, averaged over heads
+            self.edge_weights = alpha.detach().mean(-1)
         alpha = F.dropout(alpha, p=self.attention_dropout, training=self.training)
         return v_j * alpha.unsqueeze(-1)
 
