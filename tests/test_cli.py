@@ -116,6 +116,17 @@ def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, 
     assert [r["label"] for r in pipeline.predict(data.test.texts)] == evaluated["predictions"]
 
 
+def test_tensorboard_scalars(toy_data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(toy_data, tmp_path / "r", "graph.kind=window", "train.tensorboard=true")
+    events = EventAccumulator(str(tmp_path / "r" / "tensorboard")).Reload()
+    history = (tmp_path / "r" / "history.csv").read_text().splitlines()
+    accuracy = [e.value for e in events.Scalars("dev_accuracy")]
+    assert len(accuracy) == len(history) - 1  # one point per epoch
+    assert accuracy[-1] == pytest.approx(float(history[-1].split(",")[4]))
+
+
 def test_hybrid_needs_a_union_ending_in_complete(toy_data, tmp_path):
     proc = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={toy_data}",
                "--set", "model.encoder=hybrid", "--set", "graph.kind=dependency", "--out",

@@ -87,6 +87,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     eval_batch_size: int = 256
     threads: int | None = None  # torch intra-op threads; None = all cores
+    tensorboard: bool = False  # also log every epoch's scalars to <run>/tensorboard
 
 
 @dataclass

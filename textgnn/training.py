@@ -155,6 +155,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
         log(f"resumed from {ckpt} after epoch {state['epoch']}")
         t_start -= state["elapsed"]
     history = state["history"]
+    board = _tensorboard(out_dir, state["epoch"]) if config.train.tensorboard else None
     for epoch in range(state["epoch"] + 1, config.train.epochs + 1):
         if state["stopped"]:
             break
@@ -187,6 +188,11 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
         }
         history.append(row)
         _write_history(history, out_dir / "history.csv")
+        if board is not None:
+            for name, value in row.items():
+                if name != "epoch":
+                    board.add_scalar(name, value, epoch)
+            board.flush()
         log(f"epoch {epoch:3d}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
             f"  dev loss {row['dev_loss']:.4f} acc {row['dev_accuracy']:.4f}")
         if row["dev_accuracy"] > state["best_acc"]:
@@ -199,6 +205,8 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
         state["epoch"], state["elapsed"] = epoch, time.perf_counter() - t_start
         _checkpoint(ckpt, model, best_state, optimizer, sampler, state)
     best_epoch = state["best_epoch"]
+    if board is not None:
+        board.close()
     del loader, sampler, train_graphs  # free the training graphs before the test set is built
     train_seconds = time.perf_counter() - t_start
     model.load_state_dict(best_state)
@@ -223,6 +231,15 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
 
 
 CHECKPOINT = "checkpoint.safetensors"
+
+
+def _tensorboard(out_dir: Path, last_epoch: int):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise TextGNNError("train.tensorboard: true needs `pip install tensorboard`") from None
+    # a resumed run drops whatever the killed run logged after its last checkpoint
+    return SummaryWriter(str(out_dir / "tensorboard"), purge_step=last_epoch + 1)
 
 
 def _parameter_groups(model: torch.nn.Module, config: Config) -> list[dict]:
