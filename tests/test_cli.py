@@ -116,6 +116,28 @@ def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, 
     assert [r["label"] for r in pipeline.predict(data.test.texts)] == evaluated["predictions"]
 
 
+def test_torchrun_two_processes_match_one(toy_data, tmp_path):
+    """DDP on 2 CPU processes (gloo): each rank takes half of every global batch, so without
+    dropout the run follows the single-process one up to summation order."""
+    extra = ["graph.kind=window", "model.encoder=gat", "model.dropout=0", "model.word_dropout=0",
+             "model.embedding_dropout=0", "model.attention_dropout=0", "train.threads=1"]
+    single = train(toy_data, tmp_path / "one", *extra)
+    overrides = [f"data.name={toy_data}", *TINY, *extra]
+    proc = run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
+               "--config", "configs/base.yaml", "--out", str(tmp_path / "two"), "--quiet",
+               *[a for o in overrides for a in ("--set", o)])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1  # rank 0 alone reports
+    double = json.loads(lines[0])
+    for split in ("dev", "test"):
+        assert abs(double[split]["accuracy"] - single[split]["accuracy"]) <= 0.01
+    one = (tmp_path / "one" / "history.csv").read_text().splitlines()[1:]
+    two = (tmp_path / "two" / "history.csv").read_text().splitlines()[1:]
+    assert len(one) == len(two)
+    for a, b in zip(one, two, strict=True):  # train loss per epoch, gathered over both ranks
+        assert float(a.split(",")[1]) == pytest.approx(float(b.split(",")[1]), rel=1e-3)
+
+
 def test_tensorboard_scalars(toy_data, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

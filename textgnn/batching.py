@@ -64,3 +64,20 @@ class BucketBatchSampler:
         batches = self._next if self._next is not None else self._epoch()
         self._next = None
         yield from batches
+
+
+class RankShard:
+    """Distributed training: every process draws the same global batches (same seed) and
+    rank r keeps examples r, r + world, ... of each, so together the processes see exactly
+    the batches of a single-process run. A batch smaller than ``world`` goes to every rank
+    whole (the gradient average is then that batch's gradient)."""
+
+    def __init__(self, sampler: BucketBatchSampler, rank: int, world: int):
+        self.sampler, self.rank, self.world = sampler, rank, world
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for batch in self.sampler:
+            yield batch[self.rank::self.world] if len(batch) >= self.world else batch

@@ -41,7 +41,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise TextGNNError(f"--resume: {args.resume} is not a run directory (no config.yaml)")
         config = load_config(args.resume / "config.yaml")
         summary = train(config, args.resume, progress=not args.quiet, resume=True)
-        print(json.dumps(summary))
+        if summary is not None:  # under torchrun only rank 0 reports
+            print(json.dumps(summary))
         return
     if not args.config:
         raise TextGNNError("train: give --config FILE (or --resume RUN_DIR)")
@@ -51,7 +52,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"-seed{config.train.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
     summary = train(config, out, progress=not args.quiet)
-    print(json.dumps(summary))
+    if summary is not None:  # under torchrun only rank 0 reports
+        print(json.dumps(summary))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from .batching import BucketBatchSampler
+from .batching import BucketBatchSampler, RankShard
 from .checkpoint import load_training_state, save_training_state
 from .config import Config
 from .data import Split, load_configured
@@ -40,7 +40,24 @@ def usable_cpus() -> int:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 speaks
+        print(message, file=sys.stderr, flush=True)
+
+
+def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) under ``torchrun`` (gloo on CPU, NCCL on GPU: one GPU per
+    process, by LOCAL_RANK); (0, 1, device) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world, device
 
 
 def seed_everything(seed: int) -> None:
@@ -93,8 +110,10 @@ def plot_history(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bool = False) -> dict:
-    """Train one model; return the summary that ``train.py`` prints.
+def train(config: Config, out_dir: str | Path, progress: bool = True,
+          resume: bool = False) -> dict | None:
+    """Train one model; return the summary that ``train.py`` prints (None on the ranks
+    other than 0 under ``torchrun``, where ``train.batch_size`` is the global batch).
 
     A checkpoint is written after every epoch; with ``resume`` a run directory that has one
     continues from it and ends with exactly the metrics of an uninterrupted run.
@@ -104,7 +123,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
     seed_everything(config.train.seed)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    device = resolve_device(config.train.device)
+    rank, world, device = init_distributed(resolve_device(config.train.device))
+    main = rank == 0  # only rank 0 writes files
+    progress = progress and main
     _warn_about(config)
 
     # Built first so an unknown graph kind, encoder or pooling stops before any data is read.
@@ -141,11 +162,13 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
     sampler = BucketBatchSampler([g.num_nodes for g in train_graphs], config.train.batch_size,
                                  config.train.bucket, config.train.seed,
                                  config.train.max_batch_tokens)
-    loader = DataLoader(train_graphs, batch_sampler=sampler)
+    loader = DataLoader(train_graphs, batch_sampler=RankShard(sampler, rank, world) if world > 1
+                        else sampler)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     ckpt = out_dir / CHECKPOINT
     state = {"epoch": 0, "best_acc": -1.0, "best_epoch": 0, "stopped": False, "history": [],
              "elapsed": 0.0}
@@ -155,7 +178,14 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
         log(f"resumed from {ckpt} after epoch {state['epoch']}")
         t_start -= state["elapsed"]
     history = state["history"]
-    board = _tensorboard(out_dir, state["epoch"]) if config.train.tensorboard else None
+    board = _tensorboard(out_dir, state["epoch"]) if config.train.tensorboard and main else None
+    step_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        torch.manual_seed(config.train.seed + rank)  # different dropout on each process
+        # unused parameters exist (e.g. a pretrained encoder's pooler the head never reads)
+        step_model = DistributedDataParallel(model, find_unused_parameters=True)
     for epoch in range(state["epoch"] + 1, config.train.epochs + 1):
         if state["stopped"]:
             break
@@ -166,7 +196,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
                    unit="batch")
         for batch in bar:
             batch = batch.to(device)
-            logits = model(batch)
+            logits = step_model(batch)
             loss = torch.nn.functional.cross_entropy(logits, batch.y)
             optimizer.zero_grad()
             loss.backward()
@@ -176,6 +206,14 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
             total_loss += loss.item() * batch.num_graphs
             correct += int((logits.argmax(-1) == batch.y).sum())
             seen += batch.num_graphs
+        if world > 1:  # training loss and accuracy over every process's share
+            import torch.distributed as dist
+
+            totals = torch.tensor([total_loss, correct, seen], dtype=torch.float64, device=device)
+            dist.all_reduce(totals)
+            total_loss, correct, seen = totals.tolist()
+        # every process scores the whole dev set itself: identical weights give identical
+        # early-stopping decisions without any further communication
         dev_logits = pipeline.logits(dev_graphs)
         dev_y = torch.cat([g.y for g in dev_graphs])
         row = {
@@ -187,7 +225,8 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
             "seconds": time.perf_counter() - t_start,
         }
         history.append(row)
-        _write_history(history, out_dir / "history.csv")
+        if main:
+            _write_history(history, out_dir / "history.csv")
         if board is not None:
             for name, value in row.items():
                 if name != "epoch":
@@ -203,12 +242,19 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
                 f"best epoch {state['best_epoch']}")
             state["stopped"] = True
         state["epoch"], state["elapsed"] = epoch, time.perf_counter() - t_start
-        _checkpoint(ckpt, model, best_state, optimizer, sampler, state)
+        if main:
+            _checkpoint(ckpt, model, best_state, optimizer, sampler, state)
     best_epoch = state["best_epoch"]
     if board is not None:
         board.close()
     del loader, sampler, train_graphs  # free the training graphs before the test set is built
     train_seconds = time.perf_counter() - t_start
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+        if not main:
+            return None
     model.load_state_dict(best_state)
     pipeline.save_pretrained(out_dir / "model")
 
