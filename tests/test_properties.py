@@ -77,6 +77,18 @@ def test_graph_builders_on_any_parse_slow(parsed, window):
     check_graph(parsed, window)
 
 
+@FAST
+@given(st.lists(parses(), min_size=1, max_size=6), st.integers(1, 4))
+def test_building_many_at_once_equals_one_by_one(parsed, window):
+    for kind in ("none", "window", "complete", "dependency", "dependency+window"):
+        builder = GraphBuilder(kind, window=window, relations=RELATIONS)
+        for together, p in zip(builder.build_many(parsed), parsed, strict=True):
+            alone = builder.build(p)
+            assert np.array_equal(together.edge_index, alone.edge_index)
+            assert np.array_equal(together.edge_type, alone.edge_type)
+            assert np.array_equal(together.position, np.arange(len(p.tokens)))
+
+
 @pytest.fixture(scope="module")
 def parser():
     return Parser()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import torch
@@ -65,11 +66,29 @@ def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
     return src[keep], dst[keep]
 
 
+@dataclass
+class Corpus:
+    """Many parsed texts laid end to end: node ``i`` of text ``t`` is ``starts[t] + i``."""
+
+    parsed: list[ParsedText]
+    lengths: np.ndarray  # (T,)
+    starts: np.ndarray  # (T,)
+    node_text: np.ndarray  # (N,) the text of every node
+
+    @classmethod
+    def of(cls, parsed: list[ParsedText]) -> Corpus:
+        lengths = np.fromiter((len(p.tokens) for p in parsed), np.int64, len(parsed))
+        starts = np.cumsum(lengths) - lengths
+        return cls(parsed, lengths, starts, np.repeat(np.arange(len(parsed)), lengths))
+
+
 class GraphBuilder:
     """Builds one kind of token graph; ``edge_types`` is its fixed edge-type vocabulary."""
 
-    # name -> function returning (src, dst, forward type ids, reverse type ids)
-    kinds: dict[str, Callable[[GraphBuilder, ParsedText], tuple[np.ndarray, ...]]] = {}
+    # name -> function of (builder, corpus) returning the forward edges of every text at once:
+    # (src, dst, forward type ids, reverse type ids, text of each edge), node ids global,
+    # grouped by text, each text's edges in their final order
+    kinds: dict[str, Callable[[GraphBuilder, Corpus], tuple[np.ndarray, ...]]] = {}
 
     def __init__(self, kind: str, window: int = 2, clip: int = 8, self_loops: bool = True,
                  reverse: bool = True, relations: list[str] | None = None):
@@ -101,36 +120,57 @@ class GraphBuilder:
             types = [NONE_TYPE] + [f"{p.kind}:{t}" for p in self.parts for t in p.edge_types]
         self.edge_types = types
         self.type_id = {t: i for i, t in enumerate(types)}
+        # type id -> the type of the reversed edge (<relation> -> <relation>_rev, <unk> kept)
+        self.reverse_type = np.arange(len(types), dtype=np.int64)
+        for name, i in self.type_id.items():
+            if f"{name}_rev" in self.type_id:
+                self.reverse_type[i] = self.type_id[f"{name}_rev"]
 
     @property
     def needs_parse(self) -> bool:
         return "dependency" in self.kind.split("+")
 
-    def _relative(self, parsed: ParsedText, max_offset: int):
-        src, dst = _pairs_within(len(parsed.tokens), max_offset)
+    def _relative(self, src: np.ndarray, dst: np.ndarray, text: np.ndarray):
         offset = np.minimum(dst - src, self.clip)  # the source precedes the target by offset
         before = self.type_id["rel-1"] + 1 - offset  # rel-d sits d-1 slots left of rel-1
         after = self.type_id["rel+1"] - 1 + offset  # the reversed edge: source comes after
-        return src, dst, before, after
+        return src, dst, before, after, text
 
     def build(self, parsed: ParsedText) -> TokenGraph:
+        return self.build_many([parsed])[0]
+
+    def build_many(self, parsed: list[ParsedText]) -> list[TokenGraph]:
+        """The graphs of many texts, computed in one vectorised pass over all their tokens
+        (per-text Python overhead, not the arithmetic, dominates a cached re-run)."""
         if len(self.parts) > 1:
-            return self._union([p.build(parsed) for p in self.parts])
-        n = len(parsed.tokens)
-        src, dst, fwd_type, rev_type = self.kinds[self.kind](self, parsed)
-        parts_src, parts_dst, parts_type = [src], [dst], [fwd_type]
+            per_part = [p.build_many(parsed) for p in self.parts]
+            return [self._union(list(graphs)) for graphs in zip(*per_part, strict=True)]
+        corpus = Corpus.of(parsed)
+        src, dst, fwd_type, rev_type, text = self.kinds[self.kind](self, corpus)
+        starts, lengths = corpus.starts, corpus.lengths
+        m = np.bincount(text, minlength=len(parsed))  # forward edges per text
+        # each text's block, in a fixed order: forward, reversed (reverse), self-loops
+        loops_at = m * (2 if self.reverse else 1)
+        size = loops_at + (lengths if self.self_loops else 0)
+        block = np.cumsum(size) - size
+        pos = block[text] + np.arange(src.size) - (np.cumsum(m) - m)[text]
+        src, dst = src - starts[text], dst - starts[text]  # back to per-text node ids
+        edge_index = np.empty((2, int(size.sum())), dtype=np.int64)
+        edge_type = np.empty(int(size.sum()), dtype=np.int64)
+        edge_index[0, pos], edge_index[1, pos], edge_type[pos] = src, dst, fwd_type
         if self.reverse:
-            parts_src.append(dst)
-            parts_dst.append(src)
-            parts_type.append(rev_type)
+            pos = pos + m[text]
+            edge_index[0, pos], edge_index[1, pos], edge_type[pos] = dst, src, rev_type
+        local = np.arange(corpus.node_text.size) - starts[corpus.node_text]
         if self.self_loops:
-            loop = np.arange(n, dtype=np.int64)
-            parts_src.append(loop)
-            parts_dst.append(loop)
-            parts_type.append(np.full(n, self.type_id["self"], dtype=np.int64))
-        edge_index = np.stack([np.concatenate(parts_src), np.concatenate(parts_dst)]).astype(np.int64)
-        edge_type = np.concatenate(parts_type).astype(np.int64)
-        return TokenGraph(list(parsed.tokens), edge_index, edge_type, np.arange(n, dtype=np.int64))
+            pos = (block + loops_at)[corpus.node_text] + local
+            edge_index[:, pos] = local
+            edge_type[pos] = self.type_id["self"]
+        cuts = np.cumsum(size)[:-1]
+        return [TokenGraph(list(p.tokens), np.ascontiguousarray(ei), et, position)
+                for p, ei, et, position in zip(
+            parsed, np.split(edge_index, cuts, axis=1), np.split(edge_type, cuts),
+            np.split(local, np.cumsum(lengths)[:-1]), strict=True)]
 
     def _union(self, graphs: list[TokenGraph]) -> TokenGraph:
         n = graphs[0].num_nodes
@@ -165,38 +205,58 @@ def _register(name: str):
 
 
 @_register("none")
-def _no_edges(builder: GraphBuilder, parsed: ParsedText):
+def _no_edges(builder: GraphBuilder, corpus: Corpus):
     empty = np.zeros(0, dtype=np.int64)
-    return empty, empty, empty, empty
+    return empty, empty, empty, empty, empty
 
 
 @_register("window")
-def _window_edges(builder: GraphBuilder, parsed: ParsedText):
-    return builder._relative(parsed, builder.window)
+def _window_edges(builder: GraphBuilder, corpus: Corpus):
+    # pairs (i, i + d), d = 1..window, kept when both ends lie in the same text; sorted by
+    # (source, target) within each text
+    k = builder.window
+    src = np.repeat(np.arange(corpus.node_text.size, dtype=np.int64), k)
+    dst = src + np.tile(np.arange(1, k + 1, dtype=np.int64), corpus.node_text.size)
+    text = np.repeat(corpus.node_text, k)
+    keep = dst < (corpus.starts + corpus.lengths)[text]
+    return builder._relative(src[keep], dst[keep], text[keep])
 
 
 @_register("complete")
-def _complete_edges(builder: GraphBuilder, parsed: ParsedText):
-    return builder._relative(parsed, max(len(parsed.tokens) - 1, 0))
+def _complete_edges(builder: GraphBuilder, corpus: Corpus):
+    # a loop over texts: one window as wide as the longest text would cost N * max(n)
+    parts = [_pairs_within(int(n), int(n) - 1) for n in corpus.lengths]
+    src = np.concatenate([s + start for (s, _), start in zip(parts, corpus.starts, strict=True)]
+                         or [np.zeros(0, dtype=np.int64)])
+    dst = np.concatenate([d + start for (_, d), start in zip(parts, corpus.starts, strict=True)]
+                         or [np.zeros(0, dtype=np.int64)])
+    text = np.repeat(np.arange(corpus.lengths.size), [s.size for s, _ in parts])
+    return builder._relative(src, dst, text)
 
 
 @_register("dependency")
-def _dependency_edges(builder: GraphBuilder, parsed: ParsedText):
-    if parsed.heads is None:
+def _dependency_edges(builder: GraphBuilder, corpus: Corpus):
+    if any(p.heads is None for p in corpus.parsed):
         raise TextGNNError("the dependency graph needs a parse, got tokens only")
-    heads = np.asarray(parsed.heads, dtype=np.int64)
-    child = np.arange(len(heads), dtype=np.int64)
+    n = corpus.node_text.size
+    heads = np.fromiter(chain.from_iterable(p.heads for p in corpus.parsed), np.int64, n)
+    heads += corpus.starts[corpus.node_text]
+    child = np.arange(n, dtype=np.int64)
     arcs = heads != child
-    roots = child[~arcs]
     unk = builder.type_id[UNK_TYPE]
-    rel = np.array([builder.type_id.get(d, unk) for d in parsed.deps], dtype=np.int64)
-    rel_rev = np.array([builder.type_id.get(f"{d}_rev", unk) for d in parsed.deps], dtype=np.int64)
-    src = np.concatenate([heads[arcs], roots[:-1]])
-    dst = np.concatenate([child[arcs], roots[1:]])
-    n_sent = max(len(roots) - 1, 0)
-    fwd = np.concatenate([rel[arcs], np.full(n_sent, builder.type_id["sent"], dtype=np.int64)])
-    rev = np.concatenate([rel_rev[arcs], np.full(n_sent, builder.type_id["sent_rev"], dtype=np.int64)])
-    return src, dst, fwd, rev
+    rel = np.fromiter((builder.type_id.get(d, unk) for p in corpus.parsed for d in p.deps),
+                      np.int64, n)
+    # consecutive sentence roots of one text are linked by a `sent` arc
+    roots = child[~arcs]
+    same_text = corpus.node_text[roots[:-1]] == corpus.node_text[roots[1:]]
+    sent_src, sent_dst = roots[:-1][same_text], roots[1:][same_text]
+    src = np.concatenate([heads[arcs], sent_src])
+    dst = np.concatenate([child[arcs], sent_dst])
+    fwd = np.concatenate([rel[arcs], np.full(sent_src.size, builder.type_id["sent"], dtype=np.int64)])
+    text = corpus.node_text[dst]
+    order = np.argsort(text, kind="stable")  # per text: its arcs (by dependent), then `sent`
+    src, dst, fwd, text = src[order], dst[order], fwd[order], text[order]
+    return src, dst, fwd, builder.reverse_type[fwd], text
 
 
 def to_pyg(graph: TokenGraph, x, label: int | None = None):

@@ -144,7 +144,7 @@ class Pipeline:
         return [p.truncate(limit) for p in parsed]
 
     def token_graphs(self, texts: Sequence[str], progress: bool = True) -> list[TokenGraph]:
-        return [self.builder.build(p) for p in self.parse(texts, progress)]
+        return self.builder.build_many(self.parse(texts, progress))
 
     def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
                progress: bool = True, max_tokens: int | None = None) -> list:
@@ -161,7 +161,7 @@ class Pipeline:
             xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
         else:
             xs = [self.vocab.encode(p.tokens) for p in parsed]
-        graphs = [to_pyg(self.builder.build(p), x, y) for p, x, y in zip(parsed, xs, ys, strict=True)]
+        graphs = [to_pyg(g, x, y) for g, x, y in zip(self.builder.build_many(parsed), xs, ys, strict=True)]
         if self.tokenizer is not None:
             enc = self.tokenizer(list(texts), truncation=True, return_offsets_mapping=True,
                                  max_length=self.config.model.max_subwords)
