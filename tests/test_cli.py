@@ -1,5 +1,6 @@
 """End to end through the command line, on a small generated dataset."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -136,6 +137,18 @@ def test_torchrun_two_processes_match_one(toy_data, tmp_path):
     assert len(one) == len(two)
     for a, b in zip(one, two, strict=True):  # train loss per epoch, gathered over both ranks
         assert float(a.split(",")[1]) == pytest.approx(float(b.split(",")[1]), rel=1e-3)
+
+
+def test_select_picks_the_epoch_by_the_chosen_dev_metric(toy_data, tmp_path):
+    summary = train(toy_data, tmp_path / "r", "graph.kind=window", "train.select=mcc",
+                    "train.epochs=4", "train.patience=4")
+    rows = list(csv.DictReader((tmp_path / "r" / "history.csv").open()))
+    scores = [float(r["dev_mcc"]) for r in rows]
+    assert summary["best_epoch"] == 1 + scores.index(max(scores))
+    assert summary["dev"]["mcc"] == pytest.approx(max(scores))
+    bad = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={toy_data}",
+              "--set", "train.select=auc", "--out", str(tmp_path / "bad"), check=False)
+    assert bad.returncode == 2 and "train.select: unknown metric 'auc'" in bad.stderr
 
 
 def test_tensorboard_scalars(toy_data, tmp_path):

@@ -81,7 +81,8 @@ class TrainConfig:
     lr: float = 3e-3
     pretrained_lr: float = 3e-5  # for the weights of a pretrained encoder being fine-tuned
     weight_decay: float = 0.1
-    patience: int = 5  # epochs without dev-accuracy gain before stopping
+    patience: int = 5  # epochs without dev gain (train.select) before stopping
+    select: str = "accuracy"  # dev metric that picks the kept epoch: accuracy | mcc | macro_f1
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from sklearn.metrics import f1_score, matthews_corrcoef
 from tqdm.auto import tqdm
 
 from .batching import BucketBatchSampler, RankShard
@@ -37,6 +38,14 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+# dev metrics that can choose the kept epoch and stop training (train.select)
+SELECT = {
+    "accuracy": None,  # computed inline, always logged
+    "mcc": lambda gold, pred: float(matthews_corrcoef(gold, pred)),
+    "macro_f1": lambda gold, pred: float(f1_score(gold, pred, average="macro", zero_division=0)),
+}
 
 
 def log(message: str) -> None:
@@ -127,6 +136,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
     main = rank == 0  # only rank 0 writes files
     progress = progress and main
     _warn_about(config)
+    select = config.train.select
+    if select not in SELECT:
+        raise TextGNNError(f"train.select: unknown metric {select!r}; choose one of {', '.join(SELECT)}")
 
     # Built first so an unknown graph kind, encoder or pooling stops before any data is read.
     scratch = Pipeline(config, Vocab([]), ["?"])
@@ -170,7 +182,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     ckpt = out_dir / CHECKPOINT
-    state = {"epoch": 0, "best_acc": -1.0, "best_epoch": 0, "stopped": False, "history": [],
+    state = {"epoch": 0, "best_score": -2.0, "best_epoch": 0, "stopped": False, "history": [],
              "elapsed": 0.0}
     best_state = None
     if resume and ckpt.is_file():
@@ -222,8 +234,10 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
             "train_accuracy": correct / seen,
             "dev_loss": float(torch.nn.functional.cross_entropy(dev_logits, dev_y)),
             "dev_accuracy": float((dev_logits.argmax(-1) == dev_y).float().mean()),
-            "seconds": time.perf_counter() - t_start,
         }
+        if select != "accuracy":
+            row[f"dev_{select}"] = SELECT[select](dev_y.numpy(), dev_logits.argmax(-1).numpy())
+        row["seconds"] = time.perf_counter() - t_start
         history.append(row)
         if main:
             _write_history(history, out_dir / "history.csv")
@@ -234,8 +248,8 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
             board.flush()
         log(f"epoch {epoch:3d}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}"
             f"  dev loss {row['dev_loss']:.4f} acc {row['dev_accuracy']:.4f}")
-        if row["dev_accuracy"] > state["best_acc"]:
-            state["best_acc"], state["best_epoch"] = row["dev_accuracy"], epoch
+        if row[f"dev_{select}"] > state["best_score"]:
+            state["best_score"], state["best_epoch"] = row[f"dev_{select}"], epoch
             best_state = copy.deepcopy(model.state_dict())
         elif epoch - state["best_epoch"] >= config.train.patience:
             log(f"early stop: no dev gain for {config.train.patience} epochs; "
