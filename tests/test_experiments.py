@@ -1,19 +1,14 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import yaml
+from conftest import REPO
 
-from textgnn.experiments import (
-    Study,
-    _syntax_verdict,
-    holm,
-    mean_ci,
-    paired_bootstrap,
-    read_runs,
-    report,
-    run_study,
-)
+from textgnn.experiments import Study, read_runs, run_study
+from textgnn.report import _syntax_verdict, holm, mean_ci, paired_bootstrap, report
 
 
 def test_holm_matches_the_textbook_example():
@@ -41,48 +36,81 @@ def test_paired_bootstrap_detects_a_real_difference_only():
 
 
 def test_study_runs_resumes_and_reports(toy_data, tmp_path):
+    from conftest import _toy_texts, write_jsonl
+
+    other = tmp_path / "toy2"  # a second small dataset
+    other.mkdir()
+    write_jsonl(other / "train.jsonl", _toy_texts(120, 5))
+    write_jsonl(other / "test.jsonl", _toy_texts(30, 6))
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({
         "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
         "train": {"epochs": 2, "batch_size": 16, "lr": 0.01}, "data": {"min_freq": 1}}))
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump({
-        "name": "toy", "config": "base.yaml", "datasets": [str(toy_data)],
-        "graphs": ["none", "complete"], "encoders": ["gcn", "transformer"], "seeds": 1,
+        "name": "toy", "config": "base.yaml", "datasets": [str(toy_data), str(other)],
+        "graphs": ["none", "complete"], "encoders": ["gcn", "transformer"], "seeds": 2,
         "baselines": ["tfidf-lr"],
-        "cells": [{"encoder": "transformer", "graph": "dependency+complete"},
+        "cells": [{"encoder": "transformer", "graph": "dependency+complete",
+                   "datasets": [str(toy_data)]},
                   {"encoder": "gcn", "graph": "window", "tag": "wide", "config": "wide.yaml",
-                   "label": "w"}]}))
+                   "label": "w", "datasets": [str(toy_data)]}]}))
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
     study = Study.load(tmp_path / "grid.yaml")
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 7
+    assert len(runs) == 2 * (2 * 2 * 2 + 1) + 2 + 2
     wide = next(r for r in runs if r["tag"] == "wide")
     assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
-    assert any(r["key"].endswith("/transformer-complete/seed0") for r in runs)
-    record = next(r for r in runs if r["encoder"] == "gcn")
+    assert any(r["key"].endswith("/transformer-complete/seed1") for r in runs)
+    record = next(r for r in runs if r["encoder"] == "gcn" and r["dataset"] == toy_data.name)
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
                            "params", "train_seconds", "test_predictions"}
     assert 0 <= record["test"]["accuracy"] <= 1 and len(record["test_predictions"]) == 40
     assert record["config"]["model"]["encoder"] == "gcn"
-    # killed while writing the last record: the torn line is ignored and only that run redone
+
+    # killed while writing the last record: the torn line is ignored, only that run is redone
+    run_root = tmp_path / "runs" / "toy"
+    stamps = {p: p.stat().st_mtime_ns for p in run_root.rglob("metrics.json")}
     lines = runs_path.read_text().splitlines()
-    runs_path.write_text("\n".join(lines[:6]) + "\n" + lines[6][:30])
-    torn_key = json.loads(lines[6])["key"]
+    torn_key = json.loads(lines[-1])["key"]
+    runs_path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:30])
     run_study(study, tmp_path / "results", jobs=1, match="*/no-such-cell/*")
     assert torn_key not in {r["key"] for r in read_runs(runs_path)}  # filtered out: not rerun
-    run_study(study, tmp_path / "results", jobs=1, match=torn_key)
-    assert {r["key"] for r in read_runs(runs_path)} == {r["key"] for r in runs}
+    run_study(study, tmp_path / "results", jobs=1)
+    assert sorted(r["key"] for r in read_runs(runs_path)) == sorted(r["key"] for r in runs)
+    changed = [p for p, t in stamps.items() if p.stat().st_mtime_ns != t]
+    assert [p.parent.relative_to(run_root).as_posix() for p in changed] == [torn_key]
+
+    # any single run reproduces its recorded test accuracy on its own
+    (tmp_path / "again.yaml").write_text(yaml.safe_dump(record["config"]))
+    again = subprocess.run([sys.executable, "train.py", "--config", str(tmp_path / "again.yaml"),
+                            "--out", str(tmp_path / "again"), "--quiet"], cwd=REPO,
+                           capture_output=True, text=True, check=True)
+    assert json.loads(again.stdout.splitlines()[-1])["test"]["accuracy"] == record["test"]["accuracy"]
+
     text = report(runs_path.parent)
     assert (runs_path.parent / "RESULTS.md").read_text() == text
-    assert "| transformer | complete | 1 |" in text and "| tfidf-lr | - | 1 |" in text
-    assert "Verdict for" in text
+    # aggregation by hand: mean and sample std over the two seeds
+    values = [r["test"]["accuracy"] for r in runs
+              if r["dataset"] == toy_data.name and r["encoder"] == "gcn" and r["graph"] == "complete"]
+    mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2 ** 0.5
+    assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text
+    assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
+    assert "Verdict for" in text and f"Best graph model from scratch on {toy_data.name}" in text
     assert "beyond self-attention vs the best pure cell" in text
-    assert "| transformer-dependency+complete | 1 |" in text and "## Did syntax help?" in text
+    assert "| transformer-dependency+complete | 2 |" in text and "## Did syntax help?" in text
     assert "# Pretrained features: `wide`" in text and "· wide (test accuracy × 100)" in text
-    assert "| gcn (w) | window | 1 |" in text
-    gold = json.loads(next(runs_path.parent.glob("gold-*.json")).read_text())
+    assert "| gcn (w) | window | 2 |" in text
+    assert (runs_path.parent / f"{toy_data.name}.png").read_bytes()[:4] == b"\x89PNG"
+    gold = json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())
     assert len(gold) == 40
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- toy-table:start -->\nold\n<!-- toy-table:end -->\nrest\n")
+    report(runs_path.parent, readme)
+    filled = readme.read_text()
+    assert "old" not in filled and filled.startswith("intro\n") and filled.endswith("rest\n")
+    assert f"| {toy_data.name} | accuracy | " in filled
 
 
 def test_syntax_verdict_sentences():

@@ -131,7 +131,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from .experiments import Study, report, run_study
+    from .experiments import Study, run_study
+    from .report import report
 
     study = Study.load(args.grid)
     runs = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
@@ -141,9 +142,9 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from .experiments import report
+    from .report import report
 
-    print(report(args.study_dir))
+    print(report(args.study_dir, args.readme))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
     p.add_argument("study_dir", help="e.g. results/claim")
+    p.add_argument("--readme", type=Path, help="also fill this file's <!-- STUDY-table --> block")
     p.set_defaults(func=cmd_report)
     return parser
 
