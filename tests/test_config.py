@@ -48,3 +48,18 @@ def test_unknown_names_list_the_choices(override, choices):
     cfg = load_config(None, [*defaults, override])
     with pytest.raises(TextGNNError, match=choices):
         Pipeline(cfg, Vocab([]), ["a", "b"])
+
+
+def test_missing_parser_and_pretrained_model_say_what_to_install():
+    from textgnn.features import resolve_pretrained
+    from textgnn.parsing import load_spacy
+
+    with pytest.raises(TextGNNError, match=r"spaCy model 'xx_no_such_model' is not installed.*pip install"):
+        load_spacy("xx_no_such_model")
+    # offline (HF_HUB_OFFLINE=1 in the tests) the hub is not tried for long: one clear message
+    with pytest.raises(TextGNNError, match=r"model.pretrained='no-such-org/no-such-model': no such "
+                                           r"directory, and the hub download failed"):
+        resolve_pretrained("no-such-org/no-such-model")
+    cfg = load_config(None, ["graph.kind=window", "model.features=contextual"])
+    with pytest.raises(TextGNNError, match="needs model.pretrained"):
+        Pipeline(cfg, Vocab([]), ["a", "b"])
