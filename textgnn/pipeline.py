@@ -176,19 +176,24 @@ class Pipeline:
 
     # graph -> prediction -------------------------------------------------------------------
     @torch.no_grad()
-    def logits(self, graphs: list, batch_size: int | None = None) -> torch.Tensor:
+    def logits(self, graphs: list, batch_size: int | None = None,
+               progress: bool = False) -> torch.Tensor:
         """Logits in input order. Graphs are batched in order of size (less padding on the
         dense path), a deterministic order, so the same inputs always give bit-identical
         outputs on the same machine."""
         from torch_geometric.data import Batch
+        from tqdm.auto import tqdm
 
         lengths = [g.num_nodes for g in graphs]
         order = sorted(range(len(graphs)), key=lengths.__getitem__)
         budget = self.config.train.max_batch_tokens
         self.model.eval()
         out = torch.zeros(len(graphs), len(self.labels))
-        for idx in token_budget_batches(order, lengths, batch_size or self.config.train.eval_batch_size,
-                                        budget and 4 * budget):  # no activations kept: 4x room
+        batches = token_budget_batches(order, lengths, batch_size or self.config.train.eval_batch_size,
+                                       budget and 4 * budget)  # no activations kept: 4x room
+        # disable=None: silent when stderr is not a terminal
+        for idx in tqdm(batches, desc="evaluating", unit="batch", leave=False,
+                        disable=None if progress else True):
             batch = Batch.from_data_list([graphs[i] for i in idx]).to(self.device)
             out[idx] = self.model(batch).float().cpu()
         return out
@@ -226,10 +231,10 @@ class Pipeline:
                 f"{source}: label(s) {', '.join(map(repr, unknown[:5]))} never seen in training; "
                 f"the model knows {', '.join(map(repr, self.labels))}"
             )
-        return self.evaluate_graphs(self.graphs(texts, labels, progress))
+        return self.evaluate_graphs(self.graphs(texts, labels, progress), progress)
 
-    def evaluate_graphs(self, graphs: list) -> dict:
-        pred = self.logits(graphs).argmax(-1).tolist()
+    def evaluate_graphs(self, graphs: list, progress: bool = False) -> dict:
+        pred = self.logits(graphs, progress=progress).argmax(-1).tolist()
         gold = [int(g.y) for g in graphs]
         return classification_metrics(
             [self.labels[i] for i in gold], [self.labels[i] for i in pred], self.labels
