@@ -70,7 +70,8 @@ class Pipeline:
             what = "model.encoder=finetune" if finetune else f"model.features={m.features}"
             raise TextGNNError(f"{what} needs model.pretrained (a Hugging Face model name or "
                                "directory, e.g. sentence-transformers/all-MiniLM-L6-v2)")
-        self.pretrained = str(pretrained_dir or m.pretrained) if (pretrained_dir or m.pretrained) else None
+        source = pretrained_dir or m.pretrained
+        self.pretrained = str(source) if source else None
         # the encoder is part of the model (fine-tuned) or a frozen, cached feature extractor
         tuned = finetune or (m.features == "contextual" and m.tune_pretrained)
         if m.mix is not None and not (tuned and not finetune and 0 <= m.mix <= 1):
