@@ -229,7 +229,7 @@ class Transformer(MessagePassing):
         q, k, v = (lin(dense).view(shape).transpose(1, 2) for lin in (self.query, self.key, self.value))
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.attention_dropout if self.training else 0.0)
-        return out.transpose(1, 2)[layout.mask].reshape(x.size(0), -1)
+        return layout.from_dense(out.transpose(1, 2).flatten(2))
 
 
 @register("hybrid")
@@ -283,22 +283,27 @@ class DenseLayout:
     """A batch of complete graphs in padded dense form, computed once per forward pass.
 
     ``mask`` (B, n) marks real nodes; ``types`` (B, n, n) holds the type of the edge
-    source j -> target i at ``[graph, i, j]`` ((B, n, n, K) for a union of K kinds).
+    source j -> target i at ``[graph, i, j]`` ((B, n, n, K) for a union of K kinds);
+    ``slots`` (N,) is each node's row in the flattened (B * n) padded layout. Moving rows
+    with ``index_copy``/``index_select`` on flat slots costs a fraction of boolean-mask or
+    two-index advanced indexing (forward and backward) and gives the same values.
     """
 
-    def __init__(self, mask: Tensor, types: Tensor, node_graph: Tensor, node_slot: Tensor):
-        self.mask, self.types = mask, types
-        self.node_graph, self.node_slot = node_graph, node_slot
+    def __init__(self, mask: Tensor, types: Tensor, slots: Tensor):
+        self.mask, self.types, self.slots = mask, types, slots
 
     def part(self, k: int) -> DenseLayout:
         """The same layout with only part ``k``'s types of a union."""
-        return DenseLayout(self.mask, self.types[..., k], self.node_graph, self.node_slot)
+        return DenseLayout(self.mask, self.types[..., k], self.slots)
 
     def to_dense(self, t: Tensor) -> Tensor:
         """(N, ...) node rows -> (B, n, ...) padded with zeros."""
-        out = t.new_zeros((*self.mask.shape, *t.shape[1:]))
-        out[self.node_graph, self.node_slot] = t
-        return out
+        rows = t.new_zeros((self.mask.numel(), *t.shape[1:])).index_copy(0, self.slots, t)
+        return rows.view(*self.mask.shape, *t.shape[1:])
+
+    def from_dense(self, t: Tensor) -> Tensor:
+        """(B, n, ...) -> (N, ...): the real nodes' rows, in node order."""
+        return t.reshape(-1, *t.shape[2:]).index_select(0, self.slots)
 
 
 def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
@@ -319,11 +324,13 @@ def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
     if not torch.equal(graph, batch[source]):
         return None
     n = int(counts.max())
-    types = torch.full((counts.numel(), n, n, *edge_type.shape[1:]), -1, dtype=torch.long,
+    slots = batch * n + node_slot
+    types = torch.full((counts.numel() * n * n, *edge_type.shape[1:]), -1, dtype=torch.long,
                        device=batch.device)
-    types[graph, node_slot[target], node_slot[source]] = edge_type
+    types.index_copy_(0, slots[target] * n + node_slot[source], edge_type)
+    types = types.view(counts.numel(), n, n, *edge_type.shape[1:])
     mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
     pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
     if bool(((types.view(*types.shape[:3], -1)[..., 0] < 0) & pair_mask).any()):
         return None  # duplicate edges hid a missing pair
-    return DenseLayout(mask, types.clamp(min=0), batch, node_slot)
+    return DenseLayout(mask, types.clamp(min=0), slots)
