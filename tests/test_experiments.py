@@ -52,13 +52,17 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
         "cells": [{"encoder": "transformer", "graph": "dependency+complete",
                    "datasets": [str(toy_data)]},
                   {"encoder": "gcn", "graph": "window", "tag": "wide", "config": "wide.yaml",
-                   "label": "w", "datasets": [str(toy_data)]}]}))
+                   "label": "w", "datasets": [str(toy_data)]},
+                  {"encoder": "transformer", "graph": "none", "tag": "wide", "config": "wide.yaml",
+                   "datasets": [str(toy_data)]},
+                  {"encoder": "transformer", "graph": "dependency+complete", "tag": "wide",
+                   "config": "wide.yaml", "datasets": [str(toy_data)]}]}))
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
     study = Study.load(tmp_path / "grid.yaml")
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 2 * (2 * 2 * 2 + 1) + 2 + 2
+    assert len(runs) == 2 * (2 * 2 * 2 + 1) + 2 + 3 * 2
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
     assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
     assert any(r["key"].endswith("/transformer-complete/seed1") for r in runs)
@@ -101,6 +105,12 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     assert "| transformer-dependency+complete | 2 |" in text and "## Did syntax help?" in text
     assert "# Pretrained features: `wide`" in text and "· wide (test accuracy × 100)" in text
     assert "| gcn (w) | window | 2 |" in text
+    # within the tag, a union cell is compared with the best unlabelled single-graph cell
+    # (the labelled variant is trained differently)
+    tagged = text[text.index("# Pretrained features: `wide`"):]
+    assert "beyond self-attention vs the best pure cell (transformer-none" in tagged
+    assert "| transformer-dependency+complete | 2 |" in tagged
+    assert "## Did syntax help on `wide` features?" in tagged
     assert (runs_path.parent / f"{toy_data.name}.png").read_bytes()[:4] == b"\x89PNG"
     gold = json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())
     assert len(gold) == 40

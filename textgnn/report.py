@@ -111,9 +111,13 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
                   f"Cells tagged `{tag}` (their own base config, in `config` of each run); Δ: "
                   f"difference to `{TAGGED_REFERENCE[0]}` (the pretrained encoder fine-tuned "
                   "alone), seeds paired, paired bootstrap, Holm within the dataset.", ""]
+        tagged_syntax = {}
         for dataset in sorted({r["dataset"] for r in tagged}):
-            lines += _dataset_section(study_dir, dataset, [r for r in tagged if r["dataset"] == dataset],
-                                      TAGGED_REFERENCE, f"## {dataset} · {tag}")["lines"]
+            section = _dataset_section(study_dir, dataset, [r for r in tagged if r["dataset"] == dataset],
+                                       TAGGED_REFERENCE, f"## {dataset} · {tag}")
+            tagged_syntax[dataset] = section["outcomes"]
+            lines += section["lines"]
+        lines += _syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     text = "\n".join(lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
@@ -232,7 +236,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines.append("")
     graph_rows = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
     section = {"lines": lines, "outcomes": [], "rows": rows, "metric": metric, "headline": None}
+    beyond_lines, section["outcomes"] = _beyond_section(dataset, metric, cells, gold, graph_rows)
     if reference != REFERENCE:
+        lines += beyond_lines
         return section
     if any("delta" in r for r in graph_rows):
         better = [r for r in graph_rows if r.get("delta", 0) > 0 and adjusted[r["p_index"]] < 0.05]
@@ -247,7 +253,6 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                else "no GCN-style encoder on a linguistic graph beats it significantly."))
         lines.append("")
     lines += _scratch_lines(dataset, metric, rows, section)
-    beyond_lines, section["outcomes"] = _beyond_section(dataset, metric, cells, gold, graph_rows)
     lines += beyond_lines
     return section
 
@@ -281,9 +286,12 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
 
 
 def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dict]):
-    """Each union/hybrid cell against the best pure (single-graph) cell of the dataset."""
+    """Each union/hybrid cell against the best pure (single-graph) cell of the dataset. Pure
+    cells are those trained like the union/hybrid ones: not a labelled variant (fine-tuned
+    token states, mixed logits) and not the fine-tuned encoder alone."""
     extra = [r for r in rows if _is_beyond(r["encoder"], r["graph"])]
-    pure = [r for r in rows if not _is_beyond(r["encoder"], r["graph"])]
+    pure = [r for r in rows if not _is_beyond(r["encoder"], r["graph"])
+            and "(" not in r["encoder"] and (r["encoder"], r["graph"]) != TAGGED_REFERENCE]
     if not extra or not pure or gold is None:
         return [], []
     best = max(pure, key=lambda r: r["mean"])
@@ -320,7 +328,7 @@ def _outcome_word(o: dict) -> str:
     return "better" if o["delta"] > 0 else "worse"
 
 
-def _syntax_verdict(outcomes: dict[str, list[dict]]) -> list[str]:
+def _syntax_verdict(outcomes: dict[str, list[dict]], title: str = "## Did syntax help?") -> list[str]:
     """One generated paragraph: did the parse help where it was expected to (CoLA)?"""
     syntax = {d: [o for o in found if o["syntax"]] for d, found in outcomes.items()}
     syntax = {d: found for d, found in syntax.items() if found}
@@ -334,7 +342,7 @@ def _syntax_verdict(outcomes: dict[str, list[dict]]) -> list[str]:
     def helped(dataset: str) -> bool:
         return any(o["p"] < 0.05 and o["delta"] > 0 for o in syntax[dataset])
 
-    lines = ["## Did syntax help?", "",
+    lines = [title, "",
              "Cells whose graph includes the dependency parse, each against the best pure cell "
              "of its dataset (paired bootstrap, Holm within the dataset)."]
     if "cola" in syntax:
