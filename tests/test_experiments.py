@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 
 from textgnn.experiments import Study, read_runs, run_study
-from textgnn.report import _syntax_verdict, holm, mean_ci, paired_bootstrap, report
+from textgnn.report import _search_lines, _syntax_verdict, holm, mean_ci, paired_bootstrap, report
 
 
 def test_holm_matches_the_textbook_example():
@@ -138,3 +138,16 @@ def test_syntax_verdict_sentences():
     assert "mr: did not help (hybrid-dependency+complete no significant difference" in text
     assert "trec: did not help (transformer-dependency+complete worse" in text
     assert _syntax_verdict({"mr": [outcome("hybrid-window+complete", 0.1, 0.001)]}) == []
+
+
+def test_search_picks_the_variant_with_the_best_mean_dev_score():
+    def run(label, encoder, dev, test):
+        return {"label": label, "dataset": "mr", "encoder": encoder, "graph": "window",
+                "dev": {"accuracy": dev}, "test": {"accuracy": test}}
+
+    runs = [run("small", "gcn", 0.70, 0.90), run("small", "gat", 0.74, 0.90),
+            run("wide", "gcn", 0.73, 0.60), run("wide", "gat", 0.72, 0.60)]
+    text = "\n".join(_search_lines(runs))
+    assert "Chosen by dev: `wide` (mean dev 72.50)" in text  # test accuracy plays no part
+    assert text.index("| wide | 2 |") < text.index("| small | 2 |")
+    assert _search_lines(runs[:2]) == []  # one variant: nothing was searched

@@ -105,6 +105,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         if _plot_dataset(section["rows"], dataset, section["metric"], study_dir / f"{dataset}.png"):
             lines += [f"![{dataset}]({dataset}.png)", ""]
     lines += _syntax_verdict(syntax)
+    lines += _search_lines(plain)
     for tag in sorted({r["tag"] for r in runs if r.get("tag")}):
         tagged = [r for r in runs if r.get("tag") == tag]
         lines += [f"# Pretrained features: `{tag}`", "",
@@ -181,6 +182,28 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
     return True
 
 
+def _search_lines(runs: list[dict]) -> list[str]:
+    """A hyperparameter search recorded as a study (cells labelled by variant, e.g.
+    configs/tuning.yaml): each variant's mean dev metric over its runs, and the one that dev
+    picks. Test numbers play no part in the choice."""
+    variants: dict[str, list[dict]] = {}
+    for r in runs:
+        if r.get("label"):
+            variants.setdefault(r["label"], []).append(r)
+    if len(variants) < 2:
+        return []
+    metric = lambda r: r["dev"]["mcc" if r["dataset"] == "cola" else "accuracy"]  # noqa: E731
+    means = {label: float(np.mean([metric(r) for r in found])) for label, found in variants.items()}
+    lines = ["## Search: variants by mean dev score", "",
+             "| variant | runs | cells | mean dev × 100 |", "|---|---:|---|---:|"]
+    for label in sorted(means, key=lambda v: -means[v]):
+        cells = sorted({f"{r['dataset']}/{r['encoder']}-{r['graph']}" for r in variants[label]})
+        lines.append(f"| {label} | {len(variants[label])} | {', '.join(cells)} | "
+                     f"{100 * means[label]:.2f} |")
+    best = max(means, key=means.get)
+    return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
+
+
 def _is_beyond(encoder: str, graph: str) -> bool:
     """A cell of the "beyond self-attention" family: a graph union or the hybrid block."""
     return "+" in graph or encoder == "hybrid"
@@ -205,7 +228,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         mean, std, half = mean_ci(values)
         row = {"encoder": encoder, "graph": graph, "n": len(values), "mean": mean, "std": std,
                "half": half, "params": next(iter(by_seed.values()))["params"],
-               "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed]))}
+               "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed])),
+               "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed]))}
         # a baseline is deterministic: its one run is paired with every reference seed
         baseline = encoder == BASELINE_ENCODER
         paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
@@ -220,9 +244,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     adjusted = holm(pvals)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
-             f"| encoder | graph | seeds | {metric} | macro-F1 | params | Δ accuracy vs reference "
-             "| p (Holm) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
+             "| Δ accuracy vs reference | p (Holm) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in sorted(rows, key=lambda r: -r["mean"]):
         ci = "" if math.isnan(row["half"]) else f" [±{scale * row['half']:.2f}]"
         delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
@@ -232,7 +256,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
             p = "< 0.001" if adjusted[row["p_index"]] < 0.001 else f"{adjusted[row['p_index']]:.3g}"
         lines.append(f"| {row['encoder']} | {row['graph']} | {row['n']} | "
                      f"{scale * row['mean']:.2f} ± {scale * row['std']:.2f}{ci} | "
-                     f"{scale * row['macro_f1']:.2f} | {row['params']:,} | {delta} | {p} |")
+                     f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
+                     f"{row['params']:,} | {delta} | {p} |")
     lines.append("")
     graph_rows = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
     section = {"lines": lines, "outcomes": [], "rows": rows, "metric": metric, "headline": None}
