@@ -204,6 +204,11 @@ def _search_lines(runs: list[dict]) -> list[str]:
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
 
 
+def _p_text(p: float, equals: str = "") -> str:
+    # 2,000 bootstrap resamples cannot resolve a p-value below 0.001
+    return "< 0.001" if p < 0.001 else f"{equals}{p:.3g}"
+
+
 def _is_beyond(encoder: str, graph: str) -> bool:
     """A cell of the "beyond self-attention" family: a graph union or the hybrid block."""
     return "+" in graph or encoder == "hybrid"
@@ -252,8 +257,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
             row["encoder"], row["graph"]) == reference else "-")
         p = "-"
-        if "p_index" in row:  # 2,000 resamples cannot resolve p below 0.001
-            p = "< 0.001" if adjusted[row["p_index"]] < 0.001 else f"{adjusted[row['p_index']]:.3g}"
+        if "p_index" in row:
+            p = _p_text(adjusted[row["p_index"]])
         lines.append(f"| {row['encoder']} | {row['graph']} | {row['n']} | "
                      f"{scale * row['mean']:.2f} ± {scale * row['std']:.2f}{ci} | "
                      f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
@@ -341,7 +346,7 @@ def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dic
              f"| cell | seeds | {metric} | Δ accuracy vs {best_name} | p (Holm) |",
              "|---|---:|---:|---:|---:|"]
     for o in outcomes:
-        p = "< 0.001" if o["p"] < 0.001 else f"{o['p']:.3g}"
+        p = _p_text(o["p"])
         lines.append(f"| {o['cell']} | {o['seeds']} | {100 * o['mean']:.2f} | "
                      f"{100 * o['delta']:+.2f} | {p} |")
     return lines + [""], [o | {"best": best_name} for o in outcomes]
@@ -362,7 +367,7 @@ def _syntax_verdict(outcomes: dict[str, list[dict]], title: str = "## Did syntax
 
     def summary(dataset: str) -> str:
         return "; ".join(f"{o['cell']} {_outcome_word(o)} ({100 * o['delta']:+.2f} points, "
-                         f"p = {o['p']:.3g})" for o in syntax[dataset])
+                         f"p {_p_text(o['p'], '= ')})" for o in syntax[dataset])
 
     def helped(dataset: str) -> bool:
         return any(o["p"] < 0.05 and o["delta"] > 0 for o in syntax[dataset])
