@@ -192,8 +192,8 @@ def _search_lines(runs: list[dict]) -> list[str]:
             variants.setdefault(r["label"], []).append(r)
     if len(variants) < 2:
         return []
-    metric = lambda r: r["dev"]["mcc" if r["dataset"] == "cola" else "accuracy"]  # noqa: E731
-    means = {label: float(np.mean([metric(r) for r in found])) for label, found in variants.items()}
+    means = {label: float(np.mean([r["dev"][_metric(r["dataset"])] for r in found]))
+             for label, found in variants.items()}
     lines = ["## Search: variants by mean dev score", "",
              "| variant | runs | cells | mean dev × 100 |", "|---|---:|---|---:|"]
     for label in sorted(means, key=lambda v: -means[v]):
@@ -202,6 +202,11 @@ def _search_lines(runs: list[dict]) -> list[str]:
                      f"{100 * means[label]:.2f} |")
     best = max(means, key=means.get)
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
+
+
+def _metric(dataset: str) -> str:
+    """The study's metric: Matthews correlation for CoLA, accuracy elsewhere."""
+    return "mcc" if dataset == "cola" else "accuracy"
 
 
 def _p_text(p: float, equals: str = "") -> str:
@@ -219,7 +224,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     """The table of one dataset, each cell against ``reference``; for the main grid
     (reference = the Transformer on the complete graph) also the verdict and the
     beyond-self-attention comparisons."""
-    metric = "mcc" if dataset == "cola" else "accuracy"
+    metric = _metric(dataset)
     cells: dict[tuple[str, str], dict[int, dict]] = {}
     for r in runs:  # a labelled cell shows as "encoder (label)"
         encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
@@ -231,7 +236,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     for (encoder, graph), by_seed in sorted(cells.items()):
         values = [by_seed[s]["test"][metric] for s in sorted(by_seed)]
         mean, std, half = mean_ci(values)
-        row = {"encoder": encoder, "graph": graph, "n": len(values), "mean": mean, "std": std,
+        row = {"encoder": encoder, "graph": graph, "label": next(iter(by_seed.values())).get("label"),
+               "n": len(values), "mean": mean, "std": std,
                "half": half, "params": next(iter(by_seed.values()))["params"],
                "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed])),
                "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed]))}
@@ -321,7 +327,7 @@ def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dic
     token states, mixed logits) and not the fine-tuned encoder alone."""
     extra = [r for r in rows if _is_beyond(r["encoder"], r["graph"])]
     pure = [r for r in rows if not _is_beyond(r["encoder"], r["graph"])
-            and "(" not in r["encoder"] and (r["encoder"], r["graph"]) != TAGGED_REFERENCE]
+            and not r["label"] and (r["encoder"], r["graph"]) != TAGGED_REFERENCE]
     if not extra or not pure or gold is None:
         return [], []
     best = max(pure, key=lambda r: r["mean"])
