@@ -114,17 +114,22 @@ def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
 
 @pytest.mark.parametrize(("kind", "encoder", "with_types"), [
     ("complete", "transformer", False), ("complete", "transformer", True),
-    # syntax-biased attention: a bias per relation plus one per offset, on the dense path
-    ("dependency+complete", "transformer", True),
+    ("complete", "gcn", False), ("complete", "gcn", True),
+    ("complete", "gat", False), ("complete", "gat", True),
+    # syntax-biased attention (a bias per relation plus one per offset) and the other convs
+    # on a union: their per-part type parameters are summed on the dense path too
+    ("dependency+complete", "transformer", True), ("dependency+complete", "gcn", True),
+    ("dependency+complete", "gat", True),
     ("dependency+complete", "hybrid", True), ("window+complete", "hybrid", True)])
 def test_dense_fast_path_matches_message_passing(kind, encoder, with_types):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
     num_edge_types = len(GraphBuilder(kind, relations=RELATIONS).edge_types) if with_types else 0
     conv = make_conv(encoder, HIDDEN, HEADS, num_edge_types, attention_dropout=0.0).double()
-    attention = conv.attention if encoder == "hybrid" else conv
-    if num_edge_types:
-        torch.nn.init.normal_(attention.type_bias.weight, std=1.0, generator=gen)
+    type_tables = [m.weight for m in conv.modules() if isinstance(m, nn.Embedding)]
+    assert len(type_tables) == (0 if not with_types else 2 if encoder == "hybrid" else 1)
+    for table in type_tables:  # GCN's and the transformer's start at zero: make them matter
+        torch.nn.init.normal_(table, std=1.0, generator=gen)
     batch = complete_batch([4, 13, 1, 7], HIDDEN, gen, kind)
     layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
     results = []
@@ -139,13 +144,12 @@ def test_dense_fast_path_matches_message_passing(kind, encoder, with_types):
     assert (sparse - dense).abs().max() <= 1e-5
     for a, b in zip(sparse_grads, dense_grads, strict=True):
         assert (a - b).abs().max() <= 1e-5
-    if num_edge_types:
-        assert attention.type_bias.weight.grad.abs().sum() > 0
-    if kind == "dependency+complete" and encoder == "transformer":
-        # syntax-biased attention: relation rows get gradient, not only offsets
-        builder = GraphBuilder(kind, relations=RELATIONS)
-        nsubj = builder.type_id["dependency:nsubj"]
-        assert attention.type_bias.weight.grad[nsubj].abs().sum() > 0
+    for table in type_tables:
+        assert table.grad.abs().sum() > 0
+    if kind == "dependency+complete" and encoder != "hybrid":
+        # relation rows get gradient, not only offsets
+        nsubj = GraphBuilder(kind, relations=RELATIONS).type_id["dependency:nsubj"]
+        assert type_tables[0].grad[nsubj].abs().sum() > 0
 
 
 def test_hybrid_without_local_conv_is_the_transformer_block():

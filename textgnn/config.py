@@ -61,7 +61,7 @@ class ModelConfig:
     max_positions: int = 512
     edge_types: bool = True  # feed edge types to the conv (embedding or per-type weight)
     pooling: str = "mean"  # mean | max | attention
-    dense: bool = True  # run attention densely when every graph of a batch is complete
+    dense: bool = True  # gcn/gat/transformer: padded dense form when a batch is all complete graphs
     features: str = "learned"  # learned | static | contextual: what a node starts from
     # Hugging Face model name or directory (static, contextual, finetune), or glove.6B.50d
     pretrained: str | None = None

@@ -58,6 +58,16 @@ def _embed_types(embedding: nn.Embedding, edge_type: Tensor) -> Tensor:
     return rows.sum(-2) if edge_type.dim() == 2 else rows
 
 
+def _type_rows(table: Tensor, types: Tensor, union: bool) -> Tensor:
+    """(T, D) rows per edge type -> (*types.shape, D), a union's last axis summed.
+
+    index_select rather than an embedding call: its backward (index_add) is several times
+    faster on CPU for the millions of lookups of a dense (B, n, n) type matrix.
+    """
+    rows = table.index_select(0, types.reshape(-1)).view(*types.shape, table.size(1))
+    return rows.sum(-2) if union else rows
+
+
 def _head_dim(hidden: int, heads: int) -> int:
     if heads < 1 or hidden % heads:
         raise TextGNNError(f"model.hidden ({hidden}) must be a multiple of model.heads ({heads})")
@@ -78,9 +88,12 @@ class GCN(nn.Module):
         \qquad w_t = 2\,\sigma(\theta_t),\ \hat d_i = \sum_{j} w_{t(j,i)}
 
     :math:`w_t` starts at 1 (plain GCN). Self-loops come from the graph builder, not from
-    the conv, so the same edge set is seen by every encoder. ``heads`` is unused.
+    the conv, so the same edge set is seen by every encoder. ``heads`` is unused. On a batch
+    of complete graphs the same sum runs as one batched matrix product over padded graphs
+    (``dense=True``), instead of one message tensor per edge: :math:`n^2` edges per text.
     """
 
+    dense_capable = True
     keep_weights = False  # set by `explain`: store ``edge_weights`` (E,) on the next forward
 
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
@@ -96,6 +109,8 @@ class GCN(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                 layout: DenseLayout | None = None) -> Tensor:
+        if layout is not None:
+            return self._dense(x, layout)
         weight = None
         if self.type_logit is not None:
             weight = 2 * torch.sigmoid(_embed_types(self.type_logit, edge_type).squeeze(-1))
@@ -103,6 +118,19 @@ class GCN(nn.Module):
             _, norm = gcn_norm(edge_index, weight, x.size(0), add_self_loops=False)
             self.edge_weights = norm.detach()
         return self.conv(x, edge_index, weight)
+
+    def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
+        pair = layout.pair_mask.to(x.dtype)  # (B, n, n): 0 where either end is padding
+        if self.type_logit is None:
+            weight = pair
+        else:
+            logits = layout.gather_types(self.type_logit.weight).squeeze(-1)
+            weight = 2 * torch.sigmoid(logits) * pair
+        # Row i holds the edges into i, so a row sum is i's degree, as gcn_norm computes it.
+        scale = weight.sum(-1).clamp(min=torch.finfo(x.dtype).tiny).rsqrt()
+        adjacency = scale.unsqueeze(-1) * weight * scale.unsqueeze(-2)
+        out = layout.from_dense(adjacency @ layout.to_dense(self.conv.lin(x)))
+        return out if self.conv.bias is None else out + self.conv.bias
 
 
 @register("gat")
@@ -113,10 +141,13 @@ class GAT(nn.Module):
         \alpha_{ij} = \mathrm{softmax}_j\big(\mathrm{LeakyReLU}(a^\top[W x_i \,\|\, W x_j
         \,\|\, W_e e_{t(j,i)}])\big),\qquad x_i' = \big\|_{h} \sum_j \alpha^h_{ij} W^h x_j
 
-    with :math:`e_t` a learned ``EDGE_DIM``-sized embedding of the edge type.
+    with :math:`e_t` a learned ``EDGE_DIM``-sized embedding of the edge type. On a batch of
+    complete graphs the same attention runs on padded (B, heads, n, n) score matrices
+    (``dense=True``): the edge term is computed once per edge type rather than per edge.
     """
 
     conv_class = GATConv
+    dense_capable = True
     keep_weights = False
 
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
@@ -135,6 +166,8 @@ class GAT(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                 layout: DenseLayout | None = None) -> Tensor:
+        if layout is not None:
+            return self._dense(x, layout)
         edge_attr = None if self.edge_embedding is None else _embed_types(self.edge_embedding, edge_type)
         if self.keep_weights:  # attention per edge, averaged over heads
             out, (_, alpha) = self.conv(x, edge_index, edge_attr, return_attention_weights=True)
@@ -142,12 +175,33 @@ class GAT(nn.Module):
             return out
         return self.conv(x, edge_index, edge_attr)
 
+    def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
+        conv = self.conv
+        heads, channels = conv.heads, conv.out_channels
+        h = layout.to_dense(conv.lin(x)).view(*layout.mask.shape, heads, channels)  # (B, n, H, C)
+        score = ((h * conv.att_dst).sum(-1).unsqueeze(2)  # target i: (B, n, 1, H)
+                 + (h * conv.att_src).sum(-1).unsqueeze(1))  # source j: (B, 1, n, H)
+        if self.edge_embedding is not None:
+            # lin_edge has no bias, so a type's logit is linear in its embedding: one logit per
+            # type, summed over a union's parts, equals the logit of the summed embeddings.
+            per_type = (conv.lin_edge(self.edge_embedding.weight).view(-1, heads, channels)
+                        * conv.att_edge).sum(-1)
+            score = score + layout.gather_types(per_type)
+        score = F.leaky_relu(score, conv.negative_slope).permute(0, 3, 1, 2)  # (B, H, i, j)
+        score = score.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
+        alpha = F.dropout(torch.softmax(score, -1), p=conv.dropout, training=self.training)
+        out = (alpha @ h.transpose(1, 2)).transpose(1, 2).flatten(2)  # (B, n, H * C)
+        out = layout.from_dense(out)
+        return out if conv.bias is None else out + conv.bias
+
 
 @register("gatv2")
 class GATv2(GAT):
-    """GATv2 (PyG ``GATv2Conv``): the attention MLP sees both endpoints before LeakyReLU."""
+    """GATv2 (PyG ``GATv2Conv``): the attention MLP sees both endpoints before LeakyReLU, so
+    there is no cheap dense form; it always runs as message passing."""
 
     conv_class = GATv2Conv
+    dense_capable = False
 
 
 @register("transformer")
@@ -196,16 +250,10 @@ class Transformer(MessagePassing):
             return self.out(self._dense(x, layout))
         shape = (-1, self.heads, self.head_dim)
         q, k, v = self.query(x).view(shape), self.key(x).view(shape), self.value(x).view(shape)
-        bias = None if self.type_bias is None else self._bias(edge_type, edge_type.dim() == 2)  # (E, H)
+        bias = (None if self.type_bias is None
+                else _type_rows(self.type_bias.weight, edge_type, edge_type.dim() == 2))  # (E, H)
         out = self.propagate(edge_index, q=q, k=k, v=v, bias=bias)
         return self.out(out.reshape(x.size(0), -1))
-
-    def _bias(self, types: Tensor, union: bool) -> Tensor:
-        # index_select rather than an embedding call: its backward (index_add) is several
-        # times faster on CPU for the millions of lookups of a dense (B, n, n) type matrix.
-        table = self.type_bias.weight
-        rows = table.index_select(0, types.reshape(-1)).view(*types.shape, table.size(1))
-        return rows.sum(-2) if union else rows
 
     def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, bias: Tensor | None,
                 index: Tensor, ptr: Tensor | None, size_i: int | None) -> Tensor:
@@ -222,7 +270,7 @@ class Transformer(MessagePassing):
         if self.type_bias is None:
             mask = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
         else:
-            bias = self._bias(layout.types, layout.types.dim() == 4).permute(0, 3, 1, 2)
+            bias = layout.gather_types(self.type_bias.weight).permute(0, 3, 1, 2)
             mask = bias.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
         dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
         shape = (*dense.shape[:2], self.heads, self.head_dim)
@@ -291,6 +339,15 @@ class DenseLayout:
 
     def __init__(self, mask: Tensor, types: Tensor, slots: Tensor):
         self.mask, self.types, self.slots = mask, types, slots
+
+    @property
+    def pair_mask(self) -> Tensor:
+        """(B, n, n): True where both ends are real nodes."""
+        return self.mask.unsqueeze(2) & self.mask.unsqueeze(1)
+
+    def gather_types(self, table: Tensor) -> Tensor:
+        """(T, D) rows per edge type -> (B, n, n, D), a union's K rows summed."""
+        return _type_rows(table, self.types, self.types.dim() == 4)
 
     def part(self, k: int) -> DenseLayout:
         """The same layout with only part ``k``'s types of a union."""
