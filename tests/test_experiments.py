@@ -35,6 +35,28 @@ def test_paired_bootstrap_detects_a_real_difference_only():
     assert p > 0.05
 
 
+def test_paired_bootstrap_on_mcc():
+    from sklearn.metrics import matthews_corrcoef
+
+    rng = np.random.default_rng(1)
+    gold = np.array(["ok", "bad"])[rng.integers(0, 2, 300)]
+    flip = {"ok": "bad", "bad": "ok"}
+    noisy = np.stack([np.where(rng.random(300) < 0.35, [flip[g] for g in gold], gold)
+                      for _ in range(3)])
+    better = np.stack([np.where(rng.random(300) < 0.1, [flip[g] for g in gold], gold)
+                       for _ in range(3)])
+    same = np.stack([gold] * 3)
+    assert paired_bootstrap(gold, same, same, metric="mcc") == (0.0, 1.0)
+    delta, p = paired_bootstrap(gold, better, noisy, metric="mcc")
+    expected = np.mean([matthews_corrcoef(gold, b) - matthews_corrcoef(gold, n)
+                        for b, n in zip(better, noisy, strict=True)])
+    assert delta == pytest.approx(expected, abs=1e-12) and delta > 0.3 and p < 0.01
+    all_ok = np.full((3, 300), "ok")  # MCC undefined: 0, as scikit-learn gives
+    assert paired_bootstrap(gold, all_ok, all_ok, metric="mcc") == (0.0, 1.0)
+    assert paired_bootstrap(gold, noisy, all_ok, metric="mcc")[0] == pytest.approx(
+        np.mean([matthews_corrcoef(gold, n) for n in noisy]), abs=1e-12)
+
+
 def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     from conftest import _toy_texts, write_jsonl
 
