@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import ctypes
+import functools
 import json
 import os
 import random
@@ -38,6 +40,30 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+# Batches between two returns of freed heap memory to the OS during training.
+TRIM_EVERY = 20
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's ``malloc_trim``; elsewhere a no-op).
+
+    Batches of long texts allocate tensors of a different size at every step; glibc keeps
+    freed blocks it cannot reuse, and on 20 Newsgroups resident memory grew by ~0.3 GB per
+    epoch while live data stayed flat. Trimming changes no computed value.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 # dev metrics that can choose the kept epoch and stop training (train.select)
@@ -206,7 +232,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         # disable=None: tqdm stays silent when stderr is not a terminal, so logs stay clean
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=None if progress else True,
                    unit="batch")
-        for batch in bar:
+        for step, batch in enumerate(bar, 1):
+            if step % TRIM_EVERY == 0:
+                release_freed_memory()
             batch = batch.to(device)
             logits = step_model(batch)
             loss = torch.nn.functional.cross_entropy(logits, batch.y)
@@ -227,6 +255,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         # every process scores the whole dev set itself: identical weights give identical
         # early-stopping decisions without any further communication
         dev_logits = pipeline.logits(dev_graphs)
+        release_freed_memory()
         dev_y = torch.cat([g.y for g in dev_graphs])
         row = {
             "epoch": epoch,
