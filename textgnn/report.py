@@ -60,9 +60,9 @@ def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
         correct = (preds_a == gold).astype(float).mean(0) - (preds_b == gold).astype(float).mean(0)
         observed, diffs = float(correct.mean()), correct[idx].mean(1)
     elif metric == "mcc":
-        whole = np.arange(gold.size)[None, :]
-        observed = float((_mcc_rows(gold, preds_a, whole) - _mcc_rows(gold, preds_b, whole)).mean())
-        diffs = (_mcc_rows(gold, preds_a, idx) - _mcc_rows(gold, preds_b, idx)).mean(0)
+        rows = np.concatenate([np.arange(gold.size)[None, :], idx])  # row 0: the test set as is
+        diffs = (_mcc_rows(gold, preds_a, rows) - _mcc_rows(gold, preds_b, rows)).mean(0)
+        observed, diffs = float(diffs[0]), diffs[1:]
     else:
         raise TextGNNError(f"paired_bootstrap: unknown metric {metric!r}; choose accuracy or mcc")
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
