@@ -295,6 +295,12 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
     if world > 1:
         import torch.distributed as dist
 
+        del step_model  # DDP's reducer holds a reference to the process group
+        # A gloo worker thread may still have to take the GIL to free its last work item,
+        # while the group's destructor joins those threads holding the GIL: about one
+        # torchrun run in 100 hung there (py-spy: ~ProcessGroupGloo in std::thread::join, a
+        # worker in gil_scoped_acquire). Sleeping hands the GIL over so they finish first.
+        time.sleep(0.2)
         dist.destroy_process_group()
         if not main:
             return None
