@@ -45,3 +45,25 @@ def test_token_budget_bounds_batches_by_tokens():
     epoch = list(sampler)
     assert len(epoch) == count
     assert all(len(b) == 1 or sum((lengths * 20)[i] for i in b) <= 30 for b in epoch)
+
+
+def test_graphs_are_stored_narrow_and_computed_as_wide():
+    """Index tensors are kept as int32/int16 (a training set stays in memory all run); the
+    model widens them, so the logits equal those computed from int64 inputs."""
+    import torch
+    from torch_geometric.data import Batch
+
+    cfg = load_config(None, ["graph.kind=window", "model.hidden=16", "model.heads=2",
+                             "model.ffn=32", "model.positions=learned", "model.encoder=gat"])
+    texts = ["the cat sat on the mat", "a dog ran", "the dog sat"]
+    vocab = Vocab.build([t.split() for t in texts], 1, True)
+    pipeline = Pipeline(cfg, vocab, ["x", "y"])
+    graphs = pipeline.graphs(texts, ["x", "y", "x"], progress=False)
+    narrow = Batch.from_data_list(graphs)
+    assert (graphs[0].edge_index.dtype, graphs[0].edge_type.dtype, graphs[0].pos.dtype) == (
+        torch.int32, torch.int16, torch.int32)
+    wide = narrow.clone()
+    wide.edge_index, wide.edge_type, wide.pos = (wide.edge_index.long(), wide.edge_type.long(),
+                                                 wide.pos.long())
+    pipeline.model.eval()
+    assert torch.equal(pipeline.model(narrow), pipeline.model(wide))

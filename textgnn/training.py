@@ -42,8 +42,12 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-# Batches between two returns of freed heap memory to the OS during training.
-TRIM_EVERY = 20
+# Tokens trained between two returns of freed heap memory to the OS: four full batches at
+# the default 16,384-token budget. Counting tokens, not batches, trims where the churn is:
+# every ~4 batches of 20NG posts, every ~50 of MR sentences (where trimming costs more than
+# it saves). On 20NG-sized batches, trimming every 5 batches instead of 20 cut the growth
+# between trims from ~1.1 to ~0.8 GB for ~16 % more step time.
+TRIM_TOKENS = 65536
 
 
 @functools.cache
@@ -232,9 +236,12 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         # disable=None: tqdm stays silent when stderr is not a terminal, so logs stay clean
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=None if progress else True,
                    unit="batch")
-        for step, batch in enumerate(bar, 1):
-            if step % TRIM_EVERY == 0:
+        untrimmed = 0  # tokens trained since freed memory was last returned
+        for batch in bar:
+            untrimmed += batch.num_nodes
+            if untrimmed >= TRIM_TOKENS:
                 release_freed_memory()
+                untrimmed = 0
             batch = batch.to(device)
             logits = step_model(batch)
             loss = torch.nn.functional.cross_entropy(logits, batch.y)
@@ -291,6 +298,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
     if board is not None:
         board.close()
     del loader, sampler, train_graphs  # free the training graphs before the test set is built
+    release_freed_memory()
     train_seconds = time.perf_counter() - t_start
     if world > 1:
         import torch.distributed as dist

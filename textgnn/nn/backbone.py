@@ -153,7 +153,9 @@ class Backbone(nn.Module):
     def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                     pos: Tensor | None = None, batch: Tensor | None = None) -> Tensor:
         """Node states after the last block; ``batch`` (node -> graph) enables the dense path
-        of convs that have one, when every graph of the batch is complete."""
+        of convs that have one, when every graph of the batch is complete. Index tensors may
+        come narrow (graphs are stored as int32/int16) and are widened here."""
+        edge_index, edge_type = edge_index.long(), edge_type.long()
         if self.training and self.cfg.word_dropout > 0:
             # Replacing whole tokens by <unk> (id 0, or a zero vector) regularises more than
             # feature dropout.
@@ -163,7 +165,7 @@ class Backbone(nn.Module):
         if self.project is not None:
             h = self.project(h)
         if self.positions is not None:
-            h = h + self.positions(pos)
+            h = h + self.positions(pos.long())
         h = self.embedding_dropout(h)
         layout = None
         if self.dense and batch is not None:
