@@ -54,22 +54,21 @@ WHY = {
         "padding mask, and the gather's index_add backward (torch.profiler at 64 tokens: these "
         "are the step-time difference to the `-notypes` row, which does the baseline's work and "
         "meets the target); moving rows between node and padded layouts is no longer a cost. "
-        "The spread between runs is wide on this machine: at 256 tokens, runs of the same "
-        "transformer code gave 1.02 (2026-11-25) and 0.71, 0.82, 0.65 (2026-11-26)"),
+        "Timed unpaired, whole runs disagreed (256 tokens: 1.02, 0.71, 0.82, 0.65); paired "
+        "trials give 0.91 / 0.88 / 0.88 at 16 / 64 / 256 tokens, and 0.96 / 0.99 / 1.06 "
+        "without edge types, so the bias costs about 10 % of a step"),
     "train_graphs_per_s_ratio/gat-": (
         "PyG's GATConv materialises an (edges, heads, channels) message tensor and projects the "
         "edge-type embedding per edge; at 16 tokens per text (about 10k edges per batch) "
         "aten::mul for messages, attention and their backward is 30 % of the step"),
     "20ng_window_training_peak_rss_gb": (
         "glibc heap fragmentation by batch tensors of a different size at every step, not live "
-        "data (mallinfo2 on 4,000 posts: 0.5 GB in use, 1.1-1.8 GB freed but kept, growing by "
-        "~0.35 GB per epoch). Training now calls malloc_trim every 20 batches and after each dev "
-        "pass: the peak fell from 8.79 GB to this figure with bit-identical results (same "
-        "accuracy), RSS sampled every 90 s swings between 1.9 and 4.3 GB. Tried and not kept: "
-        "train.max_batch_tokens 4,096 (peak 4.33 GB, but 71.2 % test accuracy: more, smaller "
-        "steps overfit by epoch 10); mallopt(M_MMAP_THRESHOLD) at 1 or 4 MB (flatter, but 1.5-2x "
-        "epoch time); freeing gradients right after the optimiser step (no change). Next: a "
-        "different allocator (jemalloc) or fixed-size padded batches"),
+        "data (mallinfo2 on 4,000 posts: 0.5 GB in use, 1.1-1.8 GB freed but kept). Training "
+        "returns freed memory (malloc_trim) every 65,536 tokens and before the test set is "
+        "built, and graphs are stored with int32/int16 indices (0.5 GB of int64 on 20NG): "
+        "8.79 GB -> 5.14 -> 3.63 GB, each time with identical test accuracy. Tried and not "
+        "kept: train.max_batch_tokens 4,096 (71.2 % test accuracy); mallopt(M_MMAP_THRESHOLD) "
+        "at 1 or 4 MB (1.5-2x epoch time)"),
     "cached_rerun_speedup": (
         "the cached path still decodes one JSON parse per text from SQLite and builds its graph; "
         "cProfile: JSON decoding and the SQLite read are most of what is left after "
