@@ -1,6 +1,8 @@
 import random
 
 import pytest
+import torch
+from torch_geometric.data import Batch
 
 from textgnn.batching import BucketBatchSampler, token_budget_batches
 from textgnn.config import load_config
@@ -50,9 +52,6 @@ def test_token_budget_bounds_batches_by_tokens():
 def test_graphs_are_stored_narrow_and_computed_as_wide():
     """Index tensors are kept as int32/int16 (a training set stays in memory all run); the
     model widens them, so the logits equal those computed from int64 inputs."""
-    import torch
-    from torch_geometric.data import Batch
-
     cfg = load_config(None, ["graph.kind=window", "model.hidden=16", "model.heads=2",
                              "model.ffn=32", "model.positions=learned", "model.encoder=gat"])
     texts = ["the cat sat on the mat", "a dog ran", "the dog sat"]
