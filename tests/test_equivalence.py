@@ -4,11 +4,12 @@ import pytest
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
+from torch_geometric.nn import GATConv
 
 from textgnn.config import ModelConfig
 from textgnn.graphs import GraphBuilder
 from textgnn.nn import CONVS, Backbone, Block, make_conv
-from textgnn.nn.convs import complete_layout
+from textgnn.nn.convs import EDGE_DIM, attention_math, complete_layout
 from textgnn.parsing import ParsedText
 
 HIDDEN, HEADS, FFN = 16, 4, 32
@@ -198,3 +199,57 @@ def test_dense_layout_only_for_complete_graphs():
     window = GraphBuilder("window", window=1).build(ParsedText(list("abcd")))
     assert complete_layout(torch.from_numpy(window.edge_index), torch.from_numpy(window.edge_type),
                            torch.zeros(4, dtype=torch.long), 4) is None
+
+
+# where CPU's SDPA runs its math backend: with dropout, or with a bias needing a gradient
+@pytest.mark.parametrize(("mask_kind", "dropout"), [("padding", 0.1), ("bias", 0.1), ("bias", 0.0)])
+def test_attention_math_is_bit_identical_to_sdpa_on_cpu(mask_kind, dropout):
+    # float32 as in training: the written-out ops must repeat the backend's rounding exactly,
+    # or recorded runs of the transformer on complete graphs would no longer reproduce
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(3, HEADS, 9, 8, generator=gen) for _ in range(3))
+    real = torch.arange(9) < torch.tensor([[9], [4], [1]])  # (B, n): graphs of 9, 4, 1 nodes
+    bias = torch.randn(3, HEADS, 9, 9, generator=gen)
+    results = []
+    for attend in (nn.functional.scaled_dot_product_attention, attention_math):
+        inputs = [t.clone().requires_grad_(True) for t in (q, k, v, bias)]
+        mask = (real[:, None, None, :] if mask_kind == "padding"
+                else inputs[3].masked_fill(~real[:, None, None, :], float("-inf")))
+        torch.manual_seed(0)  # the same dropout draws for both
+        out = attend(*inputs[:3], attn_mask=mask, dropout_p=dropout)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out, *(t.grad for t in inputs[:3 if mask_kind == "padding" else 4])])
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
+    assert results[0][1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["dependency", "dependency+complete"])
+def test_gat_edge_term_per_type_equals_pyg_per_edge(kind):
+    # the projection of edge embeddings runs once per type and is gathered per edge; PyG's
+    # GATConv projects every edge's embedding: the same attention, outputs and gradients
+    gen = torch.Generator().manual_seed(6)
+    types = len(GraphBuilder(kind, relations=RELATIONS).edge_types)
+    ours = make_conv("gat", HIDDEN, HEADS, types, attention_dropout=0.0).double()
+    stock = GATConv(HIDDEN, HIDDEN // HEADS, heads=HEADS, add_self_loops=False,
+                    edge_dim=EDGE_DIM).double()
+    stock.load_state_dict(ours.conv.state_dict())
+    batch = complete_batch([5, 8], HIDDEN, gen, kind)
+    keep = torch.rand(batch.num_edges, generator=gen) < 0.6  # a sparse graph
+    edge_index, edge_type = batch.edge_index[:, keep], batch.edge_type[keep]
+    def embedded():  # a union's edge has one embedding per part, summed
+        rows = ours.edge_embedding(edge_type)
+        return rows.sum(-2) if edge_type.dim() == 2 else rows
+
+    outputs = []
+    for forward in (lambda x: ours(x, edge_index, edge_type),
+                    lambda x: stock(x, edge_index, embedded())):
+        x = batch.x.clone().requires_grad_(True)
+        ours.zero_grad()
+        stock.zero_grad()
+        out = forward(x)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        outputs.append([out, x.grad, ours.edge_embedding.weight.grad.clone()])
+    for a, b in zip(*outputs, strict=True):
+        assert (a - b).abs().max() <= 1e-10
+    assert outputs[0][2].abs().sum() > 0
