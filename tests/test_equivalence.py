@@ -122,7 +122,9 @@ def test_node_relabelling_permutes_outputs_and_keeps_logits(encoder, pooling):
     ("dependency+complete", "transformer", True), ("dependency+complete", "gcn", True),
     ("dependency+complete", "gat", True),
     ("dependency+complete", "hybrid", True), ("window+complete", "hybrid", True)])
-def test_dense_fast_path_matches_message_passing(kind, encoder, with_types):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA GPU here"))])
+def test_dense_fast_path_matches_message_passing(kind, encoder, with_types, device):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(2)
     num_edge_types = len(GraphBuilder(kind, relations=RELATIONS).edge_types) if with_types else 0
@@ -131,14 +133,16 @@ def test_dense_fast_path_matches_message_passing(kind, encoder, with_types):
     assert len(type_tables) == (0 if not with_types else 2 if encoder == "hybrid" else 1)
     for table in type_tables:  # GCN's and the transformer's start at zero: make them matter
         torch.nn.init.normal_(table, std=1.0, generator=gen)
-    batch = complete_batch([4, 13, 1, 7], HIDDEN, gen, kind)
+    conv.to(device)
+    batch = complete_batch([4, 13, 1, 7], HIDDEN, gen, kind).to(device)
     layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
     results = []
     for path_layout in (None, layout):
         x = batch.x.clone().requires_grad_(True)
         conv.zero_grad()
         out = conv(x, batch.edge_index, batch.edge_type, path_layout)
-        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=device)
+        (out * weights.view_as(out)).sum().backward()
         grads = [x.grad] + [p.grad.clone() for p in conv.parameters()]
         results.append((out.detach(), grads))
     (sparse, sparse_grads), (dense, dense_grads) = results

@@ -5,9 +5,11 @@ import torch
 from torch_geometric.data import Batch
 
 from textgnn.batching import BucketBatchSampler, token_budget_batches
-from textgnn.config import load_config
+from textgnn.config import TrainConfig, load_config
+from textgnn.errors import TextGNNError
 from textgnn.features import Vocab
 from textgnn.pipeline import Pipeline
+from textgnn.training import lr_factor
 
 
 def test_bucketed_batches_cover_every_example_once_with_similar_lengths():
@@ -66,3 +68,19 @@ def test_graphs_are_stored_narrow_and_computed_as_wide():
                                                  wide.pos.long())
     pipeline.model.eval()
     assert torch.equal(pipeline.model(narrow), pipeline.model(wide))
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    linear = TrainConfig(schedule="linear", warmup=0.1)
+    progress = [(step + 0.5) / 100 for step in range(100)]  # mid-step, as training asks
+    factors = [lr_factor(p, linear) for p in progress]
+    assert factors[0] == pytest.approx(0.05) and factors[9] == pytest.approx(0.95)
+    assert max(factors) == factors[10] == pytest.approx(0.895 / 0.9)
+    assert all(a < b for a, b in zip(factors[:10], factors[1:11], strict=True))  # rising
+    assert all(a > b for a, b in zip(factors[10:-1], factors[11:], strict=True))  # then falling
+    assert factors[-1] == pytest.approx(0.005 / 0.9)
+    assert {lr_factor(p, TrainConfig()) for p in progress} == {1.0}
+    with pytest.raises(TextGNNError, match="unknown schedule 'cosine'; choose one of constant, linear"):
+        lr_factor(0.5, TrainConfig(schedule="cosine"))
+    with pytest.raises(TextGNNError, match=r"train.warmup must be in \[0, 1\)"):
+        lr_factor(0.5, TrainConfig(schedule="linear", warmup=1.5))

@@ -84,6 +84,8 @@ class TrainConfig:
     patience: int = 5  # epochs without dev gain (train.select) before stopping
     select: str = "accuracy"  # dev metric that picks the kept epoch: accuracy | mcc | macro_f1
     grad_clip: float = 1.0
+    schedule: str = "constant"  # constant | linear: warm up, then decay to 0 at the last step
+    warmup: float = 0.1  # linear: the fraction of all steps spent warming up from 0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     eval_batch_size: int = 256

@@ -92,7 +92,13 @@ def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     import torch.distributed as dist
 
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            raise TextGNNError(
+                f"torchrun process {local} has no GPU of its own ({torch.cuda.device_count()} "
+                "visible): start at most one process per GPU (--nproc_per_node), or set "
+                "train.device=cpu")
+        device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -169,6 +175,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
     select = config.train.select
     if select not in SELECT:
         raise TextGNNError(f"train.select: unknown metric {select!r}; choose one of {', '.join(SELECT)}")
+    lr_factor(0.0, config.train)  # an unknown schedule stops here, before any data is read
 
     # Built first so an unknown graph kind, encoder or pooling stops before any data is read.
     scratch = Pipeline(config, Vocab([]), ["?"])
@@ -208,6 +215,7 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
                         else sampler)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -237,7 +245,12 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=None if progress else True,
                    unit="batch")
         untrimmed = 0  # tokens trained since freed memory was last returned
-        for batch in bar:
+        batches = len(loader)  # drawn with the epoch (a token budget makes it vary)
+        for step, batch in enumerate(bar):
+            # a function of the position in training alone: a resumed run follows it too
+            progress = (epoch - 1 + (step + 0.5) / batches) / config.train.epochs
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * lr_factor(progress, config.train)
             untrimmed += batch.num_nodes
             if untrimmed >= TRIM_TOKENS:
                 release_freed_memory()
@@ -345,6 +358,27 @@ def _tensorboard(out_dir: Path, last_epoch: int):
     return SummaryWriter(str(out_dir / "tensorboard"), purge_step=last_epoch + 1)
 
 
+SCHEDULES = ("constant", "linear")
+
+
+def lr_factor(progress: float, train_config) -> float:
+    """The learning rate at ``progress`` (the fraction of training done, 0 to 1) as a
+    fraction of its base: 1 throughout (``constant``), or a linear rise over the first
+    ``warmup`` of training and a linear fall to 0 at its end (``linear``, the usual recipe
+    for fine-tuning a pretrained Transformer)."""
+    if train_config.schedule == "constant":
+        return 1.0
+    if train_config.schedule != "linear":
+        raise TextGNNError(f"train.schedule: unknown schedule {train_config.schedule!r}; "
+                           f"choose one of {', '.join(SCHEDULES)}")
+    warmup = train_config.warmup
+    if not 0 <= warmup < 1:
+        raise TextGNNError(f"train.warmup must be in [0, 1), got {warmup}")
+    if progress < warmup:
+        return progress / warmup
+    return max(0.0, (1 - progress) / (1 - warmup))
+
+
 def _parameter_groups(model: torch.nn.Module, config: Config) -> list[dict]:
     """Trainable parameters; a pretrained encoder's get their own (lower) learning rate."""
     pretrained = getattr(model, "pretrained_parameters", lambda: [])()
@@ -364,6 +398,8 @@ def _checkpoint(path: Path, model, best_state: dict, optimizer, sampler, state: 
         tensors |= {f"optim.{index}.{name}": value for name, value in moments.items()}
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.sampler"] = sampler.generator.get_state()
+    if torch.cuda.is_initialized():  # dropout on a GPU draws from the GPU's own generators
+        tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
     np_state = np.random.get_state()
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
     version, internal, gauss = random.getstate()
@@ -386,6 +422,8 @@ def _restore(path: Path, model, optimizer, sampler) -> tuple[dict, dict]:
     optimizer.load_state_dict({"state": moments, "param_groups": state.pop("optimizer_groups")})
     torch.set_rng_state(tensors["rng.torch"])
     sampler.generator.set_state(tensors["rng.sampler"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(tensors["rng.cuda"])[:torch.cuda.device_count()])
     version, internal, gauss = state.pop("rng_python")
     random.setstate((version, tuple(internal), gauss))
     name, pos, has_gauss, cached = state.pop("rng_numpy")
