@@ -213,14 +213,20 @@ def test_attention_math_is_bit_identical_to_sdpa_on_cpu(mask_kind, dropout):
     gen = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(3, HEADS, 9, 8, generator=gen) for _ in range(3))
     real = torch.arange(9) < torch.tensor([[9], [4], [1]])  # (B, n): graphs of 9, 4, 1 nodes
-    bias = torch.randn(3, HEADS, 9, 9, generator=gen)
+    # (B, n, n, heads) permuted, as gathered from the edge-type table
+    bias = torch.randn(3, 9, 9, HEADS, generator=gen).permute(0, 3, 1, 2)
+    keep = real[:, None, None, :]
     results = []
-    for attend in (nn.functional.scaled_dot_product_attention, attention_math):
+    for ours in (False, True):
         inputs = [t.clone().requires_grad_(True) for t in (q, k, v, bias)]
-        mask = (real[:, None, None, :] if mask_kind == "padding"
-                else inputs[3].masked_fill(~real[:, None, None, :], float("-inf")))
+        with_bias = None if mask_kind == "padding" else inputs[3]
         torch.manual_seed(0)  # the same dropout draws for both
-        out = attend(*inputs[:3], attn_mask=mask, dropout_p=dropout)
+        if ours:
+            out = attention_math(*inputs[:3], keep, with_bias, dropout)
+        else:
+            mask = keep if with_bias is None else with_bias.masked_fill(~keep, float("-inf"))
+            out = nn.functional.scaled_dot_product_attention(*inputs[:3], attn_mask=mask,
+                                                              dropout_p=dropout)
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
         results.append([out, *(t.grad for t in inputs[:3 if mask_kind == "padding" else 4])])
     for a, b in zip(*results, strict=True):

@@ -73,22 +73,21 @@ def _type_rows(table: Tensor, types: Tensor, union: bool) -> Tensor:
     return rows.sum(-2) if union else rows
 
 
-def attention_math(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor,
+def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor, bias: Tensor | None = None,
                    dropout_p: float = 0.0) -> Tensor:
-    r""":math:`\mathrm{softmax}(q k^\top / \sqrt{d} + \mathrm{mask})\, v`, the operations of
-    ``scaled_dot_product_attention``'s math backend (the one it runs on CPU with dropout, or
-    with a bias that needs a gradient) in its order, so outputs and gradients are
-    bit-identical (tested). Written out, it skips that backend's search for query rows with
-    every key masked, which a graph never has (every graph has a node): about a tenth of the
-    attention's time.
+    r""":math:`\mathrm{softmax}(q k^\top / \sqrt{d} + b)\, v` over the keys where ``keep``
+    (broadcast to the scores) is True. The result and gradients are bit-identical (tested)
+    to ``scaled_dot_product_attention`` with ``attn_mask=bias.masked_fill(~keep, -inf)``
+    (or ``keep``) on its math backend, the one CPU runs with dropout or a bias needing a
+    gradient: the same operations in the same order. Written out, it skips that backend's
+    search for query rows with every key masked, which a graph never has (every graph has
+    a node), and adds the bias before masking instead of building a masked copy of it.
     """
     scale = math.sqrt(1 / math.sqrt(q.size(-1)))  # split between q and k, as the backend does
     scores = (q * scale) @ (k.transpose(-2, -1) * scale)
-    if attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
-    else:
-        scores = scores + attn_mask
-    weights = torch.softmax(scores, -1)
+    if bias is not None:
+        scores = scores + bias
+    weights = torch.softmax(scores.masked_fill_(~keep, float("-inf")), -1)
     if dropout_p > 0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v
@@ -320,19 +319,20 @@ class Transformer(MessagePassing):
         return v_j * alpha.unsqueeze(-1)
 
     def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
-        if self.type_bias is None:
-            mask = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
-        else:
-            bias = layout.gather_types(self.type_bias.weight).permute(0, 3, 1, 2)
-            mask = bias.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
+        keep = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
+        bias = (None if self.type_bias is None
+                else layout.gather_types(self.type_bias.weight).permute(0, 3, 1, 2))
         dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
         shape = (*dense.shape[:2], self.heads, self.head_dim)
         q, k, v = (lin(dense).view(shape).transpose(1, 2) for lin in (self.query, self.key, self.value))
         dropout = self.attention_dropout if self.training else 0.0
         # On CPU, SDPA trains with dropout on its math backend; elsewhere it picks a fused
         # kernel, which is faster and rounds differently, so it stays for eval and GPU.
-        attend = attention_math if dropout > 0 and not q.is_cuda else F.scaled_dot_product_attention
-        out = attend(q, k, v, attn_mask=mask, dropout_p=dropout)
+        if dropout > 0 and not q.is_cuda:
+            out = attention_math(q, k, v, keep, bias, dropout)
+        else:
+            mask = keep if bias is None else bias.masked_fill(~keep, float("-inf"))
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         return layout.from_dense(out.transpose(1, 2).flatten(2))
 
 
@@ -431,16 +431,19 @@ def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
         return None
     if edge_index.size(1) != int((counts * counts).sum()):
         return None
-    node_slot = torch.arange(num_nodes, device=batch.device) - (torch.cumsum(counts, 0) - counts)[batch]
+    # index_select rather than indexing with [] throughout: on n^2 edges per graph the
+    # latter is several times slower on CPU, and this runs on every forward pass
+    first = (torch.cumsum(counts, 0) - counts).index_select(0, batch)
+    node_slot = torch.arange(num_nodes, device=batch.device) - first
     source, target = edge_index
-    graph = batch[target]
-    if not torch.equal(graph, batch[source]):
+    if not torch.equal(batch.index_select(0, target), batch.index_select(0, source)):
         return None
     n = int(counts.max())
     slots = batch * n + node_slot
     types = torch.full((counts.numel() * n * n, *edge_type.shape[1:]), -1, dtype=torch.long,
                        device=batch.device)
-    types.index_copy_(0, slots[target] * n + node_slot[source], edge_type)
+    cell = slots.index_select(0, target) * n + node_slot.index_select(0, source)
+    types.index_copy_(0, cell, edge_type)
     types = types.view(counts.numel(), n, n, *edge_type.shape[1:])
     mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
     pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
