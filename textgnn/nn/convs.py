@@ -234,7 +234,9 @@ class GAT(nn.Module):
         score = ((h * conv.att_dst).sum(-1).unsqueeze(2)  # target i: (B, n, 1, H)
                  + (h * conv.att_src).sum(-1).unsqueeze(1))  # source j: (B, 1, n, H)
         if self.edge_embedding is not None:
-            score = score + layout.gather_types(self.type_logits()).permute(0, 2, 3, 1)
+            # rows, not DenseLayout.gather_types' columns: the logits are computed, not a
+            # leaf, and a transposed gradient would change the order of the sums after it
+            score = score + _type_rows(self.type_logits(), layout.types, layout.types.dim() == 4)
         score = F.leaky_relu(score, conv.negative_slope).permute(0, 3, 1, 2)  # (B, H, i, j)
         score = score.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
         alpha = F.dropout(torch.softmax(score, -1), p=conv.dropout, training=self.training)
@@ -406,7 +408,8 @@ class DenseLayout:
 
         Gathered from the table's columns: with a few floats per row (D is 1 or the number
         of heads) that costs a fraction of gathering rows, forward and backward, and the
-        gradient is summed in the same order (the recorded runs reproduce bit for bit).
+        gradient is summed in the same order. It reaches ``table`` transposed, which a
+        parameter's ``.grad`` undoes; a computed table should be gathered by rows.
         """
         cols = table.t().index_select(1, self.types.reshape(-1))
         cols = cols.view(table.size(1), *self.types.shape)  # (D, B, n, n[, K])
