@@ -248,9 +248,10 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         batches = len(loader)  # drawn with the epoch (a token budget makes it vary)
         for step, batch in enumerate(bar):
             # a function of the position in training alone: a resumed run follows it too
-            progress = (epoch - 1 + (step + 0.5) / batches) / config.train.epochs
+            factor = lr_factor((epoch - 1 + (step + 0.5) / batches) / config.train.epochs,
+                               config.train)
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base * lr_factor(progress, config.train)
+                group["lr"] = base * factor
             untrimmed += batch.num_nodes
             if untrimmed >= TRIM_TOKENS:
                 release_freed_memory()

@@ -55,9 +55,9 @@ def make_conv(name: str, hidden: int, heads: int, num_edge_types: int,
 def _embed_types(embedding: nn.Embedding, edge_type: Tensor) -> Tensor:
     """(E,) -> (E, D); a union's (E, K) sums its K per-part rows.
 
-    The sparse gcn path keeps the embedding call rather than :func:`_type_rows`: its
-    backward sums gradients in another order, and the recorded runs reproduce bit for bit
-    only with the one they were trained with.
+    The sparse gcn path and gatv2 keep the embedding call rather than :func:`_type_rows`:
+    its backward sums gradients in another order, and the recorded runs reproduce bit for
+    bit only with the one they were trained with.
     """
     rows = embedding(edge_type)
     return rows.sum(-2) if edge_type.dim() == 2 else rows
