@@ -205,8 +205,31 @@ def test_dense_layout_only_for_complete_graphs():
                            torch.zeros(4, dtype=torch.long), 4) is None
 
 
+def test_dense_layout_shares_types_that_depend_on_positions_only():
+    # complete graphs of mixed sizes: relative offsets, one (1, n, n) pattern for the batch
+    gen = torch.Generator().manual_seed(3)
+    batch = complete_batch([3, 5, 4], HIDDEN, gen)
+    ei, et = batch.edge_index, batch.edge_type
+    layout = complete_layout(ei, et, batch.batch, batch.num_nodes)
+    assert layout.types.shape == (1, 5, 5)
+    slot = torch.arange(batch.num_nodes) - batch.ptr[batch.batch]
+    assert torch.equal(layout.types[0, slot[ei[1]], slot[ei[0]]], et)  # every edge's own type
+    # graphs of 4 and 2 nodes: a difference on padding pairs is ignored, on a real pair not
+    mask = torch.arange(4) < torch.tensor([[4], [2]])
+    types = torch.zeros(2, 4, 4, dtype=torch.long)
+    types[1, 3, 3] = 1
+    assert DenseLayout(mask, types, torch.arange(6)).types.shape == (1, 4, 4)
+    types[1, 1, 0] = 2
+    assert DenseLayout(mask, types, torch.arange(6)).types.shape == (2, 4, 4)
+    # a union whose first part differs per graph: shared as a whole no, its second part yes
+    union = torch.stack([types, torch.zeros_like(types)], -1)
+    layout = DenseLayout(mask, union, torch.arange(6))
+    assert layout.types.shape == (2, 4, 4, 2) and layout.part(-1).types.shape == (1, 4, 4)
+
+
 # where CPU's SDPA runs its math backend: with dropout, or with a bias needing a gradient
-@pytest.mark.parametrize(("mask_kind", "dropout"), [("padding", 0.1), ("bias", 0.1), ("bias", 0.0)])
+@pytest.mark.parametrize(("mask_kind", "dropout"), [("padding", 0.1), ("bias", 0.1), ("bias", 0.0),
+                                                 ("unpadded", 0.1)])
 def test_attention_math_is_bit_identical_to_sdpa_on_cpu(mask_kind, dropout):
     # float32 as in training: the written-out ops must repeat the backend's rounding exactly,
     # or recorded runs of the transformer on complete graphs would no longer reproduce
@@ -215,7 +238,7 @@ def test_attention_math_is_bit_identical_to_sdpa_on_cpu(mask_kind, dropout):
     real = torch.arange(9) < torch.tensor([[9], [4], [1]])  # (B, n): graphs of 9, 4, 1 nodes
     # (B, n, n, heads) permuted, as gathered from the edge-type table
     bias = torch.randn(3, 9, 9, HEADS, generator=gen).permute(0, 3, 1, 2)
-    keep = real[:, None, None, :]
+    keep = None if mask_kind == "unpadded" else real[:, None, None, :]
     results = []
     for ours in (False, True):
         inputs = [t.clone().requires_grad_(True) for t in (q, k, v, bias)]
@@ -223,6 +246,9 @@ def test_attention_math_is_bit_identical_to_sdpa_on_cpu(mask_kind, dropout):
         torch.manual_seed(0)  # the same dropout draws for both
         if ours:
             out = attention_math(*inputs[:3], keep, with_bias, dropout)
+        elif keep is None:
+            out = nn.functional.scaled_dot_product_attention(*inputs[:3], attn_mask=with_bias,
+                                                              dropout_p=dropout)
         else:
             mask = keep if with_bias is None else with_bias.masked_fill(~keep, float("-inf"))
             out = nn.functional.scaled_dot_product_attention(*inputs[:3], attn_mask=mask,
@@ -267,8 +293,8 @@ def test_gat_edge_term_per_type_equals_pyg_per_edge(kind):
 
 @pytest.mark.parametrize("union", [False, True])
 def test_dense_type_gather_repeats_the_row_gather_bit_for_bit(union):
-    # recorded runs were trained with the bias gathered row by row from the type table: the
-    # column gather must give the same values and sum the gradient in the same order
+    # the column gather must give the values of gathering rows, and sum the gradient in the
+    # same order: the two may be swapped without changing a trained model
     gen = torch.Generator().manual_seed(7)
     types = torch.randint(0, 18, (3, 40, 40, *((2,) if union else ())), generator=gen)
     layout = DenseLayout(torch.ones(3, 40, dtype=torch.bool), types, torch.arange(120))

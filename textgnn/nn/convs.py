@@ -73,10 +73,10 @@ def _type_rows(table: Tensor, types: Tensor, union: bool) -> Tensor:
     return rows.sum(-2) if union else rows
 
 
-def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor, bias: Tensor | None = None,
-                   dropout_p: float = 0.0) -> Tensor:
+def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor | None,
+                   bias: Tensor | None = None, dropout_p: float = 0.0) -> Tensor:
     r""":math:`\mathrm{softmax}(q k^\top / \sqrt{d} + b)\, v` over the keys where ``keep``
-    (broadcast to the scores) is True. The result and gradients are bit-identical (tested)
+    (broadcast to the scores; None: every key) is True. The result and gradients are bit-identical (tested)
     to ``scaled_dot_product_attention`` with ``attn_mask=bias.masked_fill(~keep, -inf)``
     (or ``keep``) on its math backend, the one CPU runs with dropout or a bias needing a
     gradient: the same operations in the same order. Written out, it skips that backend's
@@ -87,7 +87,9 @@ def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor, bias: Tensor |
     scores = (q * scale) @ (k.transpose(-2, -1) * scale)
     if bias is not None:
         scores = scores + bias
-    weights = torch.softmax(scores.masked_fill_(~keep, float("-inf")), -1)
+    if keep is not None:
+        scores = scores.masked_fill_(~keep, float("-inf"))
+    weights = torch.softmax(scores, -1)
     if dropout_p > 0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v
@@ -321,7 +323,9 @@ class Transformer(MessagePassing):
         return v_j * alpha.unsqueeze(-1)
 
     def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
-        keep = layout.mask[:, None, None, :]  # (B, 1, 1, n): attend to real nodes only
+        # (B, 1, 1, n): attend to real nodes only; None when no graph is padded, as in a
+        # length bucket of equal lengths, which saves a pass over the scores
+        keep = None if bool(layout.mask.all()) else layout.mask[:, None, None, :]
         bias = (None if self.type_bias is None
                 else layout.gather_types(self.type_bias.weight))
         dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
@@ -333,7 +337,8 @@ class Transformer(MessagePassing):
         if dropout > 0 and not q.is_cuda:
             out = attention_math(q, k, v, keep, bias, dropout)
         else:
-            mask = keep if bias is None else bias.masked_fill(~keep, float("-inf"))
+            mask = bias if keep is None else keep if bias is None else bias.masked_fill(
+                ~keep, float("-inf"))
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         return layout.from_dense(out.transpose(1, 2).flatten(2))
 
@@ -393,10 +398,17 @@ class DenseLayout:
     ``slots`` (N,) is each node's row in the flattened (B * n) padded layout. Moving rows
     with ``index_copy``/``index_select`` on flat slots costs a fraction of boolean-mask or
     two-index advanced indexing (forward and backward) and gives the same values.
+
+    When every graph's types are those of the longest graph on its real pairs (relative
+    offsets, which depend on positions only), ``types`` keeps a batch axis of 1 and
+    everything gathered from it broadcasts over the batch: a parameter is gathered once per
+    batch rather than once per text, and its gradient is summed over the batch before the
+    scatter into its rows, B times fewer scattered positions.
     """
 
     def __init__(self, mask: Tensor, types: Tensor, slots: Tensor):
-        self.mask, self.types, self.slots = mask, types, slots
+        self.mask, self.slots = mask, slots
+        self.types = _shared_types(types, self.pair_mask)
 
     @property
     def pair_mask(self) -> Tensor:
@@ -404,7 +416,7 @@ class DenseLayout:
         return self.mask.unsqueeze(2) & self.mask.unsqueeze(1)
 
     def gather_types(self, table: Tensor) -> Tensor:
-        """(T, D) rows per edge type -> (B, D, n, n), a union's K rows summed.
+        """(T, D) rows per edge type -> (B or 1, D, n, n), a union's K rows summed.
 
         Gathered from the table's columns: with a few floats per row (D is 1 or the number
         of heads) that costs a fraction of gathering rows, forward and backward, and the
@@ -427,6 +439,19 @@ class DenseLayout:
     def from_dense(self, t: Tensor) -> Tensor:
         """(B, n, ...) -> (N, ...): the real nodes' rows, in node order."""
         return t.reshape(-1, *t.shape[2:]).index_select(0, self.slots)
+
+
+def _shared_types(types: Tensor, pair_mask: Tensor) -> Tensor:
+    """``types`` (B, n, n[, K]) as (1, n, n[, K]) if every graph's real pairs hold the types
+    of the longest graph (graph 0 when several are longest), else unchanged."""
+    if types.size(0) == 1:
+        return types
+    longest = int(pair_mask[:, -1, -1].int().argmax())  # a graph with a node in the last slot
+    pattern = types[longest:longest + 1]
+    same = types == pattern
+    if types.dim() == 4:
+        same = same.all(-1)
+    return pattern if bool((same | ~pair_mask).all()) else types
 
 
 def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
