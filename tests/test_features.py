@@ -1,5 +1,7 @@
 """Pretrained features: sub-word -> parser-token alignment, the feature cache, static vectors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ import torch
 from textgnn.features import (
     GLOVE,
     ContextualFeatures,
+    _joined_zip,
     align,
     load_tokenizer,
     static_vectors,
@@ -141,3 +144,42 @@ def test_batched_alignment_points_into_its_own_text(toy_data):
     assert torch.equal(batch.sub_graph[batch.align_sub], batch.batch[batch.align_node])
     assert set(batch.align_node.tolist()) == set(range(batch.num_nodes))  # every node fed
     assert batch.sub_graph.tolist() == sorted(batch.sub_graph.tolist())
+
+
+def test_model_split_over_packages_is_joined_once(tmp_path, monkeypatch):
+    # a zip split into three "packages", as all-mpnet-base-v2 ships on the registry
+    import importlib.metadata
+    import io
+    import types
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model/config.json", '{"hidden_size": 8}')
+        archive.writestr("model/vocab.txt", "a\nb\n")
+    blob = buffer.getvalue()
+    site = tmp_path / "site"
+    dists = {}
+    for i, start in enumerate(range(0, len(blob), len(blob) // 3 + 1)):
+        part = site / f"pkg{i}" / f"model.zip.00{i + 1}"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(blob[start:start + len(blob) // 3 + 1])
+        files = [Path(f"pkg{i}/__init__.py"), part.relative_to(site)]
+        dists[f"part-{i}"] = types.SimpleNamespace(files=files, locate_file=lambda f: site / f)
+
+    def distribution(name):
+        if name not in dists:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return dists[name]
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    monkeypatch.setenv("TEXTGNN_CACHE", str(tmp_path / "cache"))
+    path = _joined_zip(list(dists), "model")
+    assert path == tmp_path / "cache" / "packaged" / "model"
+    assert (path / "vocab.txt").read_text() == "a\nb\n"
+    assert [p.name for p in path.parent.iterdir()] == ["model"]  # no scratch left behind
+    (path / "vocab.txt").write_text("kept")
+    assert _joined_zip(list(dists), "model") == path
+    assert (path / "vocab.txt").read_text() == "kept"  # extracted once, then reused
+    with pytest.raises(ImportError):
+        _joined_zip(["not-installed-part"], "other")

