@@ -50,21 +50,15 @@ TEXTGCN_20NG = 86.34
 WHY = {
     "train_graphs_per_s_ratio/transformer-complete/": (
         "our Transformer carries a learned relative-position bias that the dense baseline "
-        "lacks; the `-notypes` row, which does the baseline's work, meets the target. At 256 "
-        "tokens (torch.profiler, one core, 8 texts of 256 tokens) the bias costs 31 ms of a "
-        "142 ms step over two layers: the backward scatter-add of 524,288 positions into 18 "
-        "types (9.4 ms; the clipped offsets send long runs of positions to the same type, so "
-        "the additions wait on each other), the forward gather (5.9 ms), making its gradient "
-        "contiguous (5.4 ms) and adding it to the scores (6.1 ms). Every complete graph has "
-        "the same offset pattern, so the bias could be gathered once per batch and its "
-        "gradient summed over the batch first. That would change the order in which the "
-        "gradient is summed, and every recorded transformer run on complete graphs would "
-        "have to be retrained to keep reproducing; a prototype gained 0.04. Done instead, "
-        "bit-identical to the recorded runs: attention written out as SDPA's math backend "
-        "without its all-masked-row search, the bias added before masking, the type table "
-        "gathered by columns and the layout check gathering with index_select. At 64 tokens "
-        "that took the ratio from 0.88 to 0.96; at 256, where runs of the same code have "
-        "ranged from 0.77 to 0.88 on this shared machine, it is 0.83"),
+        "lacks (the `-notypes` row does the baseline's work). Gathered per text, it cost 31 ms "
+        "of a 142 ms step at 256 tokens (torch.profiler, one core): the backward scatter-add "
+        "of 524,288 positions into 18 types, the gather, and the gradient's layout. Complete "
+        "graphs share their offset pattern, so the bias is now gathered once per batch and "
+        "its gradient summed over the batch before that scatter (0.83 -> 0.96 at 256 tokens "
+        "in a side-by-side run), and attention skips the padding mask when no text is padded. "
+        "What is left: building the dense layout from the edge list on every forward pass; "
+        "both steps spend about a third of their time drawing dropout masks, which makes "
+        "single trials at 256 tokens vary by about 0.06"),
     "train_graphs_per_s_ratio/gat-": (
         "PyG's GATConv materialises an (edges, heads, channels) message tensor; its edge term "
         "is computed once per edge type and gathered per edge (TypedGATConv), which took "
