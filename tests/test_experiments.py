@@ -173,3 +173,33 @@ def test_search_picks_the_variant_with_the_best_mean_dev_score():
     assert "Chosen by dev: `wide` (mean dev 72.50)" in text  # test accuracy plays no part
     assert text.index("| wide | 2 |") < text.index("| small | 2 |")
     assert _search_lines(runs[:2]) == []  # one variant: nothing was searched
+
+
+def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_path):
+    # a tag with no fine-tuned encoder: its cells are compared with transformer-complete of
+    # the same tag; once the fine-tuned encoder is there, with it
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 200)
+    (tmp_path / "gold-d.json").write_text(json.dumps(gold.tolist()))
+
+    def run(encoder, graph, seed, correct):
+        preds = np.where(rng.random(200) < correct, gold, 1 - gold).tolist()
+        acc = float(np.mean(np.asarray(preds) == gold))
+        return {"key": f"d/{encoder}-{graph}@big/seed{seed}", "dataset": "d", "graph": graph,
+                "encoder": encoder, "seed": seed, "tag": "big", "config": {},
+                "dev": {"accuracy": acc, "macro_f1": acc}, "test": {"accuracy": acc, "macro_f1": acc},
+                "params": 10, "train_seconds": 1.0, "test_predictions": preds}
+
+    runs = [run(e, g, s, c) for e, g, c in [("transformer", "complete", 0.9),
+                                             ("gcn", "dependency", 0.6)] for s in range(2)]
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    tagged = report(tmp_path).split("# Pretrained features: `big`")[1]
+    assert "| transformer | complete | 2 |" in tagged and "| ref | - |" in tagged
+    row = next(line for line in tagged.splitlines() if line.startswith("| gcn | dependency"))
+    assert float(row.split("|")[8]) < -20  # about 0.6 - 0.9, against the transformer
+    assert "Verdict for" not in tagged and "Best graph model from scratch" not in tagged
+    runs += [run("finetune", "none", s, 0.95) for s in range(2)]
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    tagged = report(tmp_path).split("# Pretrained features: `big`")[1]
+    row = next(line for line in tagged.splitlines() if line.startswith("| transformer | complete"))
+    assert row.split("|")[8].strip().startswith("-")  # now a difference to finetune, not ref
