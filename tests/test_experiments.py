@@ -203,3 +203,5 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
     tagged = report(tmp_path).split("# Pretrained features: `big`")[1]
     row = next(line for line in tagged.splitlines() if line.startswith("| transformer | complete"))
     assert row.split("|")[8].strip().startswith("-")  # now a difference to finetune, not ref
+    # the best graph model is named, never the fine-tuned encoder alone (95 % here)
+    assert "Best graph model on `big` features on d: transformer-complete" in tagged
