@@ -205,3 +205,30 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
     assert row.split("|")[8].strip().startswith("-")  # now a difference to finetune, not ref
     # the best graph model is named, never the fine-tuned encoder alone (95 % here)
     assert "Best graph model on `big` features on d: transformer-complete" in tagged
+
+
+def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
+        "train": {"epochs": 3, "patience": 3, "batch_size": 16, "lr": 0.01},
+        "data": {"min_freq": 1}}))
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump({
+        "name": "one", "config": "base.yaml", "datasets": [str(toy_data)], "graphs": ["window"],
+        "encoders": ["gcn"], "seeds": 1}))
+    study = Study.load(tmp_path / "one.yaml")
+    runs_path = run_study(study, tmp_path / "results", jobs=1)
+    (first,) = read_runs(runs_path)
+    run_dir = next((tmp_path / "runs" / "one").rglob("checkpoint.safetensors")).parent
+    # killed after the last checkpoint, before its metrics and its record were written
+    (run_dir / "metrics.json").unlink()
+    runs_path.write_text("")
+    run_study(study, tmp_path / "results", jobs=1)
+    (again,) = read_runs(runs_path)
+    assert "resumed from" in (run_dir / "train.log").read_text()
+    assert again["test_predictions"] == first["test_predictions"]
+    assert again["test"] == first["test"]
+    # a finished run whose record was removed (say, to rerun it on changed code) starts afresh
+    runs_path.write_text("")
+    run_study(study, tmp_path / "results", jobs=1)
+    assert "resumed from" not in (run_dir / "train.log").read_text()
+    assert len(read_runs(runs_path)) == 1

@@ -2,8 +2,9 @@
 
 ``python -m textgnn experiment configs/claim.yaml`` trains every dataset x graph x encoder x
 seed cell through the normal training path and appends one line per finished run to
-``results/<study>/runs.jsonl`` (flushed and fsynced, so a killed study loses at most the run
-in flight; rerunning skips finished runs). :mod:`textgnn.report` turns the lines into
+``results/<study>/runs.jsonl`` (flushed and fsynced, so a killed study loses at most the
+current epoch of the run in flight; rerunning skips finished runs and continues that one from
+its last checkpoint). :mod:`textgnn.report` turns the lines into
 tables with confidence intervals, paired significance tests and plots.
 """
 
@@ -27,7 +28,7 @@ from .config import Config, apply_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
-from .training import usable_cpus
+from .training import CHECKPOINT, usable_cpus
 
 BASELINE_ENCODER = "tfidf-lr"
 
@@ -143,10 +144,18 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
     log = run_dir / "train.log"
+    # a run killed after a checkpoint (a session ended, the machine went down) continues from
+    # it with the metrics of an uninterrupted run, if it was started with this very config;
+    # a finished run (metrics.json) whose record was removed is trained afresh
+    args = ["--config", handle.name, "--out", str(run_dir)]
+    if ((run_dir / CHECKPOINT).is_file() and not (run_dir / "metrics.json").is_file()
+            and (run_dir / "config.yaml").is_file()
+            and load_config(run_dir / "config.yaml") == load_config(handle.name)):
+        args = ["--resume", str(run_dir)]
     try:
-        with log.open("w") as out:
-            proc = subprocess.run([sys.executable, "-m", "textgnn", "train", "--config", handle.name,
-                                   "--out", str(run_dir), "--quiet"], stdout=out, stderr=out)
+        with log.open("a" if args[0] == "--resume" else "w") as out:
+            proc = subprocess.run([sys.executable, "-m", "textgnn", "train", *args, "--quiet"],
+                                  stdout=out, stderr=out)
     finally:
         os.unlink(handle.name)
     if proc.returncode:
