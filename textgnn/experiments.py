@@ -147,13 +147,12 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     # a run killed after a checkpoint (a session ended, the machine went down) continues from
     # it with the metrics of an uninterrupted run, if it was started with this very config;
     # a finished run (metrics.json) whose record was removed is trained afresh
-    args = ["--config", handle.name, "--out", str(run_dir)]
-    if ((run_dir / CHECKPOINT).is_file() and not (run_dir / "metrics.json").is_file()
-            and (run_dir / "config.yaml").is_file()
-            and load_config(run_dir / "config.yaml") == load_config(handle.name)):
-        args = ["--resume", str(run_dir)]
+    resume = ((run_dir / CHECKPOINT).is_file() and not (run_dir / "metrics.json").is_file()
+              and (run_dir / "config.yaml").is_file()
+              and load_config(run_dir / "config.yaml") == load_config(handle.name))
+    args = ["--resume", str(run_dir)] if resume else ["--config", handle.name, "--out", str(run_dir)]
     try:
-        with log.open("a" if args[0] == "--resume" else "w") as out:
+        with log.open("a" if resume else "w") as out:
             proc = subprocess.run([sys.executable, "-m", "textgnn", "train", *args, "--quiet"],
                                   stdout=out, stderr=out)
     finally:

@@ -161,7 +161,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             section = _dataset_section(study_dir, dataset, mine, reference,
                                        f"## {dataset} · {tag}", grid=False)
             tagged_syntax[dataset] = section["outcomes"]
-            lines += section["lines"] + _pretrained_lines(dataset, tag, section["rows"])
+            lines += section["lines"] + _pretrained_lines(dataset, tag, section)
         lines += _syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     text = "\n".join(lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
@@ -373,13 +373,14 @@ def _published(dataset: str, metric: str, got: float, anchors: dict, targets: di
     return text
 
 
-def _pretrained_lines(dataset: str, tag: str, rows: list[dict]) -> list[str]:
+def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
     """The best graph model (not the fine-tuned encoder alone) on a tag's features."""
-    models = [r for r in rows if r["model"] not in (BASELINE_ENCODER, TAGGED_REFERENCE[0])]
+    models = [r for r in section["rows"]
+              if r["model"] not in (BASELINE_ENCODER, TAGGED_REFERENCE[0])]
     if not models:
         return []
     best = max(models, key=lambda r: r["mean"])
-    metric = _metric(dataset)
+    metric = section["metric"]
     got = 100 * best["mean"]
     return [f"Best graph model on `{tag}` features on {dataset}: {best['encoder']}-{best['graph']} "
             f"{got:.2f} {metric} ({best['n']} seeds)"

@@ -10,6 +10,7 @@ class plus one ``@register`` line. Edge types reach every conv when ``num_edge_t
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 
 import torch
@@ -76,12 +77,13 @@ def _type_rows(table: Tensor, types: Tensor, union: bool) -> Tensor:
 def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor | None,
                    bias: Tensor | None = None, dropout_p: float = 0.0) -> Tensor:
     r""":math:`\mathrm{softmax}(q k^\top / \sqrt{d} + b)\, v` over the keys where ``keep``
-    (broadcast to the scores; None: every key) is True. The result and gradients are bit-identical (tested)
-    to ``scaled_dot_product_attention`` with ``attn_mask=bias.masked_fill(~keep, -inf)``
-    (or ``keep``) on its math backend, the one CPU runs with dropout or a bias needing a
-    gradient: the same operations in the same order. Written out, it skips that backend's
-    search for query rows with every key masked, which a graph never has (every graph has
-    a node), and adds the bias before masking instead of building a masked copy of it.
+    (broadcast to the scores; None: every key) is True. The result and gradients are
+    bit-identical (tested) to ``scaled_dot_product_attention`` with
+    ``attn_mask=bias.masked_fill(~keep, -inf)`` (or ``keep``) on its math backend, the one
+    CPU runs with dropout or a bias needing a gradient: the same operations in the same
+    order. Written out, it skips that backend's search for query rows with every key masked,
+    which a graph never has (every graph has a node), and adds the bias before masking
+    instead of building a masked copy of it.
     """
     scale = math.sqrt(1 / math.sqrt(q.size(-1)))  # split between q and k, as the backend does
     scores = (q * scale) @ (k.transpose(-2, -1) * scale)
@@ -337,8 +339,9 @@ class Transformer(MessagePassing):
         if dropout > 0 and not q.is_cuda:
             out = attention_math(q, k, v, keep, bias, dropout)
         else:
-            mask = bias if keep is None else keep if bias is None else bias.masked_fill(
-                ~keep, float("-inf"))
+            mask = keep if bias is None else bias
+            if bias is not None and keep is not None:
+                mask = bias.masked_fill(~keep, float("-inf"))
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         return layout.from_dense(out.transpose(1, 2).flatten(2))
 
@@ -409,8 +412,9 @@ class DenseLayout:
     def __init__(self, mask: Tensor, types: Tensor, slots: Tensor):
         self.mask, self.slots = mask, slots
         self.types = _shared_types(types, self.pair_mask)
+        self._parts: dict[int, DenseLayout] = {}  # every layer asks for the same part
 
-    @property
+    @functools.cached_property
     def pair_mask(self) -> Tensor:
         """(B, n, n): True where both ends are real nodes."""
         return self.mask.unsqueeze(2) & self.mask.unsqueeze(1)
@@ -429,7 +433,9 @@ class DenseLayout:
 
     def part(self, k: int) -> DenseLayout:
         """The same layout with only part ``k``'s types of a union."""
-        return DenseLayout(self.mask, self.types[..., k], self.slots)
+        if k not in self._parts:
+            self._parts[k] = DenseLayout(self.mask, self.types[..., k], self.slots)
+        return self._parts[k]
 
     def to_dense(self, t: Tensor) -> Tensor:
         """(N, ...) node rows -> (B, n, ...) padded with zeros."""
