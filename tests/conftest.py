@@ -59,3 +59,40 @@ def toy_data(tmp_path_factory) -> Path:
     write_jsonl(root / "train.jsonl", _toy_texts(160, 0))
     write_jsonl(root / "test.jsonl", _toy_texts(40, 1))
     return root
+
+
+# A tiny model on the toy task: seconds to train, enough to exercise every path.
+TINY = ["model.hidden=16", "model.heads=2", "model.ffn=32", "model.layers=1",
+        "train.epochs=3", "train.batch_size=16", "data.min_freq=1", "train.lr=0.01"]
+
+
+def train_toy(toy_data: Path, out: Path, *overrides: str) -> dict:
+    """Train in this process through the command line's own path (``textgnn.cli.main``) and
+    return the JSON summary it prints; a subprocess costs seconds of imports per run, so the
+    tests that need a real process (a kill, torchrun, the exit status) start their own."""
+    import contextlib
+    import io
+
+    from textgnn.cli import main
+
+    args = ["train", "--config", str(REPO / "configs" / "base.yaml"), "--out", str(out), "--quiet"]
+    for item in (f"data.name={toy_data}", *TINY, *overrides):
+        args += ["--set", item]
+    import torch
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()  # train.threads would hold for the rest of the session
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = main(args)
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, stderr.getvalue()[-3000:]
+    return json.loads(stdout.getvalue().strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def trained(toy_data, tmp_path_factory) -> tuple[Path, dict]:
+    """One gcn on dependency graphs, shared by every test that only reads a trained model."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    return out, train_toy(toy_data, out, "graph.kind=dependency", "model.encoder=gcn")

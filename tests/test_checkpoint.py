@@ -72,7 +72,8 @@ def test_weights_that_do_not_match_the_config(model_dir):
     (lambda c: c.pop("format_version"), "no integer format_version"),
     (lambda c: c.pop("relations"), "missing key 'relations'"),
     (lambda c: c["config"]["model"].update(layers="two"), r"model\.layers: expected int"),
-    (lambda c: c["config"]["model"].update(encoder="lstm"), "unknown encoder 'lstm'"),
+    (lambda c: c["config"]["model"].update(encoder="lstm"),
+     r"config.json: model.encoder must be one of gcn, gat.*got 'lstm'"),
 ])
 def test_invalid_config_json(model_dir, edit, message):
     drop_manifest(model_dir)

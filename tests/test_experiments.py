@@ -57,42 +57,37 @@ def test_paired_bootstrap_on_mcc():
         np.mean([matthews_corrcoef(gold, n) for n in noisy]), abs=1e-12)
 
 
-def test_study_runs_resumes_and_reports(toy_data, tmp_path):
-    from conftest import _toy_texts, write_jsonl
-
-    other = tmp_path / "toy2"  # a second small dataset
-    other.mkdir()
-    write_jsonl(other / "train.jsonl", _toy_texts(120, 5))
-    write_jsonl(other / "test.jsonl", _toy_texts(30, 6))
+def write_study(tmp_path, **study) -> Study:
+    """A study file over tiny models (2 epochs of a 16-wide, 1-layer backbone)."""
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({
         "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
-        "train": {"epochs": 2, "batch_size": 16, "lr": 0.01}, "data": {"min_freq": 1}}))
-    (tmp_path / "grid.yaml").write_text(yaml.safe_dump({
-        "name": "toy", "config": "base.yaml", "datasets": [str(toy_data), str(other)],
-        "graphs": ["none", "complete"], "encoders": ["gcn", "transformer"], "seeds": 2,
-        "baselines": ["tfidf-lr"],
-        "cells": [{"encoder": "transformer", "graph": "dependency+complete",
-                   "datasets": [str(toy_data)]},
-                  {"encoder": "gcn", "graph": "window", "tag": "wide", "config": "wide.yaml",
-                   "label": "w", "datasets": [str(toy_data)]},
-                  {"encoder": "transformer", "graph": "none", "tag": "wide", "config": "wide.yaml",
-                   "datasets": [str(toy_data)]},
-                  {"encoder": "transformer", "graph": "dependency+complete", "tag": "wide",
-                   "config": "wide.yaml", "datasets": [str(toy_data)]}]}))
+        "train": {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 0.01},
+        "data": {"min_freq": 1}}))
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"config": "base.yaml", **study}))
+    return Study.load(tmp_path / "study.yaml")
+
+
+def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
-    study = Study.load(tmp_path / "grid.yaml")
+    study = write_study(tmp_path, name="toy", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn", "transformer"], seeds=2, baselines=["tfidf-lr"],
+                        cells=[{"encoder": "gcn", "graph": "window", "tag": "wide",
+                                "config": "wide.yaml", "label": "w"}])
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 2 * (2 * 2 * 2 + 1) + 2 + 3 * 2
+    assert len(runs) == 1 + 2 * 2 + 2  # baseline, grid, tagged cell; every seed
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
     assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
-    assert any(r["key"].endswith("/transformer-complete/seed1") for r in runs)
-    record = next(r for r in runs if r["encoder"] == "gcn" and r["dataset"] == toy_data.name)
+    assert any(r["key"].endswith("/transformer-window/seed1") for r in runs)
+    record = next(r for r in runs if r["encoder"] == "gcn" and not r["tag"])
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
                            "params", "train_seconds", "test_predictions"}
     assert 0 <= record["test"]["accuracy"] <= 1 and len(record["test_predictions"]) == 40
     assert record["config"]["model"]["encoder"] == "gcn"
+    baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
+    assert baseline["search"]["chosen_C"] in baseline["search"]["C"]
+    assert len(json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())) == 40
 
     # killed while writing the last record: the torn line is ignored, only that run is redone
     run_root = tmp_path / "runs" / "toy"
@@ -105,24 +100,61 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     run_study(study, tmp_path / "results", jobs=1)
     assert sorted(r["key"] for r in read_runs(runs_path)) == sorted(r["key"] for r in runs)
     changed = [p for p, t in stamps.items() if p.stat().st_mtime_ns != t]
-    assert [p.parent.relative_to(run_root).as_posix() for p in changed] == [torn_key]
+    expected = [] if torn_key.split("/")[1] == "tfidf-lr--" else [torn_key]  # no run dir
+    assert [p.parent.relative_to(run_root).as_posix() for p in changed] == expected
 
-    # any single run reproduces its recorded test accuracy on its own
+    # any single run reproduces its recorded test accuracy on its own, in a new process
     (tmp_path / "again.yaml").write_text(yaml.safe_dump(record["config"]))
     again = subprocess.run([sys.executable, "train.py", "--config", str(tmp_path / "again.yaml"),
                             "--out", str(tmp_path / "again"), "--quiet"], cwd=REPO,
                            capture_output=True, text=True, check=True)
     assert json.loads(again.stdout.splitlines()[-1])["test"]["accuracy"] == record["test"]["accuracy"]
 
-    text = report(runs_path.parent)
-    assert (runs_path.parent / "RESULTS.md").read_text() == text
+
+def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label=""):
+    """A record as a study writes it, its test predictions right with probability ``correct``."""
+    preds = np.where(rng.random(gold.size) < correct, gold, 1 - gold).tolist()
+    acc = float(np.mean(np.asarray(preds) == gold))
+    name = f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
+    return {"key": f"{dataset}/{name}/seed{seed}", "dataset": dataset, "graph": graph,
+            "encoder": encoder, "seed": seed, "tag": tag, "label": label, "config": {},
+            "dev": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
+            "test": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
+            "params": 10, "train_seconds": 1.0, "test_predictions": preds}
+
+
+def write_runs(study_dir, runs, golds) -> None:
+    for dataset, gold in golds.items():
+        (study_dir / f"gold-{dataset}.json").write_text(json.dumps(gold.tolist()))
+    (study_dir / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+
+
+def test_report_tables_verdicts_plots_and_readme(tmp_path):
+    rng = np.random.default_rng(0)
+    golds = {d: rng.integers(0, 2, 300) for d in ("toy", "toy2")}
+    correct = {("gcn", "none"): 0.6, ("gcn", "complete"): 0.7, ("transformer", "none"): 0.65,
+               ("transformer", "complete"): 0.8}
+    runs = [fake_run(d, e, g, s, golds[d], c, rng) for d in golds for (e, g), c in correct.items()
+            for s in range(2)]
+    runs += [fake_run(d, "tfidf-lr", "-", 0, golds[d], 0.75, rng) for d in golds]
+    runs += [fake_run("toy", "transformer", "dependency+complete", s, golds["toy"], 0.82, rng)
+             for s in range(2)]
+    runs += [fake_run("toy", e, g, s, golds["toy"], c, rng, tag="wide", label=label)
+             for e, g, c, label in [("gcn", "window", 0.7, "w"), ("transformer", "none", 0.7, ""),
+                                    ("transformer", "dependency+complete", 0.75, "")]
+             for s in range(2)]
+    study_dir = tmp_path / "toy"  # the README block is named after the study's folder
+    study_dir.mkdir()
+    write_runs(study_dir, runs, golds)
+    text = report(study_dir)
+    assert (study_dir / "RESULTS.md").read_text() == text
     # aggregation by hand: mean and sample std over the two seeds
     values = [r["test"]["accuracy"] for r in runs
-              if r["dataset"] == toy_data.name and r["encoder"] == "gcn" and r["graph"] == "complete"]
+              if r["dataset"] == "toy" and r["encoder"] == "gcn" and r["graph"] == "complete"]
     mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2 ** 0.5
     assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text
     assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
-    assert "Verdict for" in text and f"Best graph model from scratch on {toy_data.name}" in text
+    assert "Verdict for" in text and "Best graph model from scratch on toy" in text
     assert "beyond self-attention vs the best pure cell" in text
     assert "| transformer-dependency+complete | 2 |" in text and "## Did syntax help?" in text
     assert "# Pretrained features: `wide`" in text and "· wide (test accuracy × 100)" in text
@@ -133,16 +165,14 @@ def test_study_runs_resumes_and_reports(toy_data, tmp_path):
     assert "beyond self-attention vs the best pure cell (transformer-none" in tagged
     assert "| transformer-dependency+complete | 2 |" in tagged
     assert "## Did syntax help on `wide` features?" in tagged
-    assert (runs_path.parent / f"{toy_data.name}.png").read_bytes()[:4] == b"\x89PNG"
-    gold = json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())
-    assert len(gold) == 40
+    assert (study_dir / "toy.png").read_bytes()[:4] == b"\x89PNG"
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- toy-table:start -->\nold\n<!-- toy-table:end -->\nrest\n")
-    report(runs_path.parent, readme)
+    report(study_dir, readme)
     filled = readme.read_text()
     assert "old" not in filled and filled.startswith("intro\n") and filled.endswith("rest\n")
-    assert f"| {toy_data.name} | accuracy | " in filled
+    assert "| toy | accuracy | " in filled
 
 
 def test_syntax_verdict_sentences():
@@ -180,26 +210,17 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
     # the same tag; once the fine-tuned encoder is there, with it
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 2, 200)
-    (tmp_path / "gold-d.json").write_text(json.dumps(gold.tolist()))
-
-    def run(encoder, graph, seed, correct):
-        preds = np.where(rng.random(200) < correct, gold, 1 - gold).tolist()
-        acc = float(np.mean(np.asarray(preds) == gold))
-        return {"key": f"d/{encoder}-{graph}@big/seed{seed}", "dataset": "d", "graph": graph,
-                "encoder": encoder, "seed": seed, "tag": "big", "config": {},
-                "dev": {"accuracy": acc, "macro_f1": acc}, "test": {"accuracy": acc, "macro_f1": acc},
-                "params": 10, "train_seconds": 1.0, "test_predictions": preds}
-
-    runs = [run(e, g, s, c) for e, g, c in [("transformer", "complete", 0.9),
-                                             ("gcn", "dependency", 0.6)] for s in range(2)]
-    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    runs = [fake_run("d", e, g, s, gold, c, rng, tag="big")
+            for e, g, c in [("transformer", "complete", 0.9), ("gcn", "dependency", 0.6)]
+            for s in range(2)]
+    write_runs(tmp_path, runs, {"d": gold})
     tagged = report(tmp_path).split("# Pretrained features: `big`")[1]
     assert "| transformer | complete | 2 |" in tagged and "| ref | - |" in tagged
     row = next(line for line in tagged.splitlines() if line.startswith("| gcn | dependency"))
     assert float(row.split("|")[8]) < -20  # about 0.6 - 0.9, against the transformer
     assert "Verdict for" not in tagged and "Best graph model from scratch" not in tagged
-    runs += [run("finetune", "none", s, 0.95) for s in range(2)]
-    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    runs += [fake_run("d", "finetune", "none", s, gold, 0.95, rng, tag="big") for s in range(2)]
+    write_runs(tmp_path, runs, {"d": gold})
     tagged = report(tmp_path).split("# Pretrained features: `big`")[1]
     row = next(line for line in tagged.splitlines() if line.startswith("| transformer | complete"))
     assert row.split("|")[8].strip().startswith("-")  # now a difference to finetune, not ref
@@ -208,14 +229,8 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
 
 
 def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
-        "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
-        "train": {"epochs": 3, "patience": 3, "batch_size": 16, "lr": 0.01},
-        "data": {"min_freq": 1}}))
-    (tmp_path / "one.yaml").write_text(yaml.safe_dump({
-        "name": "one", "config": "base.yaml", "datasets": [str(toy_data)], "graphs": ["window"],
-        "encoders": ["gcn"], "seeds": 1}))
-    study = Study.load(tmp_path / "one.yaml")
+    study = write_study(tmp_path, name="one", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=1)
     runs_path = run_study(study, tmp_path / "results", jobs=1)
     (first,) = read_runs(runs_path)
     run_dir = next((tmp_path / "runs" / "one").rglob("checkpoint.safetensors")).parent

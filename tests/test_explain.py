@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_cli import run
+from conftest import train_toy
+from test_cli import cli
 
 from textgnn.config import load_config
 from textgnn.explain import explain, plot_explanation
@@ -46,15 +47,13 @@ def test_explain_weights_are_the_layer_attention(tmp_path, encoder, kind):
     assert pipeline.model.dense
 
 
-def test_explain_command_writes_a_png(toy_data, tmp_path):
-    from test_cli import train
-
-    train(toy_data, tmp_path / "r", "graph.kind=dependency", "model.encoder=gat")
+def test_explain_command_writes_a_png(toy_data, tmp_path, capsys):
+    train_toy(toy_data, tmp_path / "r", "graph.kind=dependency", "model.encoder=gat")
     out = tmp_path / "explain.png"
-    proc = run("-m", "textgnn", "explain", "--model", str(tmp_path / "r" / "model"), "--out",
-               str(out), "The film is great .")
-    summary = json.loads(proc.stdout)
-    assert summary["label"] in ("positive", "negative") and out.is_file()
-    bad = run("-m", "textgnn", "explain", "--model", str(tmp_path / "r" / "model"), "--out",
-              str(out), "--layer", "5", "x", check=False)
-    assert bad.returncode == 2 and "out of range: the model has 1 block(s)" in bad.stderr
+    code, stdout, _ = cli(capsys, "explain", "--model", tmp_path / "r" / "model", "--out", out,
+                          "The film is great .")
+    summary = json.loads(stdout)
+    assert code == 0 and summary["label"] in ("positive", "negative") and out.is_file()
+    code, _, err = cli(capsys, "explain", "--model", tmp_path / "r" / "model", "--out", out,
+                       "--layer", "5", "x")
+    assert code == 2 and "out of range: the model has 1 block(s)" in err

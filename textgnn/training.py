@@ -173,9 +173,6 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
     progress = progress and main
     _warn_about(config)
     select = config.train.select
-    if select not in SELECT:
-        raise TextGNNError(f"train.select: unknown metric {select!r}; choose one of {', '.join(SELECT)}")
-    lr_factor(0.0, config.train)  # an unknown schedule stops here, before any data is read
 
     # Built first so an unknown graph kind, encoder or pooling stops before any data is read.
     scratch = Pipeline(config, Vocab([]), ["?"])
@@ -359,25 +356,26 @@ def _tensorboard(out_dir: Path, last_epoch: int):
     return SummaryWriter(str(out_dir / "tensorboard"), purge_step=last_epoch + 1)
 
 
-SCHEDULES = ("constant", "linear")
+def _constant(progress: float, warmup: float) -> float:
+    return 1.0
+
+
+def _linear(progress: float, warmup: float) -> float:
+    """A linear rise over the first ``warmup`` of training and a linear fall to 0 at its
+    end: the usual recipe for fine-tuning a pretrained Transformer."""
+    if progress < warmup:
+        return progress / warmup
+    return max(0.0, (1 - progress) / (1 - warmup))
+
+
+# train.schedule: name -> the learning-rate factor at a point of training
+SCHEDULES = {"constant": _constant, "linear": _linear}
 
 
 def lr_factor(progress: float, train_config) -> float:
     """The learning rate at ``progress`` (the fraction of training done, 0 to 1) as a
-    fraction of its base: 1 throughout (``constant``), or a linear rise over the first
-    ``warmup`` of training and a linear fall to 0 at its end (``linear``, the usual recipe
-    for fine-tuning a pretrained Transformer)."""
-    if train_config.schedule == "constant":
-        return 1.0
-    if train_config.schedule != "linear":
-        raise TextGNNError(f"train.schedule: unknown schedule {train_config.schedule!r}; "
-                           f"choose one of {', '.join(SCHEDULES)}")
-    warmup = train_config.warmup
-    if not 0 <= warmup < 1:
-        raise TextGNNError(f"train.warmup must be in [0, 1), got {warmup}")
-    if progress < warmup:
-        return progress / warmup
-    return max(0.0, (1 - progress) / (1 - warmup))
+    fraction of its base, under ``train.schedule``."""
+    return SCHEDULES[train_config.schedule](progress, train_config.warmup)
 
 
 def _parameter_groups(model: torch.nn.Module, config: Config) -> list[dict]:
