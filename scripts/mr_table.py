@@ -1,7 +1,7 @@
 """Train the 9 MR configs (3 encoders x 3 graphs, seed 0) and write their test accuracy to
 ``results/mr_core.json`` and to the README table between its ``mr-table`` markers.
 
-    python scripts/mr_table.py [--jobs 2] [--seed 0]
+    python scripts/mr_table.py [--jobs 2] [--seed 0] [--set KEY=VALUE ...] [--no-write]
 
 Resumable: a config whose run directory already holds ``metrics.json`` for the same
 resolved config is not trained again. Run directories go to ``runs/mr-core/``.
@@ -24,16 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from textgnn.config import load_config  # noqa: E402
-from textgnn.training import usable_cpus  # noqa: E402
+from textgnn.runtime import usable_cpus  # noqa: E402
 
 ENCODERS = ("gcn", "gat", "transformer")
 GRAPHS = ("dependency", "window", "complete")
 START, END = "<!-- mr-table:start -->", "<!-- mr-table:end -->"
 
 
-def run_one(name: str, seed: int, threads: int, runs: Path) -> dict:
+def run_one(name: str, seed: int, threads: int, runs: Path, extra: list[str]) -> dict:
     config_path = REPO / "configs" / "mr" / f"{name}.yaml"
-    overrides = [f"train.seed={seed}", f"train.threads={threads}"]
+    overrides = [f"train.seed={seed}", f"train.threads={threads}", *extra]
     out = runs / f"{name}-seed{seed}"
     resolved = load_config(config_path, overrides).to_dict()
     done = out / "metrics.json"
@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "mr-core",
                         help="where run directories go")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a key of every config (quick runs)")
     parser.add_argument("--no-write", action="store_true",
                         help="only print; leave results/ and README.md alone (benchmarks)")
     args = parser.parse_args()
@@ -97,8 +99,8 @@ def main() -> None:
     threads = max(1, usable_cpus() // args.jobs)
     names = [f"{e}-{g}" for e in ENCODERS for g in GRAPHS]
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(names, pool.map(lambda n: run_one(n, args.seed, threads, args.runs),
-                                           names), strict=True))
+        results = dict(zip(names, pool.map(
+            lambda n: run_one(n, args.seed, threads, args.runs, args.overrides), names), strict=True))
     print(json.dumps(results, indent=2))
     if args.no_write:
         return

@@ -12,5 +12,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
-"$VENV/bin/python" -m pip install --quiet -e ".[parser,pretrained,dev]"
+# every other package at the versions the recorded results were trained with;
+# TEXTGNN_CONSTRAINTS= (empty) installs the newest versions the ranges allow instead
+CONSTRAINTS="${TEXTGNN_CONSTRAINTS-constraints.txt}"
+"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[parser,pretrained,dev]"
 echo "textgnn installed in $VENV" >&2

@@ -10,6 +10,10 @@
 
 A name that is not a local directory is fetched from the Hugging Face hub
 (``huggingface_hub.snapshot_download``) and then read the same way.
+
+A run's training checkpoint (``checkpoint.safetensors``, written after every epoch) is one
+safetensors file too: the model, the best epoch's model, the optimiser's moments and every
+random state as tensors, the rest as JSON in its metadata.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .errors import TextGNNError
 
 FORMAT_VERSION = 1
 FILES = ("config.json", "model.safetensors", "vocab.json", "labels.json")
+CHECKPOINT = "checkpoint.safetensors"  # in a run directory
 
 
 PRETRAINED = "pretrained"
@@ -134,20 +139,48 @@ def load_model_dir(name_or_path: str | Path) -> tuple[dict, dict, dict, list[str
     return meta, state, _read_json(path / "vocab.json"), _read_json(path / "labels.json")
 
 
-def save_training_state(path: str | Path, tensors: dict[str, Any], state: dict[str, Any]) -> None:
-    """Write a resumable training checkpoint as one safetensors file: every tensor (model,
-    best model, optimiser moments, RNG states) plus the JSON-able rest in its metadata.
-    Written to a temporary file and renamed, so a crash never leaves half a checkpoint."""
+def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
+                    state: dict[str, Any]) -> None:
+    """Everything a killed run needs to continue as if it never stopped: weights, the best
+    epoch's weights, the optimiser's moments, the Python / NumPy / torch (CPU and GPU) random
+    states and the batch sampler's, plus ``state`` (epoch, best score, history ...). Written
+    to a temporary file and renamed, so a crash never leaves half a checkpoint."""
+    import random
+
+    import numpy as np
+    import torch
     from safetensors.torch import save_file
 
-    path = Path(path)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v for k, v in best_state.items()}
+    opt = optimizer.state_dict()
+    for index, moments in opt["state"].items():
+        tensors |= {f"optim.{index}.{name}": value for name, value in moments.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.sampler"] = sampler.generator.get_state()
+    if torch.cuda.is_initialized():  # dropout on a GPU draws from the GPU's own generators
+        tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    np_state = np.random.get_state()
+    tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
+    version, internal, gauss = random.getstate()
+    meta = state | {
+        "optimizer_groups": opt["param_groups"],
+        "rng_python": [version, list(internal), gauss],
+        "rng_numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+    }
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-              metadata={"state": json.dumps(state)})
+              metadata={"state": json.dumps(meta)})
     os.replace(tmp, path)
 
 
-def load_training_state(path: str | Path) -> tuple[dict, dict]:
+def restore_checkpoint(path: Path, model, optimizer, sampler) -> tuple[dict, dict]:
+    """Load what :func:`save_checkpoint` wrote into ``model``, ``optimizer``, ``sampler`` and
+    the global random states; returns (state, the best epoch's weights)."""
+    import random
+
+    import numpy as np
+    import torch
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -156,4 +189,23 @@ def load_training_state(path: str | Path) -> tuple[dict, dict]:
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
         raise TextGNNError(f"{path}: unreadable training checkpoint ({exc})") from None
-    return tensors, state
+
+    def take(prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    model.load_state_dict(take("model."))
+    moments: dict[int, dict] = {}
+    for key, value in take("optim.").items():
+        index, name = key.split(".", 1)
+        moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": state.pop("optimizer_groups")})
+    torch.set_rng_state(tensors["rng.torch"])
+    sampler.generator.set_state(tensors["rng.sampler"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(tensors["rng.cuda"])[:torch.cuda.device_count()])
+    version, internal, gauss = state.pop("rng_python")
+    random.setstate((version, tuple(internal), gauss))
+    name, pos, has_gauss, cached = state.pop("rng_numpy")
+    np.random.set_state((name, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss,
+                         cached))
+    return state, take("best.")

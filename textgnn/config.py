@@ -141,7 +141,7 @@ def _features() -> list[str]:
 
 
 def _selections() -> list[str]:
-    from .training import SELECT
+    from .metrics import SELECT
 
     return list(SELECT)
 

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .checkpoint import CHECKPOINT
 from .config import Config, apply_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
-from .training import CHECKPOINT, usable_cpus
+from .runtime import usable_cpus
 
 BASELINE_ENCODER = "tfidf-lr"
 

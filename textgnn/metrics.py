@@ -1,8 +1,7 @@
-"""Classification metrics, computed by scikit-learn from label names."""
+"""Classification metrics, computed by scikit-learn from label names, and the dev metrics
+that can choose a run's kept epoch (``train.select``)."""
 
 from __future__ import annotations
-
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, matthews_corrcoef
 
 
 def summarize(metrics: dict) -> dict:
@@ -13,6 +12,8 @@ def summarize(metrics: dict) -> dict:
 def classification_metrics(gold: list[str], pred: list[str], labels: list[str]) -> dict:
     """Accuracy, macro-F1 and Matthews correlation as fractions, plus the confusion matrix
     (rows = gold, columns = predicted, both in ``labels`` order)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, matthews_corrcoef
+
     return {
         "n": len(gold),
         "accuracy": float(accuracy_score(gold, pred)),
@@ -21,3 +22,20 @@ def classification_metrics(gold: list[str], pred: list[str], labels: list[str]) 
         "labels": list(labels),
         "confusion_matrix": confusion_matrix(gold, pred, labels=labels).tolist(),
     }
+
+
+def _mcc(gold, pred) -> float:
+    from sklearn.metrics import matthews_corrcoef
+
+    return float(matthews_corrcoef(gold, pred))
+
+
+def _macro_f1(gold, pred) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(gold, pred, average="macro", zero_division=0))
+
+
+# train.select: dev metrics that can choose the kept epoch and stop training, as functions
+# of (gold, predicted) class ids; accuracy is computed by the training loop itself
+SELECT = {"accuracy": None, "mcc": _mcc, "macro_f1": _macro_f1}

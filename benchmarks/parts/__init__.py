@@ -1,0 +1,1 @@
+"""One module per benchmark part, each with ``run(quick, out) -> (details, figures)``."""

@@ -1,0 +1,97 @@
+"""The process a run lives in: its CPUs, its random states, its heap, and the process group
+when ``torchrun`` starts several."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .errors import TextGNNError
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects ``taskset`` and container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def log(message: str) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 speaks
+        print(message, file=sys.stderr, flush=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's ``malloc_trim``; elsewhere a no-op).
+
+    Batches of long texts allocate tensors of a different size at every step; glibc keeps
+    freed blocks it cannot reuse, and on 20 Newsgroups resident memory grew by ~0.3 GB per
+    epoch while live data stayed flat. Trimming changes no computed value.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) under ``torchrun`` (gloo on CPU, NCCL on GPU: one GPU per
+    process, by LOCAL_RANK); (0, 1, device) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            raise TextGNNError(
+                f"torchrun process {local} has no GPU of its own ({torch.cuda.device_count()} "
+                "visible): start at most one process per GPU (--nproc_per_node), or set "
+                "train.device=cpu")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world, device
+
+
+def sum_over_ranks(values: list[float], device: torch.device) -> list[float]:
+    """Each value summed over every torchrun process."""
+    import torch.distributed as dist
+
+    totals = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(totals)
+    return totals.tolist()
+
+
+def destroy_distributed() -> None:
+    import torch.distributed as dist
+
+    # A gloo worker thread may still have to take the GIL to free its last work item,
+    # while the group's destructor joins those threads holding the GIL: about one
+    # torchrun run in 100 hung there (py-spy: ~ProcessGroupGloo in std::thread::join, a
+    # worker in gil_scoped_acquire). Sleeping hands the GIL over so they finish first.
+    time.sleep(0.2)
+    dist.destroy_process_group()
