@@ -1,4 +1,4 @@
-"""Command line: ``python -m textgnn {train,evaluate,predict,graph,experiment,report}``.
+"""Command line: ``python -m textgnn {train,evaluate,predict,graph,explain,experiment,tune,report}``.
 
 Progress and logs go to stderr; results are JSON on stdout. A :class:`TextGNNError`
 (bad config, bad data line, unknown name) ends the command with one ``error:`` line and
@@ -141,6 +141,15 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     print(json.dumps({"runs": str(runs), "results": str(runs.parent / "RESULTS.md")}))
 
 
+def cmd_tune(args: argparse.Namespace) -> None:
+    from .tuning import Search, tune
+
+    search = Search.load(args.search)
+    report = tune(search, args.out, args.runs, args.configs, args.datasets)
+    print(json.dumps({"search": search.name, "report": str(report),
+                      "configs": str(args.configs / search.name)}))
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import report
 
@@ -195,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
     p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "
+                                    "resumable)")
+    p.add_argument("search", type=Path, help="search YAML, e.g. configs/tune/sentences.yaml")
+    p.add_argument("--datasets", nargs="+", help="only these datasets of the search")
+    p.add_argument("--out", type=Path, default=Path("results"),
+                   help="results root: <out>/<search>/optuna.sqlite3 and TUNING.md")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where trial run directories go")
+    p.add_argument("--configs", type=Path, default=Path("configs/tuned"),
+                   help="where the chosen configs go: <configs>/<search>/<dataset>/<cell>.yaml")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
     p.add_argument("study_dir", help="e.g. results/claim")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,13 +121,15 @@ class Run:
         return self.pipeline.model
 
 
-def train(config: Config, out_dir: str | Path, progress: bool = True,
-          resume: bool = False) -> dict | None:
+def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bool = False,
+          on_epoch: Callable[[dict], None] | None = None, test: bool = True) -> dict | None:
     """Train one model; return the summary that ``train.py`` prints (None on the ranks
     other than 0 under ``torchrun``, where ``train.batch_size`` is the global batch).
 
     A checkpoint is written after every epoch; with ``resume`` a run directory that has one
     continues from it and ends with exactly the metrics of an uninterrupted run.
+    ``on_epoch`` sees every epoch's history row (a tuner prunes by raising from it);
+    ``test=False`` never reads the test set (tuning trials).
     """
     run = set_up(config, Path(out_dir), progress, resume)
     for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
@@ -135,7 +138,9 @@ def train(config: Config, out_dir: str | Path, progress: bool = True,
         row = train_epoch(run, epoch)
         row |= score_dev(run)
         end_epoch(run, row)
-    return finish(run)
+        if on_epoch is not None:
+            on_epoch(row)
+    return finish(run, test)
 
 
 def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
@@ -289,9 +294,9 @@ def end_epoch(run: Run, row: dict) -> None:
                         run.sampler, state)
 
 
-def finish(run: Run) -> dict | None:
-    """Save the best epoch's model, score it on dev and test, write ``metrics.json`` and
-    ``curve.png``; the summary (None on ranks other than 0)."""
+def finish(run: Run, test: bool = True) -> dict | None:
+    """Save the best epoch's model, score it on dev and (``test``) test, write
+    ``metrics.json`` and ``curve.png``; the summary (None on ranks other than 0)."""
     state = run.state
     if run.board is not None:
         run.board.close()
@@ -309,7 +314,7 @@ def finish(run: Run) -> dict | None:
     pipeline.save_pretrained(run.out_dir / "model")
 
     metrics = {"dev": pipeline.evaluate_graphs(run.dev_graphs)}
-    if data.test is not None:
+    if test and data.test is not None:
         metrics["test"] = pipeline.evaluate(data.test.texts, data.test.labels, data.test.source,
                                             run.progress)
     metrics |= {"best_epoch": state["best_epoch"], "epochs_run": len(state["history"]),

@@ -1,0 +1,128 @@
+"""The tuner: Optuna's TPE and median pruner over tiny models, an equal budget per cell."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from conftest import REPO
+
+from textgnn.config import load_config
+from textgnn.training import train
+from textgnn.tuning import Search, storage_url, trials_table, tune
+
+TRIALS = 4
+
+
+def write_search(tmp_path, toy_data) -> Search:
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
+        "train": {"epochs": 2, "patience": 2, "batch_size": 16},
+        "data": {"min_freq": 1}}))
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump({
+        "name": "tiny", "config": "base.yaml", "datasets": [str(toy_data)],
+        "cells": [{"encoder": "gcn", "graph": "window"}, {"encoder": "transformer", "graph": "window"}],
+        "trials": TRIALS, "seed": 0, "pruner": {"startup_trials": 2, "warmup_epochs": 1},
+        "space": {"train.lr": {"low": 0.001, "high": 0.05, "log": True},
+                  "model.dropout": {"low": 0.0, "high": 0.5},
+                  "model.pooling": {"choices": ["mean", "max"]},
+                  "model.heads": {"choices": [1, 2], "encoders": ["transformer"]}}}))
+    return Search.load(tmp_path / "search.yaml")
+
+
+def run_tune(search, root):
+    return tune(search, root / "results", root / "runs", root / "configs")
+
+
+def finished(rows):
+    """(cell, params, value, state) of the complete and pruned trials, in trial order."""
+    return [(r["cell"], r["params"], r["value"], r["state"]) for r in rows
+            if r["state"] in ("COMPLETE", "PRUNED")]
+
+
+@pytest.fixture(scope="module")
+def searched(toy_data, tmp_path_factory):
+    """One uninterrupted search: (search, its root, its trials, TUNING.md)."""
+    root = tmp_path_factory.mktemp("searched")
+    search = write_search(root, toy_data)
+    report = run_tune(search, root)
+    return search, root, trials_table(search, storage_url(search, root / "results")), report
+
+
+def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, tmp_path):
+    search, root, first, report = searched
+    run_tune(search, tmp_path / "b")
+    again = trials_table(search, storage_url(search, tmp_path / "b" / "results"))
+    assert finished(first) == finished(again) and len(finished(first)) == 2 * TRIALS
+    cells = {r["cell"] for r in first}
+    assert cells == {f"{toy_data.name}/gcn-window", f"{toy_data.name}/transformer-window"}
+    for cell in cells:
+        assert sum(row[0] == cell for row in finished(first)) == TRIALS
+    assert all("model.heads" not in r["params"] for r in first if "/gcn-" in r["cell"])
+    assert all("model.heads" in r["params"] for r in first if "/transformer-" in r["cell"])
+    assert len({json.dumps(r["params"], sort_keys=True) for r in first}) == len(first)  # explored
+
+    # a second run of a finished search trains nothing and changes nothing
+    run_tune(search, root)
+    assert trials_table(search, storage_url(search, root / "results")) == first
+
+    # the chosen config is the best trial's and retrains to its dev score
+    text = report.read_text()
+    assert f"| gcn | window | {TRIALS} (" in text and "| transformer | window |" in text
+    chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
+    best = max((r for r in first if r["state"] == "COMPLETE" and "/gcn-" in r["cell"]),
+               key=lambda r: r["value"])
+    config = load_config(chosen)
+    assert config.train.lr == best["params"]["train.lr"] and config.graph.kind == "window"
+    summary = train(config, tmp_path / "again", progress=False, test=False)
+    assert summary["dev"]["accuracy"] == best["value"] and summary["test"] is None
+
+
+def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy_data, tmp_path):
+    search = write_search(tmp_path, toy_data)
+    root = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "textgnn", "tune", str(tmp_path / "search.yaml"), "--out",
+         str(root / "results"), "--runs", str(root / "runs"), "--configs", str(root / "configs")],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONPATH": str(REPO)})
+    url = storage_url(search, root / "results")
+    deadline = time.time() + 240
+    while len(finished(trials_table(search, url))) < 2:  # killed inside the first cell
+        assert proc.poll() is None and time.time() < deadline, "the search ended before the kill"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = finished(trials_table(search, url))
+    assert 2 <= len(before) < 2 * TRIALS
+    run_tune(search, root)
+    after = trials_table(search, url)
+    assert finished(after)[:len(before)] == before  # kept, not repeated
+    for cell in {r["cell"] for r in after}:
+        assert sum(row[0] == cell for row in finished(after)) == TRIALS
+    # the trial cut off is marked failed, and the resumed search proposed exactly what the
+    # uninterrupted one did
+    assert sum(r["state"] == "FAIL" for r in after) <= 1
+    assert not any(r["state"] == "RUNNING" for r in after)
+    assert finished(after) == finished(searched[2])
+
+
+def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
+    search = write_search(tmp_path, toy_data)
+    raw = yaml.safe_load((tmp_path / "search.yaml").read_text())
+    raw["space"]["model.hidden"] = {"low": 8}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    from textgnn.errors import TextGNNError
+
+    with pytest.raises(TextGNNError, match="space.model.hidden: give low and high, or choices"):
+        Search.load(tmp_path / "bad.yaml")
+    raw["space"].pop("model.hidden")
+    raw["cells"].append({"encoder": "lstm", "graph": "window"})
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match="model.encoder must be one of"):
+        Search.load(tmp_path / "bad.yaml")
+    assert search.trials == TRIALS

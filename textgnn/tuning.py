@@ -1,0 +1,320 @@
+"""Hyperparameter search with an equal budget per cell, on Optuna.
+
+``python -m textgnn tune configs/tune/sentences.yaml`` searches, for every dataset and every
+(encoder, graph) cell of the file, the space it declares: TPE proposals, a median pruner on
+the dev score after each epoch, the dev set only (tuning never reads test). Every cell gets
+the same number of finished trials (complete + pruned), and its chosen values become a
+generated config, ``configs/tuned/<search>/<dataset>/<encoder>-<graph>.yaml``, that a study
+can name. ``results/<search>/TUNING.md`` shows the search beside its choices.
+
+Trials live in Optuna's storage (``results/<search>/optuna.sqlite3`` unless the file names
+another RDB URL), one Optuna study per dataset and cell, so a killed search resumes and
+several workers can share one search. Reproducible: the proposal for a cell's k-th finished
+trial comes from a sampler seeded by (seed, k), so the same seed gives the same trials, and a
+search killed mid-way and rerun proposes what the uninterrupted one would have (the trial in
+flight is redone; finished trials are never repeated, and a trial left running by a killed
+process of this machine is marked failed). With several workers the choice is
+made from each cell's first ``trials`` finished trials, so extra trials never enlarge a
+cell's budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import Config, apply_overrides, load_config, read_yaml
+from .errors import TextGNNError
+
+KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "pruner", "space", "storage"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One dimension of the search: a float or int range (``log`` for a log scale) or a
+    list of choices; ``encoders`` limits it to the encoders it applies to (heads)."""
+
+    key: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+    encoders: tuple[str, ...] | None = None
+
+    def suggest(self, trial) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.key, list(self.choices))
+        if isinstance(self.low, int) and isinstance(self.high, int) and not self.log:
+            return trial.suggest_int(self.key, self.low, self.high)
+        return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log)
+
+
+@dataclass
+class Search:
+    name: str
+    config: Path  # the base config of every trial
+    datasets: dict[str, list[str]]  # dataset -> its overrides, as in a study
+    cells: list[tuple[str, str]]  # (encoder, graph)
+    trials: int
+    space: list[Param]
+    seed: int = 0
+    pruner: dict = field(default_factory=dict)  # startup_trials, warmup_epochs
+    storage: str | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Search:
+        path = Path(path)
+        raw = read_yaml(path)
+        unknown = set(raw) - KNOWN
+        if unknown:
+            raise TextGNNError(f"{path}: unknown search key(s) {sorted(unknown)}; valid: {sorted(KNOWN)}")
+        try:
+            datasets = raw["datasets"]
+            if isinstance(datasets, list):
+                datasets = {d: {} for d in datasets}
+            space = []
+            for key, spec in raw["space"].items():
+                spec = dict(spec)
+                if "choices" in spec:
+                    spec["choices"] = tuple(spec["choices"])
+                elif not {"low", "high"} <= set(spec):
+                    raise TextGNNError(f"{path}: space.{key}: give low and high, or choices")
+                if "encoders" in spec:
+                    spec["encoders"] = tuple(spec["encoders"])
+                space.append(Param(key, **spec))
+            search = cls(
+                name=str(raw["name"]), config=(path.parent / raw["config"]).resolve(),
+                datasets={d: [f"{k}={v}" for k, v in (o or {}).items()] for d, o in datasets.items()},
+                cells=[(c["encoder"], c["graph"]) for c in raw["cells"]],
+                trials=int(raw["trials"]), space=space, seed=int(raw.get("seed", 0)),
+                pruner=dict(raw.get("pruner") or {}), storage=raw.get("storage"))
+        except KeyError as exc:
+            raise TextGNNError(f"{path}: missing search key {exc}") from None
+        except TypeError as exc:
+            raise TextGNNError(f"{path}: {exc}") from None
+        if search.trials < 1:
+            raise TextGNNError(f"{path}: trials must be >= 1, got {search.trials}")
+        for dataset in search.datasets:  # every cell's config is valid before any trial runs
+            for encoder, graph in search.cells:
+                search.trial_config(dataset, encoder, graph, {})
+        return search
+
+    def trial_config(self, dataset: str, encoder: str, graph: str, values: dict) -> dict:
+        overrides = [f"data.name={dataset}", *self.datasets[dataset], f"graph.kind={graph}",
+                     f"model.encoder={encoder}", *[f"{k}={v}" for k, v in values.items()]]
+        return load_config(self.config, overrides).to_dict()
+
+    def params(self, encoder: str) -> list[Param]:
+        return [p for p in self.space if p.encoders is None or encoder in p.encoders]
+
+
+def cell_name(dataset: str, encoder: str, graph: str) -> str:
+    return f"{Path(dataset).name}/{encoder}-{graph}"
+
+
+def storage_url(search: Search, results: Path) -> str:
+    if search.storage:
+        return search.storage
+    (results / search.name).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(results / search.name / 'optuna.sqlite3').resolve()}"
+
+
+def _finished(study) -> list:
+    """Complete and pruned trials, in the order they were started."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def tune(search: Search, results: Path = Path("results"), runs: Path = Path("runs"),
+         configs: Path = Path("configs/tuned"), datasets: list[str] | None = None) -> Path:
+    """Run every cell's missing trials; write the chosen configs and TUNING.md. Returns the
+    report's path."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage_url(search, results)
+    chosen = [d for d in search.datasets if datasets is None or d in datasets]
+    for dataset in chosen:
+        for encoder, graph in search.cells:
+            study = optuna.create_study(
+                study_name=cell_name(dataset, encoder, graph), storage=url, direction="maximize",
+                load_if_exists=True, pruner=optuna.pruners.MedianPruner(
+                    n_startup_trials=search.pruner.get("startup_trials", 5),
+                    n_warmup_steps=search.pruner.get("warmup_epochs", 3)))
+            _search_cell(search, study, dataset, encoder, graph,
+                         runs / search.name / cell_name(dataset, encoder, graph))
+    write_configs(search, url, configs / search.name, chosen)
+    return write_report(search, url, results / search.name)
+
+
+def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
+                 run_root: Path) -> None:
+    import optuna
+
+    from .training import train
+
+    params = search.params(encoder)
+    select = search.trial_config(dataset, encoder, graph, {})["train"]["select"]
+    _fail_dead_trials(study)
+    done = len(_finished(study))
+    if done < search.trials:
+        print(f"tune {study.study_name}: {search.trials - done} trials to do, {done} done",
+              file=sys.stderr)
+    while (done := len(_finished(study))) < search.trials:
+        # the k-th finished trial's proposal depends on (seed, k) and the history alone
+        study.sampler = optuna.samplers.TPESampler(seed=search.seed * 100_003 + done,
+                                                   n_startup_trials=min(10, search.trials // 2 or 1))
+
+        def objective(trial: optuna.Trial) -> float:
+            trial.set_user_attr("worker", WORKER)
+            values = {p.key: p.suggest(trial) for p in params}
+            config = search.trial_config(dataset, encoder, graph, values)
+            trial.set_user_attr("config", config)
+
+            def report(row: dict) -> None:
+                trial.report(row[f"dev_{select}"], row["epoch"])
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+            summary = train(Config.from_dict(config), run_root / f"trial{trial.number}",
+                            progress=False, on_epoch=report, test=False)
+            return summary["dev"][select]
+
+        study.optimize(objective, n_trials=1)
+        last = study.trials[-1]
+        print(f"  trial {last.number}: {last.state.name.lower()}"
+              + (f", dev {select} {last.value:.4f}" if last.value is not None else ""),
+              file=sys.stderr)
+
+
+# who runs a trial: a trial left RUNNING by a process of this machine that is gone was cut
+# off by a kill; it is marked failed, since a RUNNING trial changes what TPE proposes next
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_dead_trials(study) -> None:
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        host, _, pid = trial.user_attrs.get("worker", "").partition(":")
+        if host in ("", socket.gethostname()) and not (pid and _alive(int(pid))):
+            study.tell(trial.number, state=TrialState.FAIL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def best_trial(study, budget: int):
+    """The best complete trial among the cell's first ``budget`` finished trials."""
+    from optuna.trial import TrialState
+
+    first = _finished(study)[:budget]
+    complete = [t for t in first if t.state == TrialState.COMPLETE]
+    return max(complete, key=lambda t: t.value) if complete else None
+
+
+def _cells(search: Search, url: str, datasets: list[str]):
+    import optuna
+
+    for dataset in datasets:
+        for encoder, graph in search.cells:
+            name = cell_name(dataset, encoder, graph)
+            try:
+                study = optuna.load_study(study_name=name, storage=url)
+            except KeyError:  # not searched yet
+                continue
+            yield dataset, encoder, graph, study
+
+
+def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> list[Path]:
+    """Each searched cell's chosen values as a config file: the search's base config, the
+    dataset's overrides and the best trial's values, with the search's record in a header."""
+    written = []
+    for dataset, encoder, graph, study in _cells(search, url, datasets):
+        best = best_trial(study, search.trials)
+        if best is None:
+            continue
+        path = out / Path(dataset).name / f"{encoder}-{graph}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = Path(_relative(search.config, path.parent))
+        values = {p.key: best.params[p.key] for p in search.params(encoder)}
+        raw = apply_overrides({}, [*search.datasets[dataset], f"data.name={dataset}",
+                                   f"graph.kind={graph}", f"model.encoder={encoder}",
+                                   *[f"{k}={v}" for k, v in values.items()]])
+        header = (f"# Generated by `python -m textgnn tune` ({search.name}): the best of "
+                  f"{len(_finished(study)[:search.trials])} trials on {Path(dataset).name} dev "
+                  f"(trial {best.number}, dev {best.value:.4f}). Do not edit: rerun the search.\n")
+        path.write_text(header + yaml.safe_dump({"base": str(base), **raw}, sort_keys=False))
+        if load_config(path).to_dict() != best.user_attrs["config"]:
+            raise TextGNNError(f"{path}: does not rebuild the config of trial {best.number}")
+        written.append(path)
+    return written
+
+
+def _relative(target: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(target, start.resolve())
+
+
+def write_report(search: Search, url: str, out: Path) -> Path:
+    """TUNING.md: per dataset and cell, the trials run, the best dev score and its values."""
+    from optuna.trial import TrialState
+
+    lines = [f"# Search `{search.name}`", "",
+             f"Generated by `python -m textgnn tune` from Optuna's storage; TPE (seed "
+             f"{search.seed}), median pruning on dev after each epoch, {search.trials} finished "
+             "trials per cell (complete + pruned), chosen on dev only.", "",
+             "Search space: " + ", ".join(
+                 f"`{p.key}` " + (f"in {list(p.choices)}" if p.choices is not None
+                                  else f"[{p.low}, {p.high}]{' log' if p.log else ''}")
+                 + (f" ({', '.join(p.encoders)} only)" if p.encoders else "")
+                 for p in search.space), ""]
+    rows: dict[str, list[str]] = {}
+    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
+        first = _finished(study)[:search.trials]
+        pruned = sum(t.state == TrialState.PRUNED for t in first)
+        best = best_trial(study, search.trials)
+        values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
+            if best else "-"
+        score = f"{100 * best.value:.2f}" if best else "-"
+        hours = sum((t.duration.total_seconds() if t.duration else 0) for t in first) / 3600
+        rows.setdefault(Path(dataset).name, []).append(
+            f"| {encoder} | {graph} | {len(first)} ({pruned} pruned) | {score} | {hours:.2f} | {values} |")
+    for dataset, table in rows.items():
+        lines += [f"## {dataset}", "", "| encoder | graph | trials | best dev × 100 | hours | "
+                  "chosen values |", "|---|---|---:|---:|---:|---|", *table, ""]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "TUNING.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def trials_table(search: Search, url: str) -> list[dict]:
+    """Every trial of every cell as a plain record (for tests and scripts)."""
+    out = []
+    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
+        for t in study.get_trials(deepcopy=False):
+            out.append({"cell": cell_name(dataset, encoder, graph), "number": t.number,
+                        "state": t.state.name, "params": t.params, "value": t.value,
+                        "intermediate": json.loads(json.dumps(t.intermediate_values))})
+    return out
