@@ -71,12 +71,12 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
     study = write_study(tmp_path, name="toy", datasets=[str(toy_data)], graphs=["window"],
-                        encoders=["gcn", "transformer"], seeds=2, baselines=["tfidf-lr"],
+                        encoders=["gcn", "transformer"], seeds=2, baselines=["tfidf-lr", "wide-mlp"],
                         cells=[{"encoder": "gcn", "graph": "window", "tag": "wide",
                                 "config": "wide.yaml", "label": "w"}])
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 1 + 2 * 2 + 2  # baseline, grid, tagged cell; every seed
+    assert len(runs) == 1 + 2 + 2 * 2 + 2  # tfidf-lr once, wide-mlp per seed, grid, tagged cell
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
     assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
     assert any(r["key"].endswith("/transformer-window/seed1") for r in runs)
@@ -87,6 +87,9 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert record["config"]["model"]["encoder"] == "gcn"
     baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
     assert baseline["search"]["chosen_C"] in baseline["search"]["C"]
+    wide = sorted((r for r in runs if r["encoder"] == "wide-mlp"), key=lambda r: r["seed"])
+    assert [r["seed"] for r in wide] == [0, 1] and wide[0]["params"] > 1024 * 20
+    assert 1 <= wide[0]["search"]["best_epoch"] <= wide[0]["search"]["epochs"]
     assert len(json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())) == 40
 
     # killed while writing the last record: the torn line is ignored, only that run is redone
@@ -100,7 +103,7 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     run_study(study, tmp_path / "results", jobs=1)
     assert sorted(r["key"] for r in read_runs(runs_path)) == sorted(r["key"] for r in runs)
     changed = [p for p, t in stamps.items() if p.stat().st_mtime_ns != t]
-    expected = [] if torn_key.split("/")[1] == "tfidf-lr--" else [torn_key]  # no run dir
+    expected = [] if torn_key.split("/")[1].endswith("--") else [torn_key]  # baselines: no run dir
     assert [p.parent.relative_to(run_root).as_posix() for p in changed] == expected
 
     # any single run reproduces its recorded test accuracy on its own, in a new process
@@ -137,6 +140,7 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     runs = [fake_run(d, e, g, s, golds[d], c, rng) for d in golds for (e, g), c in correct.items()
             for s in range(2)]
     runs += [fake_run(d, "tfidf-lr", "-", 0, golds[d], 0.75, rng) for d in golds]
+    runs += [fake_run(d, "wide-mlp", "-", s, golds[d], 0.9, rng) for d in golds for s in range(2)]
     runs += [fake_run("toy", "transformer", "dependency+complete", s, golds["toy"], 0.82, rng)
              for s in range(2)]
     runs += [fake_run("toy", e, g, s, golds["toy"], c, rng, tag="wide", label=label)
@@ -154,6 +158,8 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2 ** 0.5
     assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text
     assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
+    assert "| wide-mlp | - | 2 |" in text
+    assert "; TF-IDF + LR" in text and "; WideMLP" in text and "(not beaten)" in text
     assert "Verdict for" in text and "Best graph model from scratch on toy" in text
     assert "beyond self-attention vs the best pure cell" in text
     assert "| transformer-dependency+complete | 2 |" in text and "## Did syntax help?" in text
@@ -172,7 +178,7 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     report(study_dir, readme)
     filled = readme.read_text()
     assert "old" not in filled and filled.startswith("intro\n") and filled.endswith("rest\n")
-    assert "| toy | accuracy | " in filled
+    assert "| toy | accuracy | " in filled and "| TF-IDF + LR | WideMLP | seeds |" in filled
 
 
 def test_syntax_verdict_sentences():

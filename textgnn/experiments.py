@@ -21,17 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import yaml
 
+from .baselines import BASELINES
 from .checkpoint import CHECKPOINT
 from .config import Config, apply_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
 from .runtime import usable_cpus
-
-BASELINE_ENCODER = "tfidf-lr"
 
 
 @dataclass
@@ -57,6 +55,10 @@ class Study:
         unknown = set(raw) - known
         if unknown:
             raise TextGNNError(f"{path}: unknown study key(s) {sorted(unknown)}; valid: {sorted(known)}")
+        unknown = set(raw.get("baselines") or []) - set(BASELINES)
+        if unknown:
+            raise TextGNNError(f"{path}: unknown baseline(s) {sorted(unknown)}; "
+                               f"choose from {', '.join(BASELINES)}")
         try:
             datasets = raw["datasets"]
             if isinstance(datasets, list):
@@ -83,7 +85,8 @@ class Study:
         """Baselines first (seconds each), then the grid, then the extra cells."""
         chosen = [d for d in self.datasets if datasets is None or d in datasets]
         seed_list = self.seeds[:seeds] if seeds else self.seeds
-        return ([Cell(d, "-", b, 0) for d in chosen for b in self.baselines]
+        return ([Cell(d, "-", b, s) for d in chosen for b in self.baselines
+                 for s in (seed_list if BASELINES[b].seeded else seed_list[:1])]
                 + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
                    for s in seed_list]
                 + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
@@ -191,37 +194,6 @@ def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str)
     sys.exit(code)
 
 
-def _tfidf_baseline(config: dict) -> dict:
-    """TF-IDF (word 1-2 grams) + logistic regression; C chosen on dev from a fixed grid."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    from .metrics import classification_metrics
-
-    data = load_configured(Config.from_dict(config).data)
-    start = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
-    x_train = vectorizer.fit_transform(data.train.texts)
-    x_dev = vectorizer.transform(data.dev.texts)
-    best = None
-    for c in (0.25, 1.0, 4.0, 16.0):
-        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, data.train.labels)
-        dev_pred = list(model.predict(x_dev))
-        dev_acc = float(np.mean(np.array(dev_pred) == np.array(data.dev.labels)))
-        if best is None or dev_acc > best[0]:
-            best = (dev_acc, c, model, dev_pred)
-    _, c, model, dev_pred = best
-    labels = sorted(set(data.train.labels))
-    test_pred = list(model.predict(vectorizer.transform(data.test.texts)))
-    return {
-        "dev": classification_metrics(data.dev.labels, dev_pred, labels),
-        "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
-        "params": {"total": int(model.coef_.size + model.intercept_.size)},
-        "train_seconds": time.perf_counter() - start,
-        "search": {"C": [0.25, 1.0, 4.0, 16.0], "chosen_C": c, "on": "dev accuracy"},
-    }
-
-
 def _test_labels(config: dict) -> list[str]:
     return load_configured(Config.from_dict(config).data, splits=("test",)).test.labels
 
@@ -241,13 +213,13 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     threads = max(1, usable_cpus() // jobs)
 
     def one(cell: Cell) -> None:
-        baseline = cell.encoder == BASELINE_ENCODER
-        # a baseline reads only the data settings, taken from any cell of its dataset
+        baseline = BASELINES.get(cell.encoder)
+        # a baseline reads the data and training settings (its seed too) of its dataset's cells
         config = resolved_config(study, Cell(cell.dataset, study.graphs[0], study.encoders[0],
                                              cell.seed) if baseline else cell)
         start = time.perf_counter()
         if baseline:
-            metrics = _tfidf_baseline(config)
+            metrics = baseline.run(config)
         else:
             metrics = _train_cell(config, out_root.parent / "runs" / study.name / cell.key, threads)
         labels = metrics["test"]["labels"]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .baselines import BASELINES
 from .errors import TextGNNError
-from .experiments import BASELINE_ENCODER, read_runs
+from .experiments import read_runs
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -179,10 +180,12 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict]) -> None:
              f"details, significance tests and plots in [{study_dir}/RESULTS.md]"
              f"({study_dir}/RESULTS.md).", "",
              "| dataset | metric | best graph model from scratch | transformer-complete | "
-             "TF-IDF + LR | seeds |", "|---|---|---|---:|---:|---:|"]
+             + " | ".join(b.label for b in BASELINES.values()) + " | seeds |",
+             "|---|---|---|---:|" + "---:|" * len(BASELINES) + "---:|"]
     for r in rows:
         table.append(f"| {r['dataset']} | {r['metric']} | {r['best']} | {r['reference']} | "
-                     f"{r['tfidf']} | {r['seeds']} |")
+                     + " | ".join(r["baselines"].get(name, "-") for name in BASELINES)
+                     + f" | {r['seeds']} |")
     table.append(end)
     before, rest = text.split(start, 1)
     readme.write_text(before + "\n".join(table) + rest.split(end, 1)[1])
@@ -196,7 +199,7 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
+    models = [r for r in rows if r["encoder"] not in BASELINES]
     if not models:
         return False
     order = ["none", "window", "dependency", "complete"]  # then unions, by name
@@ -210,9 +213,11 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
         xs = [i + (k - (len(encoders) - 1) / 2) * width for i, g in enumerate(graphs) if g in cells]
         ax.bar(xs, [100 * cells[g]["mean"] for g in graphs if g in cells], width,
                yerr=[100 * cells[g]["std"] for g in graphs if g in cells], capsize=3, label=encoder)
+    styles = dict(zip(BASELINES, ["--", ":", "-."], strict=False))
     for r in rows:
-        if r["encoder"] == BASELINE_ENCODER:
-            ax.axhline(100 * r["mean"], color="black", ls="--", lw=1, label="TF-IDF + LR")
+        if r["encoder"] in BASELINES:
+            ax.axhline(100 * r["mean"], color="black", ls=styles[r["encoder"]], lw=1,
+                       label=BASELINES[r["encoder"]].label)
     low = min(100 * (r["mean"] - r["std"]) for r in rows)
     high = max(100 * (r["mean"] + r["std"]) for r in rows)
     ax.set_ylim(low - 0.15 * (high - low) - 0.5, high + 0.1 * (high - low) + 0.5)
@@ -286,8 +291,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                "half": half, "params": first["params"],
                "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed])),
                "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed]))}
-        # a baseline is deterministic: its one run is paired with every reference seed
-        baseline = encoder == BASELINE_ENCODER
+        # a deterministic baseline's one run is paired with every reference seed
+        baseline = encoder in BASELINES and not BASELINES[encoder].seeded
         paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
         if gold is not None and (encoder, graph) != reference and paired:
             mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
@@ -315,7 +320,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                      f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
                      f"{row['params']:,} | {delta} | {p} |")
     lines.append("")
-    graph_rows = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
+    graph_rows = [r for r in rows if r["encoder"] not in BASELINES]
     section = {"lines": lines, "outcomes": [], "rows": rows, "metric": metric, "headline": None}
     beyond_lines, section["outcomes"] = _beyond_section(dataset, metric, cells, gold, graph_rows)
     if not grid:
@@ -341,21 +346,23 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
 def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:
     """The best graph model from scratch beside TF-IDF, the published numbers and the
     project's targets; also fills ``section["headline"]``."""
-    models = [r for r in rows if r["encoder"] != BASELINE_ENCODER]
+    models = [r for r in rows if r["encoder"] not in BASELINES]
     if not models:
         return []
     best = max(models, key=lambda r: r["mean"])
-    tfidf = next((r for r in rows if r["encoder"] == BASELINE_ENCODER), None)
+    baselines = {r["encoder"]: r for r in rows if r["encoder"] in BASELINES}
     ref = next((r for r in rows if (r["encoder"], r["graph"]) == REFERENCE), None)
     fmt = lambda r: "-" if r is None else f"{100 * r['mean']:.2f}"  # noqa: E731
     line = (f"Best graph model from scratch on {dataset}: {best['encoder']}-{best['graph']} "
-            f"{fmt(best)} {metric} ({best['n']} seeds); TF-IDF + LR {fmt(tfidf)}")
-    if tfidf is not None:
-        line += " (beaten)" if best["mean"] > tfidf["mean"] else " (not beaten)"
+            f"{fmt(best)} {metric} ({best['n']} seeds)")
+    for name, r in baselines.items():
+        line += (f"; {BASELINES[name].label} {fmt(r)} "
+                 + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
     line += _published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
     section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
                            "best": f"{best['encoder']}-{best['graph']} {fmt(best)}",
-                           "reference": fmt(ref), "tfidf": fmt(tfidf)}
+                           "reference": fmt(ref),
+                           "baselines": {name: fmt(r) for name, r in baselines.items()}}
     return [line + ".", ""]
 
 
@@ -376,7 +383,7 @@ def _published(dataset: str, metric: str, got: float, anchors: dict, targets: di
 def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
     """The best graph model (not the fine-tuned encoder alone) on a tag's features."""
     models = [r for r in section["rows"]
-              if r["model"] not in (BASELINE_ENCODER, TAGGED_REFERENCE[0])]
+              if r["model"] not in BASELINES and r["model"] != TAGGED_REFERENCE[0]]
     if not models:
         return []
     best = max(models, key=lambda r: r["mean"])
