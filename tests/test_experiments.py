@@ -71,15 +71,16 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     # a tagged cell with its own base config, reported in its own table
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "model": {"hidden": 32}}))
     study = write_study(tmp_path, name="toy", datasets=[str(toy_data)], graphs=["window"],
-                        encoders=["gcn", "transformer"], seeds=2, baselines=["tfidf-lr", "wide-mlp"],
-                        cells=[{"encoder": "gcn", "graph": "window", "tag": "wide",
+                        encoders=["gcn"], seeds=2, baselines=["tfidf-lr", "wide-mlp"],
+                        cells=[{"encoder": "transformer", "graph": "window", "tag": "wide",
                                 "config": "wide.yaml", "label": "w"}])
     runs_path = run_study(study, tmp_path / "results", jobs=2)
     runs = read_runs(runs_path)
-    assert len(runs) == 1 + 2 + 2 * 2 + 2  # tfidf-lr once, wide-mlp per seed, grid, tagged cell
+    assert len(runs) == 1 + 2 + 2 + 2  # tfidf-lr once, wide-mlp per seed, grid, tagged cell
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
-    assert wide["key"].endswith("/gcn~w-window@wide/seed0") and wide["config"]["model"]["hidden"] == 32
-    assert any(r["key"].endswith("/transformer-window/seed1") for r in runs)
+    assert wide["key"].endswith("/transformer~w-window@wide/seed0")
+    assert wide["config"]["model"]["hidden"] == 32 and wide["config"]["model"]["encoder"] == "transformer"
+    assert any(r["key"].endswith("/gcn-window/seed1") for r in runs)
     record = next(r for r in runs if r["encoder"] == "gcn" and not r["tag"])
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
                            "params", "train_seconds", "test_predictions"}
