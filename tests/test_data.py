@@ -79,3 +79,21 @@ def test_dev_file_as_test_set(tmp_path):
     assert data.test.source.endswith("dev.jsonl")
     with pytest.raises(TextGNNError, match="test_from must be"):
         load_dataset(str(tmp_path), test_from="train")
+
+
+def test_train_fraction_is_a_seeded_stratified_subset_with_every_label():
+    from textgnn.config import load_config
+    from textgnn.data import Split, training_examples
+
+    train = Split([f"t{i}" for i in range(100)], ["a"] * 90 + ["b"] * 10, "train.jsonl")
+    data = load_config(None, ["data.train_fraction=0.1"]).data
+    part = training_examples(train, data, seed=7)
+    assert sorted(part.labels) == ["a"] * 9 + ["b"]
+    assert part.texts == sorted(part.texts, key=lambda t: int(t[1:]))  # original order
+    assert training_examples(train, data, seed=8).texts == part.texts  # split_seed, not the run's
+    other = load_config(None, ["data.train_fraction=0.1", "data.split_seed=1"]).data
+    assert training_examples(train, other, seed=7).texts != part.texts
+    tiny = training_examples(train, load_config(None, ["data.train_fraction=0.01"]).data, 0)
+    assert sorted(tiny.labels) == ["a", "b"]  # at least one of each label
+    capped = training_examples(train, load_config(None, ["data.max_train=50"]).data, 0)
+    assert len(capped) == 50 and training_examples(train, data, 0).source.endswith("(10% stratified)")

@@ -6,7 +6,8 @@
   layer of 1,024 ReLU units, dropout 0.5, Adam at 1e-3, batches of 16; epochs chosen on dev
   (``train.select``, ``train.patience``, at most 100). Seeded by ``train.seed``.
 
-Each takes a resolved config (only its data and train sections are read) and returns the
+Each takes a resolved config (only its data and train sections are read; they train on the
+same examples as the study's cells: ``data.max_train``, ``data.train_fraction``) and returns the
 metrics a training run writes: dev, test (with predictions), params, train_seconds.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .data import load_configured
+from .data import load_configured, training_examples
 from .metrics import SELECT, classification_metrics
 
 
@@ -35,7 +36,9 @@ def tfidf_lr(config: dict) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    data = load_configured(Config.from_dict(config).data)
+    cfg = Config.from_dict(config)
+    data = load_configured(cfg.data)
+    data.train = training_examples(data.train, cfg.data, cfg.train.seed)
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     x_train = vectorizer.fit_transform(data.train.texts)
@@ -67,6 +70,7 @@ def wide_mlp(config: dict) -> dict:
 
     cfg = Config.from_dict(config)
     data = load_configured(cfg.data)
+    data.train = training_examples(data.train, cfg.data, cfg.train.seed)
     start = time.perf_counter()
     torch.manual_seed(cfg.train.seed)
     if cfg.train.threads:

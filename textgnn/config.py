@@ -157,6 +157,8 @@ def _schedules() -> list[str]:
 class DataConfig:
     name: str = key("mr", NOT_EMPTY)  # registry name (mr, sst2, ...) or a directory of JSONL/CSV files
     max_train: int | None = key(None, AT_LEAST_1)  # cap on training examples (after the dev split)
+    # a stratified share of the training examples, seeded by split_seed (low-resource runs)
+    train_fraction: float | None = key(None, Range(0, 1, low_open=True))
     max_tokens: int | None = key(None, AT_LEAST_1)  # truncate texts to this many parser tokens
     lowercase: bool = True
     min_freq: int = key(2, AT_LEAST_1)  # tokens seen fewer times in train map to <unk>

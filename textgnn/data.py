@@ -192,6 +192,35 @@ def _read_hub(name: str, source: HubSource) -> dict[str, Split]:
     return out
 
 
+def training_examples(train: Split, cfg, seed: int) -> Split:
+    """The examples a run trains on: ``data.max_train`` of them at random (seeded by
+    ``seed``, the run's seed), then a stratified ``data.train_fraction`` (seeded by
+    ``data.split_seed``, so every run and baseline of a dataset sees the same subset)."""
+    import random
+
+    if cfg.max_train is not None and cfg.max_train < len(train):
+        keep = sorted(random.Random(seed).sample(range(len(train)), cfg.max_train))
+        train = Split([train.texts[i] for i in keep], [train.labels[i] for i in keep], train.source)
+    if cfg.train_fraction is not None and cfg.train_fraction < 1:
+        train = stratified_subset(train, cfg.train_fraction, cfg.split_seed)
+    return train
+
+
+def stratified_subset(split: Split, fraction: float, seed: int) -> Split:
+    """A seeded ``fraction`` of every label's examples (at least one each, so no label goes
+    missing from training), in their original order."""
+    import random
+
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(split.labels):
+        by_label.setdefault(label, []).append(i)
+    keep = sorted(i for label in sorted(by_label) for i in
+                  rng.sample(by_label[label], max(1, round(fraction * len(by_label[label])))))
+    return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep],
+                 f"{split.source} ({fraction:.0%} stratified)")
+
+
 def stratified_dev_split(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out a seeded, stratified ``fraction`` of train as dev."""
     from sklearn.model_selection import train_test_split

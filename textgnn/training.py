@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .batching import BucketBatchSampler, RankShard
 from .checkpoint import CHECKPOINT, restore_checkpoint, save_checkpoint
 from .config import Config
-from .data import Dataset, Split, load_configured
+from .data import Dataset, Split, load_configured, training_examples
 from .errors import TextGNNError
 from .features import Vocab
 from .history import plot_history, tensorboard, write_history
@@ -72,16 +72,6 @@ def lr_factor(progress: float, train_config) -> float:
     """The learning rate at ``progress`` (the fraction of training done, 0 to 1) as a
     fraction of its base, under ``train.schedule``."""
     return SCHEDULES[train_config.schedule](progress, train_config.warmup)
-
-
-def cap_split(split: Split, limit: int | None, seed: int) -> Split:
-    """A seeded random subset of ``limit`` examples (order kept), for quick runs."""
-    import random
-
-    if limit is None or limit >= len(split):
-        return split
-    keep = sorted(random.Random(seed).sample(range(len(split)), limit))
-    return Split([split.texts[i] for i in keep], [split.labels[i] for i in keep], split.source)
 
 
 @dataclass
@@ -156,7 +146,7 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     scratch = Pipeline(config, Vocab([]), ["?"])
     d = config.data
     data = load_configured(d)
-    train_split = cap_split(data.train, d.max_train, config.train.seed)
+    train_split = training_examples(data.train, d, config.train.seed)
     labels = sorted(set(train_split.labels))
     for split in (data.dev, data.test):
         if split is not None:
