@@ -1,5 +1,6 @@
 """Pretrained features: sub-word -> parser-token alignment, the feature cache, static vectors."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,36 @@ def test_model_split_over_packages_is_joined_once(tmp_path, monkeypatch):
     assert (path / "vocab.txt").read_text() == "kept"  # extracted once, then reused
     with pytest.raises(ImportError):
         _joined_zip(["not-installed-part"], "other")
+
+
+def test_caches_of_random_bytes_are_moved_aside_and_rebuilt(tmp_path, parser):
+    """A parse cache and a feature cache that are not databases: one warning each, the same
+    parses and features as with a fresh cache, and the broken files kept aside."""
+    texts = ["a first text .", "and a second one ."]
+    fresh = tmp_path / "fresh"
+    parses = Parser(cache_dir=fresh).parse(texts, progress=False)
+    tokens = [p.tokens for p in parses]
+    features = ContextualFeatures(MINILM, cache_dir=fresh)(texts, tokens, progress=False)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("parses.sqlite", "features.sqlite"):
+        (broken / name).write_bytes(rng.bytes(8192))
+    with pytest.warns(UserWarning, match=r"parses.sqlite: unreadable cache .* moved aside") as seen:
+        assert Parser(cache_dir=broken).parse(texts, progress=False) == parses
+    assert len(seen) == 1
+    with pytest.warns(UserWarning, match=r"features.sqlite: unreadable cache") as seen:
+        again = ContextualFeatures(MINILM, cache_dir=broken)(texts, tokens, progress=False)
+    assert len(seen) == 1
+    for a, b in zip(features, again, strict=True):
+        assert np.array_equal(a, b)
+    assert len(list(broken.glob("*.sqlite.broken-*"))) == 2
+    # rebuilt: the new file holds both parses and is read without a warning
+    import sqlite3
+    import warnings
+
+    with contextlib.closing(sqlite3.connect(broken / "parses.sqlite")) as con:
+        assert con.execute("SELECT count(*) FROM parses").fetchone()[0] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Parser(cache_dir=broken).parse(texts, progress=False) == parses
