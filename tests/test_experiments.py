@@ -85,6 +85,9 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
                            "params", "train_seconds", "test_predictions"}
     assert 0 <= record["test"]["accuracy"] <= 1 and len(record["test_predictions"]) == 40
+    cost = record["cost"]  # what the run cost: time per epoch, memory, tokens read per text
+    assert cost["seconds_per_epoch"] > 0 and 0.1 < cost["peak_rss_gb"] < 16
+    assert 6 < cost["tokens_per_document"] < 15  # the toy sentences: 8 to 11 tokens
     assert record["config"]["model"]["encoder"] == "gcn"
     baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
     assert baseline["search"]["chosen_C"] in baseline["search"]["C"]

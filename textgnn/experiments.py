@@ -237,8 +237,9 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
             "labels": labels,
             "test_predictions": [index[p] for p in metrics["test"]["predictions"]],
         }
-        if "search" in metrics:
-            record["search"] = metrics["search"]
+        for extra in ("search", "cost"):
+            if extra in metrics:
+                record[extra] = metrics[extra]
         _append(runs_path, record)
         print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "
               f"({time.perf_counter() - start:.0f}s)", file=sys.stderr)

@@ -24,6 +24,22 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def peak_rss_gb() -> float:
+    """This process's peak resident memory in GB (VmHWM; ``ru_maxrss`` without /proc). A
+    study run is a process of its own, so this is the run's peak, the preloaded libraries
+    included."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024 ** 2
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
 def log(message: str) -> None:
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 speaks
         print(message, file=sys.stderr, flush=True)

@@ -39,6 +39,7 @@ from .runtime import (
     destroy_distributed,
     init_distributed,
     log,
+    peak_rss_gb,
     release_freed_memory,
     seed_everything,
     sum_over_ranks,
@@ -94,6 +95,7 @@ class Run:
     base_lrs: list[float]
     step_model: torch.nn.Module  # the model, or its DistributedDataParallel wrapper
     params: dict[str, int]
+    tokens_per_document: float  # mean nodes of a training graph, after any truncation
     started: float  # perf_counter at the start, moved back by a resumed run's elapsed time
     # epoch, best_score, best_epoch, stopped, history, elapsed: saved in every checkpoint
     state: dict = field(default_factory=lambda: {
@@ -182,7 +184,8 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
                                   weight_decay=t.weight_decay)
     run = Run(config, out_dir, rank, world, device, show, data, pipeline, train_graphs,
               dev_graphs, sampler, loader, optimizer, [g["lr"] for g in optimizer.param_groups],
-              pipeline.model, params, started)
+              pipeline.model, params, sum(g.num_nodes for g in train_graphs) / len(train_graphs),
+              started)
     if run.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -307,8 +310,13 @@ def finish(run: Run, test: bool = True) -> dict | None:
     if test and data.test is not None:
         metrics["test"] = pipeline.evaluate(data.test.texts, data.test.labels, data.test.source,
                                             run.progress)
-    metrics |= {"best_epoch": state["best_epoch"], "epochs_run": len(state["history"]),
-                "params": run.params, "train_seconds": train_seconds}
+    epochs = len(state["history"])
+    metrics |= {"best_epoch": state["best_epoch"], "epochs_run": epochs, "params": run.params,
+                "train_seconds": train_seconds,
+                # what the run cost, for accuracy-vs-cost comparisons (long documents)
+                "cost": {"seconds_per_epoch": train_seconds / epochs,
+                         "peak_rss_gb": peak_rss_gb(),
+                         "tokens_per_document": run.tokens_per_document}}
     (run.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_history(state["history"], run.out_dir / "curve.png")
     return {
