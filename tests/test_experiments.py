@@ -118,13 +118,15 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert json.loads(again.stdout.splitlines()[-1])["test"]["accuracy"] == record["test"]["accuracy"]
 
 
-def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label=""):
+def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None):
     """A record as a study writes it, its test predictions right with probability ``correct``."""
     preds = np.where(rng.random(gold.size) < correct, gold, 1 - gold).tolist()
     acc = float(np.mean(np.asarray(preds) == gold))
-    name = f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
+    name = (f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
+            f"{'%' + str(fraction) if fraction else ''}")
     return {"key": f"{dataset}/{name}/seed{seed}", "dataset": dataset, "graph": graph,
-            "encoder": encoder, "seed": seed, "tag": tag, "label": label, "config": {},
+            "encoder": encoder, "seed": seed, "tag": tag, "label": label, "fraction": fraction,
+            "config": {},
             "dev": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
             "test": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
             "params": 10, "train_seconds": 1.0, "test_predictions": preds}
@@ -151,14 +153,17 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
              for e, g, c, label in [("gcn", "window", 0.7, "w"), ("transformer", "none", 0.7, ""),
                                     ("transformer", "dependency+complete", 0.75, "")]
              for s in range(2)]
+    runs += [fake_run("toy", e, "complete", s, golds["toy"], c, rng, fraction=0.1)
+             for e, c in [("gcn", 0.55), ("transformer", 0.6)] for s in range(2)]
+    runs += [fake_run("toy", "wide-mlp", "-", s, golds["toy"], 0.7, rng, fraction=0.1) for s in range(2)]
     study_dir = tmp_path / "toy"  # the README block is named after the study's folder
     study_dir.mkdir()
     write_runs(study_dir, runs, golds)
     text = report(study_dir)
     assert (study_dir / "RESULTS.md").read_text() == text
     # aggregation by hand: mean and sample std over the two seeds
-    values = [r["test"]["accuracy"] for r in runs
-              if r["dataset"] == "toy" and r["encoder"] == "gcn" and r["graph"] == "complete"]
+    values = [r["test"]["accuracy"] for r in runs if r["dataset"] == "toy"
+              and r["encoder"] == "gcn" and r["graph"] == "complete" and r["fraction"] is None]
     mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2 ** 0.5
     assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text
     assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
@@ -176,6 +181,15 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     assert "| transformer-dependency+complete | 2 |" in tagged
     assert "## Did syntax help on `wide` features?" in tagged
     assert (study_dir / "toy.png").read_bytes()[:4] == b"\x89PNG"
+    # the low-resource runs have their own section, each share against the transformer at
+    # that share, the full grid as the 100 % point, and a plot; they leave the main table alone
+    low = text[text.index("# Low resource"):]
+    assert "## toy · 10% of train" in low and "## toy · 100% of train" in low
+    share = low[low.index("## toy · 10% of train"):low.index("## toy · 100% of train")]
+    assert "| gcn | complete | 2 |" in share and "| wide-mlp | - | 2 |" in share
+    assert "| tfidf-lr |" not in share and "| gcn | none |" not in share
+    assert (study_dir / "toy-low-resource.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text[:text.index("# Low")]
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- toy-table:start -->\nold\n<!-- toy-table:end -->\nrest\n")
@@ -183,6 +197,28 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     filled = readme.read_text()
     assert "old" not in filled and filled.startswith("intro\n") and filled.endswith("rest\n")
     assert "| toy | accuracy | " in filled and "| TF-IDF + LR | WideMLP | seeds |" in filled
+
+
+def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):
+    study = write_study(tmp_path, name="low", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=2, baselines=["tfidf-lr"],
+                        low_resource={"datasets": [str(toy_data)], "fractions": [0.25, 0.5],
+                                      "cells": [{"encoder": "gcn", "graph": "window"}],
+                                      "baselines": ["tfidf-lr", "wide-mlp"]})
+    keys = [c.key for c in study.cells()]
+    toy = toy_data.name
+    assert {f"{toy}/gcn-window%0.25/seed1", f"{toy}/tfidf-lr--%0.5/seed0",
+            f"{toy}/wide-mlp--%0.25/seed1"} <= set(keys)
+    assert f"{toy}/tfidf-lr--%0.25/seed1" not in keys  # deterministic: one run per share
+    assert len(keys) == 1 + 2 + 2 * (1 + 2 + 2)  # full grid; per share: LR, WideMLP, gcn
+    runs = read_runs(run_study(study, tmp_path / "results", jobs=1, match="*%0.25/seed0"))
+    assert sorted(r["encoder"] for r in runs) == ["gcn", "tfidf-lr", "wide-mlp"]
+    for r in runs:
+        assert r["fraction"] == 0.25 and r["config"]["data"]["train_fraction"] == 0.25
+    gcn = next(r for r in runs if r["encoder"] == "gcn")
+    assert gcn["key"] == f"{toy}/gcn-window%0.25/seed0"
+    log = (tmp_path / "runs" / "low" / gcn["key"] / "train.log").read_text()
+    assert "train 36," in log  # a quarter of the 144 training sentences, 18 of each label
 
 
 def test_syntax_verdict_sentences():

@@ -45,17 +45,21 @@ class Study:
     # cells outside the grid, each with the datasets it runs on; a tagged cell (e.g. on
     # pretrained features) may have its own base config and is reported in its own table
     extra: list[dict] = field(default_factory=list)
+    # the low-resource curves: {datasets, fractions, cells: [{encoder, graph}], baselines};
+    # each cell and baseline again on a stratified share of train (data.train_fraction)
+    low_resource: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
         path = Path(path)
         raw = read_yaml(path)
         known = {"name", "config", "datasets", "graphs", "encoders", "seeds", "overrides",
-                 "baselines", "cells"}
+                 "baselines", "cells", "low_resource"}
         unknown = set(raw) - known
         if unknown:
             raise TextGNNError(f"{path}: unknown study key(s) {sorted(unknown)}; valid: {sorted(known)}")
-        unknown = set(raw.get("baselines") or []) - set(BASELINES)
+        low = dict(raw.get("low_resource") or {})
+        unknown = (set(raw.get("baselines") or []) | set(low.get("baselines") or [])) - set(BASELINES)
         if unknown:
             raise TextGNNError(f"{path}: unknown baseline(s) {sorted(unknown)}; "
                                f"choose from {', '.join(BASELINES)}")
@@ -77,6 +81,11 @@ class Study:
                         "label": c.get("label", ""),
                         "config": (path.parent / c["config"]).resolve() if c.get("config") else None}
                        for c in raw.get("cells") or []],
+                low_resource={} if not low else {
+                    "datasets": list(low["datasets"]),
+                    "fractions": [float(f) for f in low["fractions"]],
+                    "cells": [(c["encoder"], c["graph"]) for c in low["cells"]],
+                    "baselines": list(low.get("baselines") or [])},
             )
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing study key {exc}") from None
@@ -91,7 +100,19 @@ class Study:
                    for s in seed_list]
                 + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
                    for c in self.extra
-                   for d in chosen if d in c["datasets"] for s in seed_list])
+                   for d in chosen if d in c["datasets"] for s in seed_list]
+                + self._low_resource_cells(chosen, seed_list))
+
+    def _low_resource_cells(self, chosen: list[str], seed_list: list[int]) -> list[Cell]:
+        low = self.low_resource
+        if not low:
+            return []
+        datasets = [d for d in chosen if d in low["datasets"]]
+        return ([Cell(d, "-", b, s, fraction=f) for d in datasets for f in low["fractions"]
+                 for b in low["baselines"]
+                 for s in (seed_list if BASELINES[b].seeded else seed_list[:1])]
+                + [Cell(d, g, e, s, fraction=f) for d in datasets for f in low["fractions"]
+                   for e, g in low["cells"] for s in seed_list])
 
 
 @dataclass(frozen=True)
@@ -103,19 +124,24 @@ class Cell:
     tag: str = ""
     config: Path | None = None  # instead of the study's base config
     label: str = ""  # tells apart cells of one encoder and graph on different base configs
+    fraction: float | None = None  # low resource: trained on this share of train
 
     @property
     def key(self) -> str:
         # a dataset given as a directory is keyed by its folder name
         label = f"~{self.label}" if self.label else ""
         tag = f"@{self.tag}" if self.tag else ""
-        return f"{Path(self.dataset).name}/{self.encoder}{label}-{self.graph}{tag}/seed{self.seed}"
+        share = f"%{self.fraction:g}" if self.fraction is not None else ""
+        return (f"{Path(self.dataset).name}/{self.encoder}{label}-{self.graph}{tag}{share}"
+                f"/seed{self.seed}")
 
 
 def resolved_config(study: Study, cell: Cell) -> dict:
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
                  f"graph.kind={cell.graph}", f"model.encoder={cell.encoder}",
                  f"train.seed={cell.seed}"]
+    if cell.fraction is not None:
+        overrides.append(f"data.train_fraction={cell.fraction}")
     return load_config(cell.config or study.config, overrides).to_dict()
 
 
@@ -216,7 +242,8 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
         baseline = BASELINES.get(cell.encoder)
         # a baseline reads the data and training settings (its seed too) of its dataset's cells
         config = resolved_config(study, Cell(cell.dataset, study.graphs[0], study.encoders[0],
-                                             cell.seed) if baseline else cell)
+                                             cell.seed, fraction=cell.fraction)
+                                 if baseline else cell)
         start = time.perf_counter()
         if baseline:
             metrics = baseline.run(config)
@@ -230,6 +257,7 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
         record = {
             "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
             "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "label": cell.label,
+            "fraction": cell.fraction,
             "config": config,
             "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
             "params": metrics["params"]["total"],

@@ -133,7 +133,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              "every resample for CoLA), Holm-corrected within the dataset.", ""]
     syntax: dict[str, list[dict]] = {}
     headline = []
-    plain = [r for r in runs if not r.get("tag")]
+    plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
     for dataset in sorted({r["dataset"] for r in plain}):
         section = _dataset_section(study_dir, dataset, [r for r in plain if r["dataset"] == dataset],
                                    REFERENCE, f"## {dataset}")
@@ -145,6 +145,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             lines += [f"![{dataset}]({dataset}.png)", ""]
     lines += _syntax_verdict(syntax)
     lines += _search_lines(plain)
+    lines += _low_resource_lines(study_dir, runs)
     for tag in sorted({r["tag"] for r in runs if r.get("tag")}):
         tagged = [r for r in runs if r.get("tag") == tag]
         lines += [f"# Pretrained features: `{tag}`", "",
@@ -341,6 +342,65 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines += _scratch_lines(dataset, metric, rows, section)
     lines += beyond_lines
     return section
+
+
+def _low_resource_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+    """Per dataset, each share of the training set: the table of its cells against the
+    Transformer on the complete graph at the same share (the full-data grid is the 100 %
+    point), and a plot of the test metric against the share."""
+    low = [r for r in runs if r.get("fraction") is not None]
+    if not low:
+        return []
+    lines = ["# Low resource", "",
+             "Cells trained on a stratified share of the training set (`data.train_fraction`, "
+             "seeded by `data.split_seed`: the same examples for every cell and baseline of a "
+             "dataset); dev and test unchanged; 100 % is the full-data grid above. Δ: "
+             f"difference to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph at the same share, "
+             "seeds paired, paired bootstrap, Holm within the dataset and share.", ""]
+    for dataset in sorted({r["dataset"] for r in low}):
+        mine = [r for r in low if r["dataset"] == dataset]
+        cells = {(r["encoder"], r["graph"]) for r in mine}
+        full = [r for r in runs if r["dataset"] == dataset and r.get("fraction") is None
+                and not r.get("tag") and not r.get("label") and (r["encoder"], r["graph"]) in cells]
+        curves: dict[str, list[tuple[float, float, float]]] = {}
+        metric = _metric(dataset)
+        for fraction in sorted({r["fraction"] for r in mine}) + [1.0]:
+            at = full if fraction == 1.0 else [r for r in mine if r["fraction"] == fraction]
+            if not at:
+                continue
+            section = _dataset_section(study_dir, dataset, at, REFERENCE,
+                                       f"## {dataset} · {fraction:.0%} of train", grid=False)
+            lines += section["lines"]
+            for row in section["rows"]:
+                name = row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
+                curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
+        path = study_dir / f"{dataset}-low-resource.png"
+        _plot_curves(curves, dataset, metric, path)
+        lines += [f"![{dataset}, low resource]({path.name})", ""]
+    return lines
+
+
+def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dataset: str, metric: str,
+                 path: Path) -> None:
+    """Test metric (mean ± std over seeds) against the share of the training set, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, points in sorted(curves.items()):
+        xs, means, stds = zip(*sorted(points), strict=True)
+        style = "--" if name in BASELINES else "-"
+        ax.errorbar([100 * x for x in xs], [100 * m for m in means], [100 * s for s in stds],
+                    ls=style, marker="o", ms=3, capsize=2, label=name)
+    ax.set(xscale="log", xlabel="share of the training set (%)", ylabel=f"test {metric} (%)",
+           title=f"{dataset}: low resource, mean ± std over seeds")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:
