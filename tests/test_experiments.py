@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from textgnn.experiments import Study, read_runs, run_study
+from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.report import _search_lines, _syntax_verdict, holm, mean_ci, paired_bootstrap, report
 
 
@@ -219,6 +219,26 @@ def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):
     assert gcn["key"] == f"{toy}/gcn-window%0.25/seed0"
     log = (tmp_path / "runs" / "low" / gcn["key"] / "train.log").read_text()
     assert "train 36," in log  # a quarter of the 144 training sentences, 18 of each label
+
+
+def test_a_cell_config_may_name_a_config_per_dataset_and_cell(toy_data, tmp_path):
+    """Tuned configs differ per dataset and cell: a cell's config path may hold {dataset},
+    {encoder} and {graph}."""
+    tuned = tmp_path / "tuned" / toy_data.name
+    tuned.mkdir(parents=True)
+    (tuned / "gat-window.yaml").write_text(yaml.safe_dump({"base": "../../base.yaml",
+                                                           "model": {"hidden": 24, "heads": 3}}))
+    study = write_study(tmp_path, name="t", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=1,
+                        cells=[{"encoder": "gat", "graph": "window",
+                                "config": "tuned/{dataset}/{encoder}-{graph}.yaml"}],
+                        low_resource={"datasets": [str(toy_data)], "fractions": [0.5],
+                                      "config": "tuned/{dataset}/{encoder}-{graph}.yaml",
+                                      "cells": [{"encoder": "gat", "graph": "window"}]})
+    configs = {c.key: resolved_config(study, c) for c in study.cells()}
+    assert configs[f"{toy_data.name}/gcn-window/seed0"]["model"]["hidden"] == 16  # the study's
+    for key in (f"{toy_data.name}/gat-window/seed0", f"{toy_data.name}/gat-window%0.5/seed0"):
+        assert configs[key]["model"]["hidden"] == 24 and configs[key]["train"]["epochs"] == 2
 
 
 def test_syntax_verdict_sentences():

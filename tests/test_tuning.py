@@ -111,6 +111,17 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy
     assert finished(after) == finished(searched[2])
 
 
+def test_a_cell_may_set_its_own_keys(tmp_path, toy_data):
+    search = write_search(tmp_path, toy_data)
+    raw = yaml.safe_load((tmp_path / "search.yaml").read_text())
+    raw["cells"][1]["set"] = {"data.max_tokens": 5}  # the transformer cut at 5 tokens
+    (tmp_path / "cut.yaml").write_text(yaml.safe_dump(raw))
+    cut = Search.load(tmp_path / "cut.yaml")
+    assert cut.trial_config(str(toy_data), "transformer", "window", {})["data"]["max_tokens"] == 5
+    assert cut.trial_config(str(toy_data), "gcn", "window", {})["data"]["max_tokens"] is None
+    assert search.cell_overrides == {}
+
+
 def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
     search = write_search(tmp_path, toy_data)
     raw = yaml.safe_load((tmp_path / "search.yaml").read_text())

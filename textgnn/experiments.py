@@ -45,8 +45,9 @@ class Study:
     # cells outside the grid, each with the datasets it runs on; a tagged cell (e.g. on
     # pretrained features) may have its own base config and is reported in its own table
     extra: list[dict] = field(default_factory=list)
-    # the low-resource curves: {datasets, fractions, cells: [{encoder, graph}], baselines};
-    # each cell and baseline again on a stratified share of train (data.train_fraction)
+    # the low-resource curves: {datasets, fractions, cells: [{encoder, graph}], baselines,
+    # config}; each cell and baseline again on a stratified share of train
+    # (data.train_fraction), the cells on ``config`` when given (a template, as a cell's)
     low_resource: dict = field(default_factory=dict)
 
     @classmethod
@@ -82,6 +83,7 @@ class Study:
                         "config": (path.parent / c["config"]).resolve() if c.get("config") else None}
                        for c in raw.get("cells") or []],
                 low_resource={} if not low else {
+                    "config": (path.parent / low["config"]).resolve() if low.get("config") else None,
                     "datasets": list(low["datasets"]),
                     "fractions": [float(f) for f in low["fractions"]],
                     "cells": [(c["encoder"], c["graph"]) for c in low["cells"]],
@@ -111,8 +113,8 @@ class Study:
         return ([Cell(d, "-", b, s, fraction=f) for d in datasets for f in low["fractions"]
                  for b in low["baselines"]
                  for s in (seed_list if BASELINES[b].seeded else seed_list[:1])]
-                + [Cell(d, g, e, s, fraction=f) for d in datasets for f in low["fractions"]
-                   for e, g in low["cells"] for s in seed_list])
+                + [Cell(d, g, e, s, config=low["config"], fraction=f) for d in datasets
+                   for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
 
 
 @dataclass(frozen=True)
@@ -137,12 +139,18 @@ class Cell:
 
 
 def resolved_config(study: Study, cell: Cell) -> dict:
+    """A cell's config: its own config file (where ``{dataset}``, ``{encoder}`` and ``{graph}``
+    name the cell's, e.g. a tuned config per dataset) or the study's, then the study's and the
+    dataset's overrides and the cell's own keys."""
+    base = cell.config or study.config
+    base = Path(str(base).format(dataset=Path(cell.dataset).name, encoder=cell.encoder,
+                                 graph=cell.graph))
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
                  f"graph.kind={cell.graph}", f"model.encoder={cell.encoder}",
                  f"train.seed={cell.seed}"]
     if cell.fraction is not None:
         overrides.append(f"data.train_fraction={cell.fraction}")
-    return load_config(cell.config or study.config, overrides).to_dict()
+    return load_config(base, overrides).to_dict()
 
 
 def read_runs(path: Path) -> list[dict]:
