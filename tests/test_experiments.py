@@ -241,6 +241,22 @@ def test_a_cell_config_may_name_a_config_per_dataset_and_cell(toy_data, tmp_path
         assert configs[key]["model"]["hidden"] == 24 and configs[key]["train"]["epochs"] == 2
 
 
+def test_run_processes_started_from_several_threads_report_their_exit_codes():
+    """Study runs are forkserver processes started and reaped from the study's threads:
+    every one's exit code arrives (a race between two threads' polls turned some into 255)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textgnn.experiments import _RUNS, run_to_end
+
+    def one(i: int) -> int:
+        return run_to_end(_RUNS.Process(target=time.sleep, args=(0.001 * (i % 5),)))
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(one, range(200)))
+    assert codes == [0] * 200
+
+
 def test_syntax_verdict_sentences():
     def outcome(cell, delta, p):
         return {"cell": cell, "delta": delta, "p": p, "syntax": "dependency" in cell}
