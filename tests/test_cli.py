@@ -102,9 +102,11 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
     ("gat", "window", []), ("transformer", "complete", []),
     ("transformer", "dependency+complete", []), ("hybrid", "window+complete", []),
     ("gcn", "dependency", ["model.features=contextual", f"model.pretrained={MINILM}"]),
-    ("finetune", "none", [f"model.pretrained={MINILM}", "train.epochs=1"]),
+    # fine-tuning MiniLM is the slow part: one epoch on 32 of the toy sentences shows the path
+    ("finetune", "none", [f"model.pretrained={MINILM}", "train.epochs=1", "data.max_train=32"]),
     ("gcn", "dependency", ["model.features=contextual", f"model.pretrained={MINILM}",
-                           "model.tune_pretrained=true", "model.mix=0.5", "train.epochs=1"]),
+                           "model.tune_pretrained=true", "model.mix=0.5", "train.epochs=1",
+                           "data.max_train=32"]),
 ])
 def test_other_encoders_train_and_round_trip(toy_data, tmp_path, encoder, kind, extra):
     if extra:

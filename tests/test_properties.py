@@ -1,5 +1,5 @@
 """Property-based tests (Hypothesis): graph builders on any token sequence or parse, and
-predict on any text. 200 examples each here; ``pytest -m slow`` runs 10,000."""
+predict on any text. 100 examples each here; ``pytest -m slow`` runs 10,000."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from textgnn.parsing import ParsedText, Parser
 from textgnn.pipeline import Pipeline
 
 RELATIONS = ["ROOT", "amod", "det", "nsubj", "obj", "punct"]
-FAST = settings(max_examples=200, deadline=None,
+FAST = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 SLOW = settings(max_examples=10_000, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
