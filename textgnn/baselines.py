@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .data import load_configured, training_examples
+from .data import Dataset, load_configured, training_examples
 from .metrics import SELECT, classification_metrics
 
 
@@ -32,13 +32,19 @@ class Baseline:
     seeded: bool  # False: one run stands for every seed
 
 
+def _data(config: dict) -> tuple[Config, Dataset]:
+    """The config and its dataset, train cut to the examples the study's cells train on."""
+    cfg = Config.from_dict(config)
+    data = load_configured(cfg.data)
+    data.train = training_examples(data.train, cfg.data, cfg.train.seed)
+    return cfg, data
+
+
 def tfidf_lr(config: dict) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    cfg = Config.from_dict(config)
-    data = load_configured(cfg.data)
-    data.train = training_examples(data.train, cfg.data, cfg.train.seed)
+    cfg, data = _data(config)
     start = time.perf_counter()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     x_train = vectorizer.fit_transform(data.train.texts)
@@ -68,9 +74,7 @@ WIDE_HIDDEN, WIDE_DROPOUT, WIDE_LR, WIDE_BATCH, WIDE_MAX_EPOCHS = 1024, 0.5, 1e-
 def wide_mlp(config: dict) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    cfg = Config.from_dict(config)
-    data = load_configured(cfg.data)
-    data.train = training_examples(data.train, cfg.data, cfg.train.seed)
+    cfg, data = _data(config)
     start = time.perf_counter()
     torch.manual_seed(cfg.train.seed)
     if cfg.train.threads:

@@ -390,6 +390,11 @@ def _split_override(item: str) -> tuple[str, Any]:
     return name, yaml.safe_load(text) if text else ""
 
 
+def as_overrides(mapping: dict[str, Any] | None) -> list[str]:
+    """``{"train.lr": 0.01}`` (a YAML mapping of dotted keys) as ``["train.lr=0.01"]``."""
+    return [f"{k}={v}" for k, v in (mapping or {}).items()]
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` strings; values are parsed as YAML scalars (3, 0.1, true)."""
     out = dict(raw)

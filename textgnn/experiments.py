@@ -27,7 +27,7 @@ import yaml
 
 from .baselines import BASELINES
 from .checkpoint import CHECKPOINT
-from .config import Config, apply_overrides, load_config, read_yaml
+from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
@@ -73,11 +73,11 @@ class Study:
             return cls(
                 name=str(raw["name"]),
                 config=(path.parent / raw["config"]).resolve(),
-                datasets={d: [f"{k}={v}" for k, v in (o or {}).items()] for d, o in datasets.items()},
+                datasets={d: as_overrides(o) for d, o in datasets.items()},
                 graphs=list(raw["graphs"]),
                 encoders=list(raw["encoders"]),
                 seeds=list(raw["seeds"]) if isinstance(raw["seeds"], list) else list(range(raw["seeds"])),
-                overrides=[f"{k}={v}" for k, v in (raw.get("overrides") or {}).items()],
+                overrides=as_overrides(raw.get("overrides")),
                 baselines=list(raw.get("baselines") or []),
                 extra=[{"encoder": c["encoder"], "graph": c["graph"],
                         "datasets": list(c.get("datasets") or datasets), "tag": c.get("tag", ""),
@@ -99,7 +99,7 @@ class Study:
         chosen = [d for d in self.datasets if datasets is None or d in datasets]
         seed_list = self.seeds[:seeds] if seeds else self.seeds
         return ([Cell(d, "-", b, s) for d in chosen for b in self.baselines
-                 for s in (seed_list if BASELINES[b].seeded else seed_list[:1])]
+                 for s in _baseline_seeds(b, seed_list)]
                 + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
                    for s in seed_list]
                 + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
@@ -113,10 +113,14 @@ class Study:
             return []
         datasets = [d for d in chosen if d in low["datasets"]]
         return ([Cell(d, "-", b, s, fraction=f) for d in datasets for f in low["fractions"]
-                 for b in low["baselines"]
-                 for s in (seed_list if BASELINES[b].seeded else seed_list[:1])]
+                 for b in low["baselines"] for s in _baseline_seeds(b, seed_list)]
                 + [Cell(d, g, e, s, config=low["config"], fraction=f) for d in datasets
                    for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
+
+
+def _baseline_seeds(name: str, seeds: list[int]) -> list[int]:
+    """A seeded baseline runs with every seed; a deterministic one once."""
+    return seeds if BASELINES[name].seeded else seeds[:1]
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str)
     out = os.open(log, os.O_WRONLY | os.O_APPEND)
     os.dup2(out, 1)
     os.dup2(out, 2)
+    os.close(out)
     from .cli import main
 
     code = main(argv)
