@@ -150,6 +150,20 @@ def cmd_tune(args: argparse.Namespace) -> None:
                       "configs": str(args.configs / search.name)}))
 
 
+def cmd_probe(args: argparse.Namespace) -> None:
+    from .probe import probe, save
+    from .probe_report import write_report
+
+    if args.limit is not None and args.limit < 1:
+        raise TextGNNError(f"--limit must be at least 1, got {args.limit}")
+    result = probe(args.model, args.data, args.split, args.limit, args.parser, progress=not args.quiet)
+    path = save(result, args.out)
+    overall = result["relations"][0]
+    print_json({"result": str(path), "report": str(write_report(args.out, args.study)),
+                "texts": result["texts"], "words": result["words"],
+                "best_head": overall["accuracy"], "best_offset": overall["offset_accuracy"]})
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import report
 
@@ -215,6 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--configs", type=Path, default=Path("configs/tuned"),
                    help="where the chosen configs go: <configs>/<search>/<dataset>/<cell>.yaml")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("probe", help="does attention follow the dependency parse? every head "
+                                     "against spaCy's parse (Clark et al., 2019)")
+    p.add_argument("--model", required=True,
+                   help="a model directory of ours (encoder transformer or hybrid, or a fine-tuned "
+                        "pretrained encoder), or a Hugging Face encoder name or directory")
+    p.add_argument("--data", required=True, help="dataset name or directory")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"],
+                   help="which texts (default test; CoLA's test is its public dev file)")
+    p.add_argument("--limit", type=int, help="only the first N texts")
+    p.add_argument("--out", type=Path, default=Path("results/probe"),
+                   help="directory for the JSON result, heatmaps and RESULTS.md")
+    p.add_argument("--study", type=Path,
+                   help="a study (e.g. results/claim) whose dependency-graph gains the report "
+                        "relates to the probe")
+    p.add_argument("--parser", default="en_core_web_sm", help="spaCy model that parses the texts")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
     p.add_argument("study_dir", help="e.g. results/claim")

@@ -34,7 +34,8 @@ def explain(pipeline, text: str, layer: int = -1) -> dict:
         model.eval()
         with torch.no_grad():
             probs = torch.softmax(model(Batch.from_data_list([data])), -1)[0]
-        weights = conv.edge_weights.tolist()
+        weights = conv.edge_weights
+        weights = (weights.mean(-1) if weights.dim() == 2 else weights).tolist()  # heads averaged
     finally:
         conv.keep_weights, model.dense = False, dense
         conv.edge_weights = None

@@ -123,7 +123,7 @@ class GCN(nn.Module):
     """
 
     dense_capable = True
-    keep_weights = False  # set by `explain`: store ``edge_weights`` (E,) on the next forward
+    keep_weights = False  # set by `explain`/`probe`: store ``edge_weights`` on the next forward
 
     def __init__(self, hidden: int, heads: int, num_edge_types: int, attention_dropout: float):
         super().__init__()
@@ -213,9 +213,9 @@ class GAT(nn.Module):
         if layout is not None:
             return self._dense(x, layout)
         edge_attr = None if self.edge_embedding is None else self.edge_term(edge_type)
-        if self.keep_weights:  # attention per edge, averaged over heads
+        if self.keep_weights:  # attention per edge and head, (E, H)
             out, (_, alpha) = self.conv(x, edge_index, edge_attr, return_attention_weights=True)
-            self.edge_weights = alpha.detach().mean(-1)
+            self.edge_weights = alpha.detach()
             return out
         return self.conv(x, edge_index, edge_attr)
 
@@ -319,8 +319,8 @@ class Transformer(MessagePassing):
         if bias is not None:
             score = score + bias
         alpha = softmax(score, index, ptr, size_i)
-        if self.keep_weights:  # attention per edge, averaged over heads
-            self.edge_weights = alpha.detach().mean(-1)
+        if self.keep_weights:  # attention per edge and head, (E, H)
+            self.edge_weights = alpha.detach()
         alpha = F.dropout(alpha, p=self.attention_dropout, training=self.training)
         return v_j * alpha.unsqueeze(-1)
 
