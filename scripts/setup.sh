@@ -15,5 +15,5 @@ fi
 # every other package at the versions the recorded results were trained with;
 # TEXTGNN_CONSTRAINTS= (empty) installs the newest versions the ranges allow instead
 CONSTRAINTS="${TEXTGNN_CONSTRAINTS-constraints.txt}"
-"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[parser,pretrained,dev]"
+"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[parser,pretrained,serve,dev]"
 echo "textgnn installed in $VENV" >&2

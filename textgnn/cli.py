@@ -164,6 +164,15 @@ def cmd_probe(args: argparse.Namespace) -> None:
                 "best_head": overall["accuracy"], "best_offset": overall["offset_accuracy"]})
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    try:
+        from .serving import serve
+    except ImportError:
+        raise TextGNNError("serve needs FastAPI and uvicorn: pip install 'textgnn[serve]'") from None
+    serve(args.model, args.host, args.port, args.max_batch, args.max_wait_ms, args.max_texts,
+          args.max_body_bytes, args.threads)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import report
 
@@ -247,6 +256,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parser", default="en_core_web_sm", help="spaCy model that parses the texts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("serve", help="serve a saved model over HTTP (/predict, /explain, /model, "
+                                     "/health, and a page at /)")
+    p.add_argument("--model", required=True, help="model directory (or hub repo id)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-batch", type=int, default=64,
+                   help="most texts of concurrent requests gathered into one model call")
+    p.add_argument("--max-wait-ms", type=float, default=5.0,
+                   help="while requests arrive concurrently, how long the first of a batch "
+                        "waits for others to join (a lone request never waits)")
+    p.add_argument("--max-texts", type=int, default=1000, help="most texts in one request")
+    p.add_argument("--max-body-bytes", type=int, default=1 << 20,
+                   help="larger request bodies are refused with 413")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of the model call (more only pays for long documents)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
     p.add_argument("study_dir", help="e.g. results/claim")

@@ -1,0 +1,165 @@
+"""``serve``: a bounded load test of ``python -m textgnn serve`` on loopback against
+in-process ``predict`` on the same texts (MR test sentences, a model on window graphs).
+
+N concurrent clients send one text per request for T seconds, then 32 texts per request for
+T seconds; the figures are the server's throughput (texts answered per second) over
+in-process batch ``predict``, the p50 of one client's single-text requests
+over in-process single-text ``predict``, the error count, and the server's RSS growth over
+the load (its RSS read from /proc before and after)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import REPO, figure, log
+from benchmarks.parts.predict import train_small_model
+from textgnn.data import load_dataset
+
+CLIENTS = 16
+PER_REQUEST = 32  # the second load: clients that send their texts in batches
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _load(url: str, texts: list[str], clients: int, seconds: float, per_request: int = 1,
+                path: str = "/predict") -> dict:
+    """``clients`` coroutines, each posting ``per_request`` texts at a time until ``seconds``
+    pass; ``texts_per_s`` counts texts answered."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        async def one(k: int) -> None:
+            nonlocal errors
+            i = k * per_request
+            while time.perf_counter() < stop:
+                chunk = [texts[(i + j) % len(texts)] for j in range(per_request)]
+                start = time.perf_counter()
+                if path == "/health":
+                    response = await client.get(path)
+                    errors += response.status_code != 200
+                else:
+                    response = await client.post(path, json={"texts": chunk})
+                    errors += response.status_code != 200 or any(
+                        "label" not in p for p in response.json()["predictions"])
+                latencies.append(1000 * (time.perf_counter() - start))
+                i += clients * per_request
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in range(clients)))
+        elapsed = time.perf_counter() - start
+    return {"requests": len(latencies), "errors": errors,
+            "texts_per_s": per_request * len(latencies) / elapsed,
+            "p50_ms": _percentile(latencies, 0.5), "p99_ms": _percentile(latencies, 0.99)}
+
+
+def bench_serve(seconds: float, singles: int) -> tuple[dict, list[dict]]:
+    import httpx
+    import torch
+
+    import textgnn
+
+    texts = [t for t in load_dataset("mr", splits=("test",)).test.texts if t.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = train_small_model("window", Path(tmp) / "window")
+        pipeline = textgnn.load(model_dir)
+        pipeline.predict(texts[:64])  # warm: parser, model, allocator
+        # the baseline is the faster of torch's default threads and one thread (the server's)
+        batch_per_s, inproc_p50 = 0.0, float("inf")
+        threads = torch.get_num_threads()
+        for n in sorted({threads, 1}):
+            torch.set_num_threads(n)
+            start = time.perf_counter()
+            pipeline.predict(texts[:2000])
+            batch_per_s = max(batch_per_s, 2000 / (time.perf_counter() - start))
+            single = []
+            for text in texts[:singles]:
+                start = time.perf_counter()
+                pipeline.predict([text])
+                single.append(1000 * (time.perf_counter() - start))
+            inproc_p50 = min(inproc_p50, statistics.median(single))
+        torch.set_num_threads(threads)
+        del pipeline
+
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "textgnn", "serve", "--model", str(model_dir),
+                                   "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(600):  # at most 60 s to start
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not start within 60 s")
+            with httpx.Client(base_url=url, timeout=60) as client:
+                client.post("/predict", json={"texts": texts[:64]})  # the same warm-up
+                sequential = []
+                for text in texts[:singles]:
+                    start = time.perf_counter()
+                    client.post("/predict", json={"texts": [text]}).raise_for_status()
+                    sequential.append(1000 * (time.perf_counter() - start))
+            # the ceiling of any request: the same clients on GET /health (no model call)
+            floor = asyncio.run(_load(url, texts, CLIENTS, seconds / 3, path="/health"))
+            rss_before = _rss_mb(server.pid)
+            loaded = asyncio.run(_load(url, texts, CLIENTS, seconds))
+            batched = asyncio.run(_load(url, texts, CLIENTS, seconds, PER_REQUEST))
+            rss_after = _rss_mb(server.pid)
+            health = httpx.get(f"{url}/health").json()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    server_p50 = statistics.median(sequential)
+    detail = {"clients": CLIENTS, "seconds": seconds,
+              "in_process_batch_texts_per_s": batch_per_s,
+              "in_process_single_p50_ms": inproc_p50, "server_single_p50_ms": server_p50,
+              "load": loaded, f"load_{PER_REQUEST}_per_request": batched, "health_load": floor,
+              "rss_before_mb": rss_before, "rss_after_mb": rss_after,
+              "model_calls": health["model_calls"], "predict_requests": health["predict_requests"]}
+    log(f"serve: {loaded['texts_per_s']:.0f} texts/s with {CLIENTS} clients (p50 {loaded['p50_ms']:.1f} ms, "
+        f"p99 {loaded['p99_ms']:.1f} ms, {loaded['errors']} errors) vs in-process batch "
+        f"{batch_per_s:.0f}/s; single p50 {server_p50:.1f} ms vs {inproc_p50:.1f} ms in process; "
+        f"RSS {rss_before:.0f} -> {rss_after:.0f} MB; {PER_REQUEST} texts per request: "
+        f"{batched['texts_per_s']:.0f} texts/s, {batched['errors']} errors; GET /health "
+        f"{floor['texts_per_s']:.0f} requests/s")
+    return detail, [
+        figure("serve_throughput_over_inprocess_batch", loaded["texts_per_s"] / batch_per_s, 0.7),
+        figure(f"serve_throughput_{PER_REQUEST}_per_request_over_inprocess_batch",
+               batched["texts_per_s"] / batch_per_s, 0.7),
+        figure("serve_single_p50_over_inprocess", server_p50 / inproc_p50, 1.5, higher_is_better=False),
+        figure("serve_errors", loaded["errors"] + batched["errors"], 0, higher_is_better=False),
+        figure("serve_rss_growth", rss_after / rss_before - 1, 0.10, higher_is_better=False),
+    ]
+
+
+def run(quick: bool, out: Path) -> tuple[dict, list[dict]]:
+    return bench_serve(10.0 if quick else 30.0, 100 if quick else 300)
