@@ -35,6 +35,19 @@ WHY = {
         "8.79 GB -> 5.14 -> 3.63 GB, each time with identical test accuracy. Tried and not "
         "kept: train.max_batch_tokens 4,096 (71.2 % test accuracy); mallopt(M_MMAP_THRESHOLD) "
         "at 1 or 4 MB (1.5-2x epoch time)"),
+    "serve_throughput_over_inprocess_batch": (
+        "one text per request: the HTTP stack's cost per request caps it, not the model. The "
+        "same 16 httpx clients on GET /health, which calls no model, get about 600 requests/s "
+        "on this 2-core machine (client and server share the cores; `health_load` in the "
+        "details), and single-text /predict reaches 85-90 % of that. In-process batch predict "
+        "pays no per-request cost; with 32 texts per request the server is at 0.65-0.7 of it"),
+    "serve_throughput_32_per_request_over_inprocess_batch": (
+        "run to run it measured 0.65-0.69 on this machine; the rest is JSON and HTTP work per "
+        "request on the cores the 16 clients also use"),
+    "serve_single_p50_over_inprocess": (
+        "a lone request costs the model call (2.9 ms) plus about 0.6 ms of HTTP (GET /health's "
+        "own p50 with the same client) and 0.5-1 ms of handing the texts to the model thread "
+        "and back; one torch thread and gc.freeze took it from 12.0 to 4.4 ms"),
     "cached_rerun_speedup": (
         "the cached path still decodes one JSON parse per text from SQLite and builds its graph; "
         "cProfile: JSON decoding and the SQLite read are most of what is left after "
