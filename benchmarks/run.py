@@ -1,7 +1,7 @@
 """Speed and memory benchmarks, each measured against a baseline timed in the same run.
 
-    python benchmarks/run.py [--quick] [--only train,parse,20ng,predict,mr,beyond,features,probe,serve]
-                             [--out DIR]
+    python benchmarks/run.py [--quick] [--out DIR]
+        [--only train,parse,20ng,predict,mr,beyond,features,probe,serve,cluster]
 
 Prints one JSON document (``results``: one entry per acceptance figure with ``name``,
 ``value``, ``target``, ``ok``; ``details``: every measurement) and each part's time on
@@ -30,12 +30,13 @@ import torch  # noqa: E402
 
 from benchmarks.common import REPO, log  # noqa: E402
 from benchmarks.markdown import write_markdown  # noqa: E402
-from benchmarks.parts import beyond, features, memory, mr, parse, predict, probe, serve, train  # noqa: E402
+from benchmarks.parts import beyond, cluster, features, memory, mr, parse, predict, probe, serve, train  # noqa: E402
 from textgnn.runtime import usable_cpus  # noqa: E402
 
 # part name -> its module (``run(quick, out) -> (details, figures)``), in the order run
 PARTS = {"train": train, "parse": parse, "20ng": memory, "predict": predict, "mr": mr,
-         "beyond": beyond, "features": features, "probe": probe, "serve": serve}
+         "beyond": beyond, "features": features, "probe": probe, "serve": serve,
+         "cluster": cluster}
 COMMITTED = REPO / "benchmarks" / "results"
 SCRATCH = REPO / "benchmarks" / "scratch"
 

@@ -74,7 +74,7 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
                         encoders=["gcn"], seeds=2, baselines=["tfidf-lr", "wide-mlp"],
                         cells=[{"encoder": "transformer", "graph": "window", "tag": "wide",
                                 "config": "wide.yaml", "label": "w"}])
-    runs_path = run_study(study, tmp_path / "results", jobs=2)
+    runs_path = run_study(study, tmp_path / "results", jobs=2).runs
     runs = read_runs(runs_path)
     assert len(runs) == 1 + 2 + 2 + 2  # tfidf-lr once, wide-mlp per seed, grid, tagged cell
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
@@ -211,7 +211,7 @@ def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):
             f"{toy}/wide-mlp--%0.25/seed1"} <= set(keys)
     assert f"{toy}/tfidf-lr--%0.25/seed1" not in keys  # deterministic: one run per share
     assert len(keys) == 1 + 2 + 2 * (1 + 2 + 2)  # full grid; per share: LR, WideMLP, gcn
-    runs = read_runs(run_study(study, tmp_path / "results", jobs=1, match="*%0.25/seed0"))
+    runs = read_runs(run_study(study, tmp_path / "results", jobs=1, match="*%0.25/seed0").runs)
     assert sorted(r["encoder"] for r in runs) == ["gcn", "tfidf-lr", "wide-mlp"]
     for r in runs:
         assert r["fraction"] == 0.25 and r["config"]["data"]["train_fraction"] == 0.25
@@ -313,7 +313,7 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
 def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
     study = write_study(tmp_path, name="one", datasets=[str(toy_data)], graphs=["window"],
                         encoders=["gcn"], seeds=1)
-    runs_path = run_study(study, tmp_path / "results", jobs=1)
+    runs_path = run_study(study, tmp_path / "results", jobs=1).runs
     (first,) = read_runs(runs_path)
     run_dir = next((tmp_path / "runs" / "one").rglob("checkpoint.safetensors")).parent
     # killed after the last checkpoint, before its metrics and its record were written

@@ -1,7 +1,9 @@
+import json
 import random
 
 import pytest
 import torch
+from conftest import train_toy
 from torch_geometric.data import Batch
 
 from textgnn.batching import BucketBatchSampler, token_budget_batches
@@ -82,3 +84,18 @@ def test_linear_schedule_warms_up_then_decays_to_zero():
     assert {lr_factor(p, TrainConfig()) for p in progress} == {1.0}
     with pytest.raises(TextGNNError, match=r"train.warmup must be in \[0, 1\); got 1.5"):
         load_config(None, ["train.schedule=linear", "train.warmup=1.5"])
+
+
+@pytest.mark.parametrize("cell", [("gcn", "window", "mean"), ("gat", "dependency", "max"),
+                                  ("transformer", "complete", "attention"),
+                                  ("hybrid", "dependency+complete", "mean")])
+def test_deterministic_mode_changes_nothing_on_cpu(toy_data, tmp_path, cell):
+    """train.deterministic (default on, for CUDA) picks the same CPU kernels: same numbers."""
+    encoder, graph, pooling = cell
+    runs = [train_toy(toy_data, tmp_path / flag, f"model.encoder={encoder}", f"graph.kind={graph}",
+                      f"model.pooling={pooling}", f"train.deterministic={flag}")
+            for flag in ("true", "false")]
+    assert runs[0]["test"] == runs[1]["test"] and runs[0]["dev"] == runs[1]["dev"]
+    preds = [json.loads((tmp_path / flag / "metrics.json").read_text())["test"]["predictions"]
+             for flag in ("true", "false")]
+    assert preds[0] == preds[1]

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import TextGNNError
+from .errors import StudyFailed, TextGNNError
 
 
 def _add_config_args(parser: argparse.ArgumentParser, config_required: bool) -> None:
@@ -131,14 +131,21 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from .experiments import Study, run_study
+    from .experiments import Study, read_runs, run_study
     from .report import report
 
     study = Study.load(args.grid)
-    runs = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
-                     match=args.match)
-    report(runs.parent)
-    print(json.dumps({"runs": str(runs), "results": str(runs.parent / "RESULTS.md")}))
+    if args.jobs < 1 or args.retries < 0:
+        raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
+    done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
+                     match=args.match, scheduler=args.scheduler, retries=args.retries)
+    if read_runs(done.runs):
+        report(done.runs.parent)
+    print(json.dumps({"runs": str(done.runs), "results": str(done.runs.parent / "RESULTS.md"),
+                      "finished": done.finished, "failed": sorted(done.failed)}))
+    if done.failed:
+        raise StudyFailed(f"{len(done.failed)} run(s) failed (errors in "
+                          f"{done.runs.parent / 'failures.jsonl'}); the others are recorded")
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -224,7 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", help="only these datasets of the grid")
     p.add_argument("--seeds", type=int, help="only the first N seeds of the grid")
     p.add_argument("--match", help="only cells whose key matches this glob, e.g. 'mr/*@minilm/*'")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once: worker processes of a Dask LocalCluster")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="run on an existing Dask cluster instead (workers started with "
+                        "DASK_DISTRIBUTED__WORKER__DAEMON=False and --nthreads 1)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="times a run whose worker died is started again on another worker")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
     p.set_defaults(func=cmd_experiment)
 
@@ -287,5 +300,5 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except TextGNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     return 0

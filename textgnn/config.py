@@ -227,6 +227,9 @@ class TrainConfig:
     device: str = key("auto", Matches(r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N"))
     eval_batch_size: int = key(256, AT_LEAST_1)
     threads: int | None = key(None, AT_LEAST_1)  # torch intra-op threads; None = all cores
+    # deterministic kernels only (torch.use_deterministic_algorithms): same seed, same
+    # numbers on CUDA too; an op that has none fails with its name
+    deterministic: bool = True
     tensorboard: bool = False  # also log every epoch's scalars to <run>/tensorboard
 
 

@@ -10,8 +10,10 @@ tables with confidence intervals, paired significance tests and plots.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -19,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,9 +183,11 @@ def _append(path: Path, record: dict) -> None:
 
 
 def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
-    """One run through ``train.py`` in a child process, so runs cannot leak state."""
+    """One run through ``train.py`` in a child process, so runs cannot leak state; a config
+    that sets ``train.threads`` keeps it (the same thread count gives the same numbers)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = apply_overrides(config, [f"train.threads={threads}"])
+    if config.get("train", {}).get("threads") is None:
+        config = apply_overrides(config, [f"train.threads={threads}"])
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
     log = run_dir / "train.log"
@@ -199,12 +202,15 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
         log.write_text("")
     try:
         child = _RUNS.Process(target=_train_command, args=(["train", *args, "--quiet"], str(log),
-                                                           dict(os.environ), os.getcwd()))
+                                                           dict(os.environ), os.getcwd(),
+                                                           os.getpid()))
         code = run_to_end(child)
     finally:
         os.unlink(handle.name)
     if code:
-        raise TextGNNError(f"run failed (exit {code}); see {log}")
+        errors = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("error:")]
+        reason = errors[-1].removeprefix("error: ") if errors else f"exit status {code}"
+        raise TextGNNError(f"{reason} (log: {log})")
     return json.loads((run_dir / "metrics.json").read_text())
 
 
@@ -234,9 +240,30 @@ def run_to_end(child: multiprocessing.Process) -> int:
     return child.exitcode
 
 
-def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str) -> None:
+def _exit_with(owner: int) -> None:
+    """End this run process when ``owner`` (the process that asked for the run: a study or
+    a Dask worker) is gone, checked every half second. A worker killed mid-run (SIGKILL, out
+    of memory) would otherwise leave its run writing the run directory that the retry on
+    another worker resumes from; a forkserver child outlives its requester."""
+    import psutil
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                gone = psutil.Process(owner).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                gone = True
+            if gone:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-owner").start()
+
+
+def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str, owner: int) -> None:
     """``python -m textgnn ARGV`` inside a run process, its output appended to ``log``; the
     environment and working directory are the study's at the moment the run starts."""
+    _exit_with(owner)
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
@@ -256,10 +283,90 @@ def _test_labels(config: dict) -> list[str]:
     return load_configured(Config.from_dict(config).data, splits=("test",)).test.labels
 
 
+def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
+    """One study run on whichever worker gets it: a baseline, or a training run in a process
+    of its own under ``run_root / cell.key``; returns its record (a line of runs.jsonl)."""
+    baseline = BASELINES.get(cell.encoder)
+    metrics = baseline.run(config) if baseline else _train_cell(config, run_root / cell.key, threads)
+    labels = metrics["test"]["labels"]
+    index = {label: i for i, label in enumerate(labels)}
+    record = {
+        "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
+        "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "label": cell.label,
+        "fraction": cell.fraction,
+        "config": config,
+        "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
+        "params": metrics["params"]["total"],
+        "train_seconds": metrics["train_seconds"],
+        "labels": labels,
+        "test_predictions": [index[p] for p in metrics["test"]["predictions"]],
+    }
+    for extra in ("search", "cost"):
+        if extra in metrics:
+            record[extra] = metrics[extra]
+    return record
+
+
+@contextlib.contextmanager
+def dask_client(jobs: int, scheduler: str | None, retries: int):
+    """A Dask client: on an existing scheduler (``tcp://HOST:8786``) or on a LocalCluster of
+    ``jobs`` single-threaded worker processes on 127.0.0.1. A task whose worker dies is
+    rerun on another, at most ``retries`` times (the scheduler's ``allowed-failures``: for
+    an existing scheduler, its own setting). Workers must not be daemonic (each run is a
+    child process of its worker): LocalCluster's are not; start ``dask worker`` with
+    ``DASK_DISTRIBUTED__WORKER__DAEMON=False``."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    settings = {"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": retries}
+    with dask.config.set(settings):
+        if scheduler:
+            with Client(scheduler, timeout="30s") as client:
+                yield client
+            return
+        with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address="127.0.0.1:0" if _has_dashboard() else None,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            yield client
+
+
+def _warm_worker() -> None:
+    """Start this worker's forkserver (it imports the training code, ~5 s) before its first
+    run asks for it, in parallel with the other workers'."""
+    import multiprocessing.forkserver
+
+    multiprocessing.forkserver.ensure_running()
+
+
+def _has_dashboard() -> bool:
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class StudyRun:
+    """What one ``experiment`` invocation did: where the records are and which runs failed."""
+
+    runs: Path
+    finished: int
+    failed: dict[str, str]  # run key -> error
+
+
 def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] | None = None,
-              seeds: int | None = None, match: str | None = None) -> Path:
-    """Run every unfinished cell; ``match``: only cells whose key matches this glob
-    (``mr/*@minilm/seed0``)."""
+              seeds: int | None = None, match: str | None = None, scheduler: str | None = None,
+              retries: int = 2) -> StudyRun:
+    """Run every unfinished cell on Dask; ``match``: only cells whose key matches this glob
+    (``mr/*@minilm/seed0``).
+
+    One writer: workers return records and this process appends them to ``runs.jsonl``. A
+    run that fails by itself (a bad config, a NaN loss), or whose workers died more than
+    ``retries`` times, is written to ``failures.jsonl`` with its error and the study goes on;
+    the next invocation tries it again.
+    """
+    out_root = Path(out_root).resolve()  # workers on other machines see the same paths
     out = out_root / study.name
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / "runs.jsonl"
@@ -268,42 +375,49 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
             and (match is None or fnmatch.fnmatchcase(c.key, match))]
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}",
           file=sys.stderr)
-    threads = max(1, usable_cpus() // jobs)
+    failed: dict[str, str] = {}
 
-    def one(cell: Cell) -> None:
-        baseline = BASELINES.get(cell.encoder)
+    def fail(key: str, error: str) -> None:
+        failed[key] = error
+        _append(out / "failures.jsonl",
+                {"key": key, "error": error, "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        print(f"{key}: FAILED: {error}", file=sys.stderr)
+
+    configs = {}
+    for cell in todo:
         # a baseline reads the data and training settings (its seed too) of its dataset's cells
-        config = resolved_config(study, Cell(cell.dataset, study.graphs[0], study.encoders[0],
-                                             cell.seed, fraction=cell.fraction)
-                                 if baseline else cell)
-        start = time.perf_counter()
-        if baseline:
-            metrics = baseline.run(config)
-        else:
-            metrics = _train_cell(config, out_root.parent / "runs" / study.name / cell.key, threads)
-        labels = metrics["test"]["labels"]
-        index = {label: i for i, label in enumerate(labels)}
-        gold_path = out / f"gold-{Path(cell.dataset).name}.json"
-        if not gold_path.is_file():
-            gold_path.write_text(json.dumps([index[g] for g in _test_labels(config)]))
-        record = {
-            "key": cell.key, "dataset": Path(cell.dataset).name, "graph": cell.graph,
-            "encoder": cell.encoder, "seed": cell.seed, "tag": cell.tag, "label": cell.label,
-            "fraction": cell.fraction,
-            "config": config,
-            "dev": summarize(metrics["dev"]), "test": summarize(metrics["test"]),
-            "params": metrics["params"]["total"],
-            "train_seconds": metrics["train_seconds"],
-            "labels": labels,
-            "test_predictions": [index[p] for p in metrics["test"]["predictions"]],
-        }
-        for extra in ("search", "cost"):
-            if extra in metrics:
-                record[extra] = metrics[extra]
-        _append(runs_path, record)
-        print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "
-              f"({time.perf_counter() - start:.0f}s)", file=sys.stderr)
+        source = (Cell(cell.dataset, study.graphs[0], study.encoders[0], cell.seed, fraction=cell.fraction)
+                  if cell.encoder in BASELINES else cell)
+        try:
+            configs[cell] = resolved_config(study, source)
+        except TextGNNError as exc:
+            fail(cell.key, str(exc))
+    if not configs:
+        return StudyRun(runs_path, 0, failed)
+    threads = 1 if scheduler else max(1, usable_cpus() // jobs)
+    run_root = out_root.parent / "runs" / study.name
+    finished = 0
+    with dask_client(jobs, scheduler, retries) as client:
+        from distributed import as_completed
 
-    with ThreadPoolExecutor(jobs) as pool:
-        list(pool.map(one, todo))
-    return runs_path
+        if client.dashboard_link and _has_dashboard():
+            print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+        client.run(_warm_worker)  # every worker starts its forkserver now, all at once
+        futures = {client.submit(run_cell, cell, config, run_root, threads, key=f"run-{cell.key}",
+                                 pure=False): cell for cell, config in configs.items()}
+        for future in as_completed(futures):
+            cell = futures[future]
+            try:
+                record = future.result()
+            except Exception as exc:  # noqa: BLE001 - the run's own error, or KilledWorker
+                fail(cell.key, f"{type(exc).__name__}: {exc}")
+                continue
+            gold_path = out / f"gold-{Path(cell.dataset).name}.json"
+            if not gold_path.is_file():
+                index = {label: i for i, label in enumerate(record["labels"])}
+                gold_path.write_text(json.dumps([index[g] for g in _test_labels(configs[cell])]))
+            _append(runs_path, record)
+            finished += 1
+            print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "
+                  f"({record['train_seconds']:.0f}s)", file=sys.stderr)
+    return StudyRun(runs_path, finished, failed)

@@ -131,6 +131,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples (2,000 resamples; MCC recomputed on "
              "every resample for CoLA), Holm-corrected within the dataset.", ""]
+    lines += _failure_lines(study_dir, {r["key"] for r in runs})
     syntax: dict[str, list[dict]] = {}
     headline = []
     plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
@@ -170,6 +171,17 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline)
     return text
+
+
+def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
+    """The runs that failed and have not succeeded since, with their last error."""
+    errors = {r["key"]: r["error"] for r in read_runs(study_dir / "failures.jsonl")}
+    open_ = {k: e for k, e in errors.items() if k not in recorded}
+    if not open_:
+        return []
+    return ([f"**{len(open_)} run(s) failed** and are missing from the tables below (their "
+             "last error; `python -m textgnn experiment` tries them again):", ""]
+            + [f"- `{k}`: {e}" for k, e in sorted(open_.items())] + [""])
 
 
 def _write_headline(readme: Path, study_dir: Path, rows: list[dict]) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,16 +125,32 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
     ``on_epoch`` sees every epoch's history row (a tuner prunes by raising from it);
     ``test=False`` never reads the test set (tuning trials).
     """
-    run = set_up(config, Path(out_dir), progress, resume)
-    for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
-        if run.state["stopped"]:
-            break
-        row = train_epoch(run, epoch)
-        row |= score_dev(run)
-        end_epoch(run, row)
-        if on_epoch is not None:
-            on_epoch(row)
-    return finish(run, test)
+    deterministic(config.train.deterministic)
+    try:
+        run = set_up(config, Path(out_dir), progress, resume)
+        for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
+            if run.state["stopped"]:
+                break
+            row = train_epoch(run, epoch)
+            row |= score_dev(run)
+            end_epoch(run, row)
+            if on_epoch is not None:
+                on_epoch(row)
+        return finish(run, test)
+    except RuntimeError as exc:
+        if "deterministic" not in str(exc):
+            raise
+        raise TextGNNError(f"{str(exc).splitlines()[0]} Set train.deterministic=false to allow "
+                           "nondeterministic kernels (same-seed runs may then differ).") from None
+
+
+def deterministic(on: bool) -> None:
+    """Deterministic kernels or not. cuBLAS needs its workspace variable set before CUDA
+    starts; scatter and index_add (message passing) then run deterministic CUDA kernels.
+    On CPU the kernels in use are deterministic already and nothing changes (tested)."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on)
 
 
 def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
@@ -234,6 +252,9 @@ def train_epoch(run: Run, epoch: int) -> dict:
         if config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         optimizer.step()
+        if not math.isfinite(loss.item()):  # training cannot recover from this: say so
+            raise TextGNNError(f"epoch {epoch}, batch {step + 1}: the training loss is "
+                               f"{loss.item()}; lower train.lr or raise train.grad_clip")
         total_loss += loss.item() * batch.num_graphs
         correct += int((logits.argmax(-1) == batch.y).sum())
         seen += batch.num_graphs
