@@ -1,13 +1,10 @@
 """The HTTP server, started as a real uvicorn process on 127.0.0.1, and its page in a real
 headless browser."""
 
+import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,43 +15,16 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed")
 MAX_TEXTS, MAX_BODY = 100, 65536
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trained):
-    """``python -m textgnn serve`` on the shared trained model; stopped at the end."""
+    """``python -m textgnn serve`` on the shared trained model, in its own process; stopped
+    at the end."""
+    from textgnn.serving import running_server
+
     run, _ = trained
-    port = _free_port()
-    log = open(run / "serve.log", "w")  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "textgnn", "serve", "--model", str(run / "model"), "--port", str(port),
-         "--max-texts", str(MAX_TEXTS), "--max-body-bytes", str(MAX_BODY), "--max-wait-ms", "20"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):  # at most 60 s to import, load the model and listen
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited: {(run / 'serve.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not answer /health within 60 s")
+    with running_server(run / "model", "--max-texts", str(MAX_TEXTS), "--max-body-bytes", str(MAX_BODY),
+                        "--max-wait-ms", "20") as (url, _process):
         yield url, run / "model"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 TEXTS = ["The film is wonderful and the cast was charming .", "It is dull and the plot was tedious .",
@@ -139,8 +109,6 @@ def test_explain_and_model_card(server):
     card = httpx.get(f"{url}/model").json()
     assert card["labels"] == ["negative", "positive"] and card["encoder"] == "gcn"
     assert card["graph"] == "dependency" and card["parameters"] > 1000
-    import hashlib
-
     assert card["manifest_sha256"] == hashlib.sha256((model / "manifest.json").read_bytes()).hexdigest()
     result = httpx.post(f"{url}/explain", json={"text": TEXTS[0]}, timeout=30).json()
     assert result["tokens"][:2] == ["The", "film"]

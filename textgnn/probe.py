@@ -230,7 +230,8 @@ def _source(model: str):
         inner = getattr(pipeline.model, "encoder", None)
         if inner is not None:  # finetune / tuned: the pretrained encoder being fine-tuned
             inner.set_attn_implementation("eager")
-            return ("fine-tuned " + Path(pipeline.pretrained).name, pipeline.config,
+            original = pipeline.config.model.pretrained or pipeline.pretrained  # its hub name
+            return ("fine-tuned " + Path(original).name, pipeline.config,
                     lambda texts, parsed, rel: hf_attention(inner, pipeline.tokenizer, texts, parsed, rel))
         encoders = {"transformer", "hybrid"}
         if pipeline.config.model.encoder not in encoders:

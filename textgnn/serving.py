@@ -18,6 +18,7 @@ message; nothing a client sends reaches a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -128,8 +129,6 @@ def model_info(pipeline, model_dir: Path) -> dict:
 def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
                max_texts: int = 1000, max_body_bytes: int = 1 << 20, threads: int = 1):
     """The FastAPI application serving the model directory ``model``."""
-    import contextlib
-
     from .checkpoint import resolve_model_dir
     from .explain import explain
     from .pipeline import load
@@ -267,3 +266,51 @@ def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batc
     print(f"serving {model} on http://{host}:{port} (page: /, API: /predict /explain /model "
           "/health, docs: /docs)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(model: str | Path, *options: str, timeout: float = 60.0):
+    """``python -m textgnn serve --model MODEL OPTIONS`` in a new process on 127.0.0.1 at a
+    free port; yields its URL once ``/health`` answers (within ``timeout`` seconds, else
+    RuntimeError with the end of its output) and stops it on exit. For tests and load tests."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen([sys.executable, "-m", "textgnn", "serve", "--model", str(model),
+                                    "--port", str(port), *options], stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output.seek(0)
+                    state = "exited" if process.poll() is not None else f"did not answer in {timeout:.0f} s"
+                    raise RuntimeError(f"the server {state}: {output.read()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield url, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

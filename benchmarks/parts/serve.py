@@ -10,17 +10,15 @@ the load (its RSS read from /proc before and after)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import REPO, figure, log
+from benchmarks.common import figure, log
 from benchmarks.parts.predict import train_small_model
 from textgnn.data import load_dataset
+from textgnn.serving import running_server
 
 CLIENTS = 16
 PER_REQUEST = 32  # the second load: clients that send their texts in batches
@@ -31,12 +29,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -107,20 +99,7 @@ def bench_serve(seconds: float, singles: int) -> tuple[dict, list[dict]]:
         torch.set_num_threads(threads)
         del pipeline
 
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "textgnn", "serve", "--model", str(model_dir),
-                                   "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):  # at most 60 s to start
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise RuntimeError("the server did not start within 60 s")
+        with running_server(model_dir) as (url, server):
             with httpx.Client(base_url=url, timeout=60) as client:
                 client.post("/predict", json={"texts": texts[:64]})  # the same warm-up
                 sequential = []
@@ -135,9 +114,6 @@ def bench_serve(seconds: float, singles: int) -> tuple[dict, list[dict]]:
             batched = asyncio.run(_load(url, texts, CLIENTS, seconds, PER_REQUEST))
             rss_after = _rss_mb(server.pid)
             health = httpx.get(f"{url}/health").json()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     server_p50 = statistics.median(sequential)
     detail = {"clients": CLIENTS, "seconds": seconds,
               "in_process_batch_texts_per_s": batch_per_s,
