@@ -99,10 +99,15 @@ def relation_paragraph(results: list[dict], gains: dict[tuple[str, str], float])
         return ["No probed model has a pair of study cells (the Transformer on `complete` and on "
                 "`dependency+complete`, same features, same dataset) to compare with."]
     pairs.sort(key=lambda p: -p[2])
-    listed = "; ".join(f"{name} on {data}: best head {track:+.1f} points over the best offset, "
-                       f"dependency graph {gain:+.2f} points" for name, data, track, gain in pairs)
+    listed = "; ".join(f"{name} ({data} test): best head {abs(track):.1f} points "
+                       f"{'above' if track >= 0 else 'below'} the best offset, dependency graph "
+                       f"{gain:+.2f} points" for name, data, track, gain in pairs)
     lines = [f"Pairs of a probed model and its study cells ({len(pairs)}), by how far the model's "
-             f"best head beats the best fixed offset at finding each word's head: {listed}."]
+             f"best head beats the best fixed offset at finding each word's head: {listed}. "
+             "For a frozen encoder the gain is that of our Transformer reading its token states "
+             "(the study's cells on those features), so the pair asks whether syntax already "
+             "present in the encoder's attention leaves less for the parse to add. Gains are "
+             "means over paired seeds; their tests are in the study's RESULTS.md."]
     if len(pairs) < 3:
         lines.append("Too few pairs to say whether tracking syntax and gaining from the graph go together.")
         return lines
