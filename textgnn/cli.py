@@ -1,4 +1,5 @@
-"""Command line: ``python -m textgnn {train,evaluate,predict,graph,explain,experiment,tune,report}``.
+"""Command line: ``python -m textgnn COMMAND`` (train, evaluate, predict, graph, explain, probe,
+serve, experiment, tune, report).
 
 Progress and logs go to stderr; results are JSON on stdout. A :class:`TextGNNError`
 (bad config, bad data line, unknown name) ends the command with one ``error:`` line and
@@ -284,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, default=1 << 20,
                    help="larger request bodies are refused with 413")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads of the model call (more only pays for long documents)")
+                   help="torch threads of the model call (default 1: on sentences a second thread "
+                        "only added overhead)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")
