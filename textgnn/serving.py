@@ -109,12 +109,18 @@ class MicroBatcher:
 
 
 class BadRequest(Exception):
+    """A client's mistake: answered with ``status`` and ``{"error": message}``."""
+
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
 
 
 def model_info(pipeline, model_dir: Path) -> dict:
+    """What ``GET /model`` tells: labels, encoder, graph, size, and the manifest's hash (which
+    identifies the exact files served)."""
+    from .nn import Backbone
+
     manifest = model_dir / "manifest.json"
     return {
         "labels": pipeline.labels,
@@ -122,13 +128,15 @@ def model_info(pipeline, model_dir: Path) -> dict:
         "graph": pipeline.config.graph.kind,
         "parameters": sum(p.numel() for p in pipeline.model.parameters()),
         "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None,
-        "can_explain": pipeline.model.__class__.__name__ == "Backbone",
+        "can_explain": isinstance(pipeline.model, Backbone),
     }
 
 
 def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
                max_texts: int = 1000, max_body_bytes: int = 1 << 20, threads: int = 1):
     """The FastAPI application serving the model directory ``model``."""
+    import torch
+
     from .checkpoint import resolve_model_dir
     from .explain import explain
     from .pipeline import load
@@ -140,8 +148,6 @@ def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
     # collector's scans, which otherwise cost a third of the time of small batches.
     gc.freeze()
     info = model_info(pipeline, model_dir)
-    import torch
-
     # The model's one thread; torch's own intra-op threads only add overhead on texts this
     # small (one MR sentence: 6.1 ms with 2 threads, 2.7 ms with 1, called from a worker thread)
     executor = ThreadPoolExecutor(1, thread_name_prefix="textgnn-model",
@@ -169,7 +175,6 @@ def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
 
     app = FastAPI(title="textgnn", description=f"{info['encoder']} on {info['graph']} graphs",
                   lifespan=lifespan)
-    app.state.batcher = batcher
 
     async def read_json(request: Request) -> dict:
         declared = request.headers.get("content-length")
