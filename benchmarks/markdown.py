@@ -49,12 +49,12 @@ WHY = {
         "own p50 with the same client) and 0.5-1 ms of handing the texts to the model thread "
         "and back; one torch thread and gc.freeze took it from 12.0 to 4.4 ms"),
     "dask_localcluster_over_process_pool_wall": (
-        "not yet explained. One pair of timings, the pool first, then Dask, on the 9 runs in "
-        "the same order: the start-up (two worker processes, each importing the training code "
-        "into its forkserver, now started on both workers at once) is ~10 s of the 63 s "
-        "difference; the runs' own training time under Dask summed to 911 s. This machine's "
-        "speed drifts by more than 10 % within minutes, so the next step is an interleaved "
-        "pool / Dask / pool design and the pool's per-run times beside Dask's"),
+        "timed pool, Dask, pool (426 s, 486 s, 447 s). Found and fixed: Dask's nanny starts "
+        "workers with MALLOC_TRIM_THRESHOLD_=65536, which the runs inherited through the "
+        "worker's forkserver (a run trained 6-9 % slower); this took the ratio from 1.21 to "
+        "1.11. What is left: the cluster's start-up (two worker processes importing the "
+        "training code, ~10 s) and the runs' own training time under Dask (863 s summed), "
+        "not yet profiled against the pool's"),
     "cached_rerun_speedup": (
         "the cached path still decodes one JSON parse per text from SQLite and builds its graph; "
         "cProfile: JSON decoding and the SQLite read are most of what is left after "
