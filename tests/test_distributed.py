@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from textgnn.experiments import Study, read_runs, run_study
+from textgnn.runtime import free_port
 
 
 def _study(tmp_path, name: str, toy_data, **extra) -> Study:
@@ -92,14 +92,8 @@ def test_a_study_survives_a_worker_killed_mid_run(toy_data, tmp_path, sequential
     assert "resumed from" in (run_dir / "train.log").read_text()  # the retry continued it
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_study_on_a_separate_scheduler_and_workers(toy_data, tmp_path, sequential):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
     started = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
                                  "127.0.0.1", "--port", str(port), "--no-dashboard"],

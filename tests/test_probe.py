@@ -133,14 +133,14 @@ def test_our_attention_maps_are_distributions_over_the_words(toy_data, tmp_path)
 
     from textgnn.parsing import Parser
     from textgnn.pipeline import load
-    from textgnn.probe import graph_attention
+    from textgnn.probe import graph_attention, relation_index
 
     run = tmp_path / "run"
     train_toy(toy_data, run, "graph.kind=dependency+complete", "model.encoder=hybrid")
     pipeline = load(run / "model")
     texts = ["The film is dull .", "It was a charming and moving story about two friends ."]
     parsed = Parser().parse(texts, progress=False)
-    relations = {r: i for i, r in enumerate(sorted(set(Parser().relations) | {"ROOT", "dep"}))}
+    relations = relation_index(Parser())
     maps = [m for m, _ in graph_attention(pipeline, texts, parsed, relations, batch_size=2)]
     assert [m.shape for m in maps] == [(1, 2, 5, 5), (1, 2, 11, 11)]
     for m in maps:
@@ -161,14 +161,14 @@ def test_pretrained_maps_do_not_depend_on_padding():
 
     from textgnn.features import load_tokenizer, resolve_pretrained
     from textgnn.parsing import Parser
-    from textgnn.probe import hf_attention
+    from textgnn.probe import hf_attention, relation_index
 
     name = "sentence-transformers/all-MiniLM-L6-v2"
     encoder = AutoModel.from_pretrained(str(resolve_pretrained(name)), attn_implementation="eager")
     tokenizer = load_tokenizer(name)
     texts = ["Unbelievably dull .", "The cast is charming, and the script never stops surprising us ."]
     parsed = Parser().parse(texts, progress=False)
-    relations = {r: i for i, r in enumerate(sorted(set(Parser().relations) | {"ROOT", "dep"}))}
+    relations = relation_index(Parser())
     alone = [m for m, _ in hf_attention(encoder, tokenizer, texts, parsed, relations, batch_size=1)]
     padded = [m for m, _ in hf_attention(encoder, tokenizer, texts, parsed, relations, batch_size=2)]
     for a, b, p in zip(alone, padded, parsed, strict=True):

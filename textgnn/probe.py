@@ -147,6 +147,11 @@ class Tally:
         return out
 
 
+def relation_index(parser) -> dict[str, int]:
+    """Every label the parser can give (plus ``ROOT`` and the catch-all ``dep``) -> an index."""
+    return {r: i for i, r in enumerate(sorted(set(parser.relations) | {"ROOT", "dep"}))}
+
+
 # ---- where attention comes from ------------------------------------------------------------
 def _parse_of(parsed, relations: dict[str, int], n: int) -> Parse:
     """The parse of a text's first ``n`` words; a label outside the list counts as ``dep``."""
@@ -221,7 +226,7 @@ def graph_attention(pipeline, texts: Sequence[str], parsed: Sequence, relations:
 
 
 def _source(model: str):
-    """(kind, name, attention iterator factory, layers x heads) for a model directory of ours
+    """(kind, display name, config, attention iterator factory) for a model directory of ours
     or a Hugging Face encoder name/directory."""
     if (Path(model) / "labels.json").is_file():  # a model directory of ours
         from .pipeline import load
@@ -230,8 +235,9 @@ def _source(model: str):
         inner = getattr(pipeline.model, "encoder", None)
         if inner is not None:  # finetune / tuned: the pretrained encoder being fine-tuned
             inner.set_attn_implementation("eager")
-            original = pipeline.config.model.pretrained or pipeline.pretrained  # its hub name
-            return ("fine-tuned " + Path(original).name, pipeline.config,
+            original = Path(pipeline.config.model.pretrained or pipeline.pretrained).name  # hub name
+            trained_on = Path(pipeline.config.data.name).name
+            return ("fine-tuned " + original, f"{original} fine-tuned on {trained_on}", pipeline.config,
                     lambda texts, parsed, rel: hf_attention(inner, pipeline.tokenizer, texts, parsed, rel))
         encoders = {"transformer", "hybrid"}
         if pipeline.config.model.encoder not in encoders:
@@ -241,7 +247,9 @@ def _source(model: str):
         if "complete" not in pipeline.config.graph.kind.split("+"):
             raise TextGNNError(f"{model}: its attention runs on the {pipeline.config.graph.kind} "
                                "graph, not the complete graph")
-        return ("ours", pipeline.config,
+        name = (f"{pipeline.config.model.encoder}-{pipeline.config.graph.kind} from scratch on "
+                f"{Path(pipeline.config.data.name).name}")
+        return ("ours", name, pipeline.config,
                 lambda texts, parsed, rel: graph_attention(pipeline, texts, parsed, rel))
     from transformers import AutoModel
 
@@ -251,7 +259,7 @@ def _source(model: str):
     encoder = AutoModel.from_pretrained(str(directory), attn_implementation="eager",
                                         use_safetensors=True)
     tokenizer = load_tokenizer(model)
-    return ("pretrained", None,
+    return ("pretrained", f"{Path(model).name} (frozen)", None,
             lambda texts, parsed, rel: hf_attention(encoder, tokenizer, texts, parsed, rel))
 
 
@@ -275,12 +283,12 @@ def probe(model: str, data: str, split: str = "test", limit: int | None = None,
 
     from .parsing import Parser
 
-    kind, config, attention = _source(model)
+    kind, name, config, attention = _source(model)
     texts = _texts(data, split, limit)
     spacy = Parser(parser)
     parsed = spacy.parse(texts, progress)
-    names = sorted(set(spacy.relations) | {"ROOT", "dep"})
-    relations = {r: i for i, r in enumerate(names)}
+    relations = relation_index(spacy)
+    names = list(relations)
     tally = None
     for maps, parse in tqdm(attention(texts, parsed, relations), total=len(texts), desc="probing",
                             unit="text", disable=None if progress else True, leave=False):
@@ -290,16 +298,8 @@ def probe(model: str, data: str, split: str = "test", limit: int | None = None,
         raise TextGNNError("no text could be probed")
     result = tally.result()
     result.update(model=model, kind=kind, data=Path(data).name, split=split,
-                  name=_model_name(model, kind, config), config=config and config.to_dict())
+                  name=name, config=config and config.to_dict())
     return result
-
-
-def _model_name(model: str, kind: str, config) -> str:
-    if kind == "pretrained":
-        return f"{Path(model).name} (frozen)"
-    if kind.startswith("fine-tuned"):
-        return f"{kind.split(' ', 1)[1]} fine-tuned on {Path(config.data.name).name}"
-    return f"{config.model.encoder}-{config.graph.kind} from scratch on {Path(config.data.name).name}"
 
 
 def stem(result: dict) -> str:

@@ -111,3 +111,13 @@ def destroy_distributed() -> None:
     # worker in gil_scoped_acquire). Sleeping hands the GIL over so they finish first.
     time.sleep(0.2)
     dist.destroy_process_group()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for servers and clusters started
+    by tests and benchmarks)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from .errors import TextGNNError
-from .runtime import release_freed_memory
+from .runtime import free_port, release_freed_memory
 
 TRIM_EVERY = 4096  # texts served between returns of freed heap to the OS
 
@@ -271,15 +271,6 @@ def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batc
     print(f"serving {model} on http://{host}:{port} (page: /, API: /predict /explain /model "
           "/health, docs: /docs)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

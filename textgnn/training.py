@@ -252,10 +252,11 @@ def train_epoch(run: Run, epoch: int) -> dict:
         if config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         optimizer.step()
-        if not math.isfinite(loss.item()):  # training cannot recover from this: say so
+        value = loss.item()
+        if not math.isfinite(value):  # training cannot recover from this: say so
             raise TextGNNError(f"epoch {epoch}, batch {step + 1}: the training loss is "
-                               f"{loss.item()}; lower train.lr or raise train.grad_clip")
-        total_loss += loss.item() * batch.num_graphs
+                               f"{value}; lower train.lr or raise train.grad_clip")
+        total_loss += value * batch.num_graphs
         correct += int((logits.argmax(-1) == batch.y).sum())
         seen += batch.num_graphs
     if run.world > 1:
