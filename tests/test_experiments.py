@@ -7,8 +7,10 @@ import pytest
 import yaml
 from conftest import REPO
 
+from textgnn.cost_report import pareto
 from textgnn.experiments import Study, read_runs, resolved_config, run_study
-from textgnn.report import _search_lines, _syntax_verdict, holm, mean_ci, paired_bootstrap, report
+from textgnn.report import _search_lines, _syntax_verdict, report
+from textgnn.stats import holm, mean_ci, paired_bootstrap
 
 
 def test_holm_matches_the_textbook_example():
@@ -118,8 +120,10 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert json.loads(again.stdout.splitlines()[-1])["test"]["accuracy"] == record["test"]["accuracy"]
 
 
-def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None):
-    """A record as a study writes it, its test predictions right with probability ``correct``."""
+def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,
+             cost=None):
+    """A record as a study writes it, its test predictions right with probability ``correct``;
+    ``cost``: (seconds per epoch, peak RSS GB, tokens per document) of 10 epochs."""
     preds = np.where(rng.random(gold.size) < correct, gold, 1 - gold).tolist()
     acc = float(np.mean(np.asarray(preds) == gold))
     name = (f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
@@ -129,7 +133,9 @@ def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label=""
             "config": {},
             "dev": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
             "test": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
-            "params": 10, "train_seconds": 1.0, "test_predictions": preds}
+            "params": 10, "train_seconds": 10 * cost[0] if cost else 1.0, "test_predictions": preds,
+            **({"cost": dict(zip(("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"), cost,
+                                 strict=True))} if cost else {})}
 
 
 def write_runs(study_dir, runs, golds) -> None:
@@ -329,3 +335,62 @@ def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
     run_study(study, tmp_path / "results", jobs=1)
     assert "resumed from" not in (run_dir / "train.log").read_text()
     assert len(read_runs(runs_path)) == 1
+
+
+def test_pareto_keeps_the_points_nothing_dominates():
+    points = [(1.0, 70.0), (2.0, 80.0), (3.0, 75.0), (2.0, 60.0), (10.0, 81.0), (10.0, 79.0)]
+    assert pareto(points) == [0, 1, 4]
+
+
+def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
+    """A long-document dataset whose sparse graph wins at lower cost, a sentence dataset where
+    the GCN-style cell is clearly worse, and a low-resource share where they tie: the cost
+    table, the plot, the generated sentence, the verdict table and the README sentences."""
+    rng = np.random.default_rng(1)
+    golds = {"20ng": rng.integers(0, 2, 2000), "mr": rng.integers(0, 2, 2000)}
+    long_cells = {("gcn", "window", 0.9, (2.0, 1.5, 221)), ("gat", "dependency", 0.85, (3.0, 1.7, 221)),
+                  ("transformer", "complete", 0.7, (8.0, 6.0, 180))}
+    runs = [fake_run("20ng", e, g, s, golds["20ng"], c, rng, cost=cost)
+            for e, g, c, cost in long_cells for s in range(3)]
+    runs += [fake_run("20ng", "tfidf-lr", "-", 0, golds["20ng"], 0.8, rng)]
+    runs += [fake_run("mr", e, g, s, golds["mr"], c, rng, cost=(1.0, 1.0, 20))
+             for e, g, c in [("gcn", "window", 0.6), ("transformer", "complete", 0.8)] for s in range(3)]
+    tie = [fake_run("mr", "transformer", "complete", s, golds["mr"], 0.7, rng, fraction=0.1,
+                    cost=(0.1, 1.0, 20)) for s in range(3)]
+    runs += tie + [dict(r, encoder="gcn", graph="dependency", key=r["key"].replace(
+        "transformer-complete", "gcn-dependency")) for r in tie]  # the same predictions
+    study_dir = tmp_path / "docs"
+    study_dir.mkdir()
+    write_runs(study_dir, runs, golds)
+    text = report(study_dir)
+
+    costs = text[text.index("### 20ng: accuracy and cost"):]
+    # sorted by training seconds: 10 epochs x seconds per epoch
+    assert costs.index("| gcn-window |") < costs.index("| gat-dependency |") < costs.index(
+        "| transformer-complete |")
+    assert "| gcn-window | " in costs and " | 20 | 2.0 | 1.50 | 221 |" in costs
+    assert "| transformer-complete | " in costs and " | 80 | 8.0 | 6.00 | 180 |" in costs
+    assert "| tfidf-lr | " in costs and " | - | - | - |" in costs  # no epochs, no RSS of its own
+    assert (study_dir / "20ng-cost.png").read_bytes()[:4] == b"\x89PNG"
+    assert ("On 20ng, the best sparse-graph cell, gcn-window (" in costs
+            and "221 tokens per document), against transformer-complete" in costs
+            and "significantly better" in costs and "at 0.25× its seconds per epoch: the sparse "
+            "graph beat the truncated complete graph at equal or lower cost." in costs)
+    on_mr = text[text.index("### mr: accuracy and cost"):]
+    assert "significantly worse" in on_mr and "did not beat the truncated complete graph" in on_mr
+
+    verdict = text[text.index("# Verdict per regime"):text.index("## 20ng")]
+    assert "| long documents | 20ng | gcn-window |" in verdict and "| better | 0.25 |" in verdict
+    assert "| short texts | mr | gcn-window |" in verdict and "| worse | 1.00 |" in verdict
+    assert "| low resource | mr · 10% | gcn-dependency |" in verdict and "| equal |" in verdict
+    assert ("**Long documents**: the best GCN-style encoder on a linguistic graph is "
+            "significantly better on 20ng compared with the Transformer (its training cost "
+            "0.25× the reference's per epoch).") in verdict
+    sentence = "the best GCN-style encoder on a linguistic graph is"
+    assert f"**Short texts**: {sentence} significantly worse on mr" in verdict
+    assert f"**Low resource**: {sentence} equal on mr · 10%" in verdict
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- docs-table:start -->\n<!-- docs-table:end -->\n")
+    report(study_dir, readme)
+    assert "**Long documents**: the best GCN-style encoder" in readme.read_text()

@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
+from .cost_report import cost_lines, mean_cost
 from .errors import TextGNNError
 from .experiments import read_runs
+from .stats import holm, mean_ci, p_text, paired_bootstrap
+from .verdict import REGIMES, regime_of, regime_outcome, regime_sentence, verdict_lines
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -45,72 +48,6 @@ PRETRAINED_ANCHORS = {
 PRETRAINED_TARGETS = {"mr": (82.5, 87.0)}
 
 
-def mean_ci(values: list[float]) -> tuple[float, float, float]:
-    """Mean, sample standard deviation and the half-width of a 95 % t interval."""
-    from scipy import stats
-
-    arr = np.asarray(values, dtype=float)
-    if arr.size < 2:
-        return float(arr.mean()), 0.0, float("nan")
-    std = float(arr.std(ddof=1))
-    return float(arr.mean()), std, float(stats.t.ppf(0.975, arr.size - 1) * std / math.sqrt(arr.size))
-
-
-def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
-                     samples: int = 2000, seed: int = 0, metric: str = "accuracy") -> tuple[float, float]:
-    """Mean difference a - b of ``metric`` (accuracy or mcc) over seeds and its two-sided
-    bootstrap p-value.
-
-    ``preds_*`` are (seeds, examples), seeds paired by row. Examples are resampled with
-    replacement, the same resample for every seed of both models; the p-value is twice the
-    smaller tail of the resampled differences around zero.
-    """
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, gold.size, size=(samples, gold.size))
-    if metric == "accuracy":  # linear in the examples: average per example first
-        correct = (preds_a == gold).astype(float).mean(0) - (preds_b == gold).astype(float).mean(0)
-        observed, diffs = float(correct.mean()), correct[idx].mean(1)
-    elif metric == "mcc":
-        rows = np.concatenate([np.arange(gold.size)[None, :], idx])  # row 0: the test set as is
-        diffs = (_mcc_rows(gold, preds_a, rows) - _mcc_rows(gold, preds_b, rows)).mean(0)
-        observed, diffs = float(diffs[0]), diffs[1:]
-    else:
-        raise TextGNNError(f"paired_bootstrap: unknown metric {metric!r}; choose accuracy or mcc")
-    tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
-    return observed, float(min(1.0, 2 * tail))
-
-
-def _mcc_rows(gold: np.ndarray, preds: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """(seeds, resamples): the multiclass Matthews correlation of each seed's predictions on
-    each row of example indices ``idx``, from the class counts (0 where undefined, as in
-    scikit-learn)."""
-    classes = np.unique(np.concatenate([gold, preds.ravel()]))
-    truth = np.searchsorted(classes, gold)[idx]
-    n = idx.shape[1]
-    true_counts = np.stack([(truth == k).sum(1) for k in range(classes.size)], 1)
-    rows = []
-    for guess in np.searchsorted(classes, preds):
-        guess = guess[idx]
-        guess_counts = np.stack([(guess == k).sum(1) for k in range(classes.size)], 1)
-        numerator = (guess == truth).sum(1) * n - (true_counts * guess_counts).sum(1)
-        denominator = np.sqrt((n * n - (guess_counts ** 2).sum(1)).astype(float)
-                              * (n * n - (true_counts ** 2).sum(1)))
-        rows.append(np.divide(numerator, denominator, out=np.zeros(len(idx)),
-                              where=denominator > 0))
-    return np.stack(rows)
-
-
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    order = sorted(range(len(pvalues)), key=pvalues.__getitem__)
-    adjusted = [0.0] * len(pvalues)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
 def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     """RESULTS-style markdown for one study directory, written to ``RESULTS.md`` there with
     one bar chart per dataset; with ``readme``, the headline table replaces the block between
@@ -132,13 +69,15 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              "with a paired bootstrap over test examples (2,000 resamples; MCC recomputed on "
              "every resample for CoLA), Holm-corrected within the dataset.", ""]
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
+    header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
-    headline = []
+    headline, regimes = [], []
     plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
     for dataset in sorted({r["dataset"] for r in plain}):
         section = _dataset_section(study_dir, dataset, [r for r in plain if r["dataset"] == dataset],
                                    REFERENCE, f"## {dataset}")
         syntax[dataset] = section["outcomes"]
+        regimes.append(regime_outcome(regime_of(dataset), dataset, section["rows"], REFERENCE))
         if section["headline"]:
             headline.append(section["headline"])
         lines += section["lines"]
@@ -146,7 +85,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             lines += [f"![{dataset}]({dataset}.png)", ""]
     lines += _syntax_verdict(syntax)
     lines += _search_lines(plain)
-    lines += _low_resource_lines(study_dir, runs)
+    low_lines, low_outcomes = _low_resource_lines(study_dir, runs)
+    lines += low_lines
+    regimes += low_outcomes
     for tag in sorted({r["tag"] for r in runs if r.get("tag")}):
         tagged = [r for r in runs if r.get("tag") == tag]
         lines += [f"# Pretrained features: `{tag}`", "",
@@ -164,12 +105,14 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             section = _dataset_section(study_dir, dataset, mine, reference,
                                        f"## {dataset} · {tag}", grid=False)
             tagged_syntax[dataset] = section["outcomes"]
+            regimes.append(regime_outcome("pretrained", f"{dataset} · {tag}", section["rows"], reference))
             lines += section["lines"] + _pretrained_lines(dataset, tag, section)
         lines += _syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
-    text = "\n".join(lines) + "\n"
+    regimes = [o for o in regimes if o is not None]
+    text = "\n".join(header + verdict_lines(regimes) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
-        _write_headline(Path(readme), study_dir, headline)
+        _write_headline(Path(readme), study_dir, headline, regimes)
     return text
 
 
@@ -184,7 +127,7 @@ def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
             + [f"- `{k}`: {e}" for k, e in sorted(open_.items())] + [""])
 
 
-def _write_headline(readme: Path, study_dir: Path, rows: list[dict]) -> None:
+def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: list) -> None:
     start, end = f"<!-- {study_dir.name}-table:start -->", f"<!-- {study_dir.name}-table:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
@@ -199,6 +142,9 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict]) -> None:
         table.append(f"| {r['dataset']} | {r['metric']} | {r['best']} | {r['reference']} | "
                      + " | ".join(r["baselines"].get(name, "-") for name in BASELINES)
                      + f" | {r['seeds']} |")
+    for regime in REGIMES:
+        if sentence := regime_sentence(regime, regimes):
+            table += ["", sentence]
     table.append(end)
     before, rest = text.split(start, 1)
     readme.write_text(before + "\n".join(table) + rest.split(end, 1)[1])
@@ -271,11 +217,6 @@ def _metric(dataset: str) -> str:
     return "mcc" if dataset == "cola" else "accuracy"
 
 
-def _p_text(p: float, equals: str = "") -> str:
-    # 2,000 bootstrap resamples cannot resolve a p-value below 0.001
-    return "< 0.001" if p < 0.001 else f"{equals}{p:.3g}"
-
-
 def _is_beyond(encoder: str, graph: str) -> bool:
     """A cell of the "beyond self-attention" family: a graph union or the hybrid block."""
     return "+" in graph or encoder == "hybrid"
@@ -303,7 +244,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                "n": len(values), "mean": mean, "std": std,
                "half": half, "params": first["params"],
                "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed])),
-               "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed]))}
+               "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed])),
+               "cost": mean_cost(list(by_seed.values()))}
         # a deterministic baseline's one run is paired with every reference seed
         baseline = encoder in BASELINES and not BASELINES[encoder].seeded
         paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
@@ -316,6 +258,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
             pvals.append(p)
         rows.append(row)
     adjusted = holm(pvals)
+    for row in rows:
+        if "p_index" in row:
+            row["p"] = adjusted[row["p_index"]]
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
@@ -325,9 +270,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         ci = "" if math.isnan(row["half"]) else f" [±{scale * row['half']:.2f}]"
         delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
             row["encoder"], row["graph"]) == reference else "-")
-        p = "-"
-        if "p_index" in row:
-            p = _p_text(adjusted[row["p_index"]])
+        p = p_text(row["p"]) if "p" in row else "-"
         lines.append(f"| {row['encoder']} | {row['graph']} | {row['n']} | "
                      f"{scale * row['mean']:.2f} ± {scale * row['std']:.2f}{ci} | "
                      f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
@@ -340,8 +283,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         lines += beyond_lines
         return section
     if any("delta" in r for r in graph_rows):
-        better = [r for r in graph_rows if r.get("delta", 0) > 0 and adjusted[r["p_index"]] < 0.05]
-        worse = [r for r in graph_rows if r.get("delta", 0) < 0 and adjusted[r["p_index"]] < 0.05]
+        better = [r for r in graph_rows if r.get("delta", 0) > 0 and r["p"] < 0.05]
+        worse = [r for r in graph_rows if r.get("delta", 0) < 0 and r["p"] < 0.05]
         gcn_like = [r for r in better if r["encoder"] in ("gcn", "gat", "gatv2")
                     and r["graph"] in ("dependency", "window")]
         lines.append(
@@ -353,16 +296,19 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         lines.append("")
     lines += _scratch_lines(dataset, metric, rows, section)
     lines += beyond_lines
+    lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
     return section
 
 
-def _low_resource_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], list]:
     """Per dataset, each share of the training set: the table of its cells against the
     Transformer on the complete graph at the same share (the full-data grid is the 100 %
-    point), and a plot of the test metric against the share."""
+    point), and a plot of the test metric against the share; and the verdict's outcome at
+    each share below 100 %."""
     low = [r for r in runs if r.get("fraction") is not None]
     if not low:
-        return []
+        return [], []
+    outcomes = []
     lines = ["# Low resource", "",
              "Cells trained on a stratified share of the training set (`data.train_fraction`, "
              "seeded by `data.split_seed`: the same examples for every cell and baseline of a "
@@ -383,13 +329,16 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> list[str]:
             section = _dataset_section(study_dir, dataset, at, REFERENCE,
                                        f"## {dataset} · {fraction:.0%} of train", grid=False)
             lines += section["lines"]
+            if fraction < 1:
+                outcomes.append(regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
+                                        section["rows"], REFERENCE))
             for row in section["rows"]:
                 name = row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
         path = study_dir / f"{dataset}-low-resource.png"
         _plot_curves(curves, dataset, metric, path)
         lines += [f"![{dataset}, low resource]({path.name})", ""]
-    return lines
+    return lines, outcomes
 
 
 def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dataset: str, metric: str,
@@ -498,7 +447,7 @@ def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dic
              f"| cell | seeds | {metric} | Δ {metric} vs {best_name} | p (Holm) |",
              "|---|---:|---:|---:|---:|"]
     for o in outcomes:
-        p = _p_text(o["p"])
+        p = p_text(o["p"])
         lines.append(f"| {o['cell']} | {o['seeds']} | {100 * o['mean']:.2f} | "
                      f"{100 * o['delta']:+.2f} | {p} |")
     return lines + [""], [o | {"best": best_name} for o in outcomes]
@@ -519,7 +468,7 @@ def _syntax_verdict(outcomes: dict[str, list[dict]], title: str = "## Did syntax
 
     def summary(dataset: str) -> str:
         return "; ".join(f"{o['cell']} {_outcome_word(o)} ({100 * o['delta']:+.2f} points, "
-                         f"p {_p_text(o['p'], '= ')})" for o in syntax[dataset])
+                         f"p {p_text(o['p'], '= ')})" for o in syntax[dataset])
 
     def helped(dataset: str) -> bool:
         return any(o["p"] < 0.05 and o["delta"] > 0 for o in syntax[dataset])

@@ -1,0 +1,138 @@
+"""What each cell of a dataset cost beside what it scored: the cost table, the accuracy-vs-cost
+plot with its Pareto frontier, and one generated sentence on the question long documents ask:
+did a sparse graph, reading the whole document, beat the complete graph, cut to fit
+attention's O(n²) memory, at equal or lower cost?
+
+Reads the rows ``report._dataset_section`` builds (one per cell, mean over seeds, with the
+Holm-adjusted ``p`` against the reference and the mean ``cost`` of its runs); writes nothing
+but the plot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import BASELINES
+from .stats import p_text
+
+SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
+
+
+def mean_cost(runs: list[dict]) -> dict | None:
+    """The mean cost of a cell's runs (``cost`` of each record: seconds per epoch, peak RSS,
+    mean tokens of a training document after any cut); the training seconds of every run."""
+    costs = [r["cost"] for r in runs if r.get("cost")]
+    out = {"train_seconds": float(np.mean([r["train_seconds"] for r in runs]))}
+    for key in ("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"):
+        values = [c[key] for c in costs if c.get(key) is not None]
+        if values:
+            out[key] = float(np.mean(values))
+    return out
+
+
+def _name(row: dict) -> str:
+    return row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cost_lines(dataset: str, metric: str, rows: list[dict], reference: tuple[str, str],
+               plot: Path) -> list[str]:
+    """The cost table (sorted by training seconds), the plot and the sentence."""
+    rows = [r for r in rows if r.get("cost")]
+    if not any("seconds_per_epoch" in r["cost"] for r in rows):
+        return []  # records from before costs were kept
+    lines = [f"### {dataset}: accuracy and cost", "",
+             "Mean over seeds. Seconds are wall time on the machine that ran the cell (compare "
+             "within this table only); RSS is the training process's peak; tokens: mean nodes "
+             "of a training document after any cut (`data.max_tokens`).", "",
+             f"| cell | test {metric} | train s | s / epoch | peak RSS (GB) | tokens / doc |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["cost"]["train_seconds"]):
+        c = r["cost"]
+        lines.append(f"| {_name(r)} | {100 * r['mean']:.2f} | {c['train_seconds']:.0f} | "
+                     f"{_fmt(c.get('seconds_per_epoch'), '.1f')} | "
+                     f"{_fmt(c.get('peak_rss_gb'), '.2f')} | "
+                     f"{_fmt(c.get('tokens_per_document'), '.0f')} |")
+    lines.append("")
+    if _plot(dataset, metric, rows, plot):
+        lines += [f"![{dataset}: accuracy vs training cost]({plot.name})", ""]
+    sentence = sparse_vs_complete(dataset, metric, rows, reference)
+    return lines + ([sentence, ""] if sentence else [])
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates (cost no higher and score no lower, one
+    of them strictly), by increasing cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -np.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
+    """Test metric against mean training seconds (log scale), one labelled point per cell, the
+    frontier as a step line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [(r["cost"]["train_seconds"], 100 * r["mean"]) for r in rows]
+    if len(points) < 2 or min(x for x, _ in points) <= 0:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row, (x, y) in zip(rows, points, strict=True):
+        baseline = row["encoder"] in BASELINES
+        ax.scatter([x], [y], marker="s" if baseline else "o",
+                   color="gray" if baseline else None, zorder=3)
+        ax.annotate(_name(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    front = [points[i] for i in pareto(points)]
+    ax.step([x for x, _ in front], [y for _, y in front], where="post", color="black", lw=1,
+            ls="--", label="Pareto frontier")
+    ax.set(xscale="log", xlabel="training seconds per run (mean over seeds)",
+           ylabel=f"test {metric} (%)", title=f"{dataset}: accuracy vs training cost")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
+                       reference: tuple[str, str]) -> str | None:
+    """One sentence: the best cell on a sparse graph against the reference (the Transformer on
+    the complete graph), by the paired test and by seconds per epoch."""
+    ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
+    sparse = [r for r in rows if r["graph"] in SPARSE and "p" in r]
+    if ref is None or not sparse:
+        return None
+    best = max(sparse, key=lambda r: r["mean"])
+    mine, theirs = best["cost"], ref["cost"]
+    significant = best["p"] < 0.05
+    outcome = ("significantly better" if significant and best["delta"] > 0 else
+               "significantly worse" if significant else "not significantly different")
+    ratio = None
+    if mine.get("seconds_per_epoch") and theirs.get("seconds_per_epoch"):
+        ratio = mine["seconds_per_epoch"] / theirs["seconds_per_epoch"]
+    cost = "" if ratio is None else f", at {ratio:.2f}× its seconds per epoch"
+    if significant and best["delta"] > 0 and ratio is not None:
+        answer = ("the sparse graph beat the truncated complete graph at equal or lower cost"
+                  if ratio <= 1 else "the sparse graph beat the truncated complete graph, "
+                  "but at a higher cost")
+    else:
+        answer = "the sparse graph did not beat the truncated complete graph"
+    tokens = lambda r: ("" if r["cost"].get("tokens_per_document") is None  # noqa: E731
+                        else f", {r['cost']['tokens_per_document']:.0f} tokens per document")
+    return (f"On {dataset}, the best sparse-graph cell, {_name(best)} ({100 * best['mean']:.2f}"
+            f"{tokens(best)}), against {_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
+            f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
+            f"{p_text(best['p'], '= ')}){cost}: {answer}.")

@@ -1,0 +1,116 @@
+"""The study's answer, regime by regime: is a GCN-style encoder on a linguistic graph
+significantly better than, equal to, or worse than the Transformer, and at what cost?
+
+A regime is a family of comparisons: short texts (the sentence datasets), long documents
+(where the Transformer's complete graph is cut and a sparse graph reads everything), low
+resource (each share of the training set) and pretrained (graph encoders on a pretrained
+model's token states against that model fine-tuned alone). In each comparison the best
+GCN-style cell (by mean test score over seeds) meets the comparison's reference with the
+paired bootstrap and Holm correction of its table (``report._dataset_section``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .stats import p_text
+
+GCN_STYLE = ("gcn", "gat", "gatv2")
+LINGUISTIC = ("window", "dependency")
+# documents, not sentences: R8 (mean ~100 tokens, longest ~1,000), 20NG (mean 221, longest
+# ~11,800) and Ohsumed (mean 136)
+LONG_DOCUMENTS = ("r8", "20ng", "ohsumed")
+REGIMES = ("short texts", "long documents", "low resource", "pretrained")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    regime: str
+    where: str  # the dataset, with its share of train or its features
+    cell: str  # the best GCN-style cell
+    reference: str
+    mean: float
+    reference_mean: float
+    delta: float
+    p: float  # Holm-adjusted, within its table
+    cost_ratio: float | None  # its seconds per epoch over the reference's
+
+    @property
+    def word(self) -> str:
+        if self.p >= 0.05:
+            return "equal"
+        return "better" if self.delta > 0 else "worse"
+
+
+def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str:
+    if tag:
+        return "pretrained"
+    if fraction is not None and fraction < 1:
+        return "low resource"
+    return "long documents" if dataset in LONG_DOCUMENTS else "short texts"
+
+
+def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[str, str]) -> Outcome | None:
+    """The best GCN-style cell of one table against its reference; None if either is missing."""
+    ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
+               None)
+    mine = [r for r in rows if r["model"] in GCN_STYLE and "p" in r
+            and all(part in LINGUISTIC for part in r["graph"].split("+"))]
+    if ref is None or not mine:
+        return None
+    best = max(mine, key=lambda r: r["mean"])
+    ratio = None
+    spe, ref_spe = (r.get("cost", {}).get("seconds_per_epoch") for r in (best, ref))
+    if spe and ref_spe:
+        ratio = spe / ref_spe
+    return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
+                   f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
+                   best["p"], ratio)
+
+
+def verdict_lines(outcomes: list[Outcome]) -> list[str]:
+    """The table of every comparison and one generated sentence per regime."""
+    if not outcomes:
+        return []
+    lines = ["# Verdict per regime", "",
+             "In each comparison, the best GCN-style cell (gcn, gat on window, dependency or their "
+             "union; mean test score over seeds) against the reference of its table: the "
+             "Transformer on the complete graph (cut at `data.max_tokens` where the study sets "
+             "it), or for pretrained features the pretrained encoder fine-tuned alone. Outcome: "
+             "significantly better or worse at Holm p < 0.05 (paired bootstrap), else equal. "
+             "Cost: its training seconds per epoch over the reference's.", "",
+             "| regime | dataset | best GCN-style cell | score | reference | score | Δ | "
+             "p (Holm) | outcome | cost × |", "|---|---|---|---:|---|---:|---:|---:|---|---:|"]
+    for o in sorted(outcomes, key=lambda o: REGIMES.index(o.regime)):  # stable: datasets stay sorted
+        cost = "-" if o.cost_ratio is None else f"{o.cost_ratio:.2f}"
+        lines.append(f"| {o.regime} | {o.where} | {o.cell} | {100 * o.mean:.2f} | {o.reference} "
+                     f"| {100 * o.reference_mean:.2f} | {100 * o.delta:+.2f} | {p_text(o.p)} | "
+                     f"{o.word} | {cost} |")
+    lines.append("")
+    for regime in REGIMES:
+        if sentence := regime_sentence(regime, outcomes):
+            lines += [sentence, ""]
+    return lines
+
+
+def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
+    """E.g. "Short texts: a GCN-style encoder is significantly better than the Transformer on
+    trec, equal on mr, worse on sst2 and cola (cost 0.41-0.93× per epoch)." """
+    mine = [o for o in outcomes if o.regime == regime]
+    if not mine:
+        return None
+    groups = {word: [o.where for o in mine if o.word == word] for word in ("better", "equal", "worse")}
+    parts = [f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
+             for word, found in groups.items() if found]
+    ratios = [o.cost_ratio for o in mine if o.cost_ratio is not None]
+    cost = "" if not ratios else (f" (its training cost {min(ratios):.2f}" + (
+        f"-{max(ratios):.2f}" if len(ratios) > 1 else "") + "× the reference's per epoch)")
+    names = {"transformer-complete": "the Transformer", "finetune-none": "the fine-tuned encoder alone"}
+    references = sorted({o.reference for o in mine})
+    against = " or ".join(names.get(r, r) for r in references)
+    return (f"**{regime.capitalize()}**: the best GCN-style encoder on a linguistic graph is "
+            f"{_join(parts)} compared with {against}{cost}.")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
