@@ -1,19 +1,23 @@
 """The tuner: Optuna's TPE and median pruner over tiny models, an equal budget per cell."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO
+from optuna.trial import TrialState
 
 from textgnn.config import load_config
 from textgnn.training import train
-from textgnn.tuning import Search, storage_url, trials_table, tune
+from textgnn.tuning import Search, cell_name, storage_url, trials_table, tune
 
 TRIALS = 4
 
@@ -109,6 +113,57 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy
     assert sum(r["state"] == "FAIL" for r in after) <= 1
     assert not any(r["state"] == "RUNNING" for r in after)
     assert finished(after) == finished(searched[2])
+
+
+def test_cells_on_dask_survive_a_worker_killed_mid_trial_with_the_same_trials(searched, toy_data,
+                                                                               tmp_path):
+    """The search with --jobs 2: each cell a task on a LocalCluster of 2 workers; one worker
+    is killed with SIGKILL while a trial runs. The cell is started again on a worker, the
+    trial cut off is marked failed, and the trials are those of the sequential search."""
+    search = write_search(tmp_path, toy_data)
+    url = storage_url(search, tmp_path / "results")
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["report"] = tune(search, tmp_path / "results", tmp_path / "runs",
+                                    tmp_path / "configs", jobs=2, retries=2)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    victim, deadline = None, time.monotonic() + 180
+    while victim is None and thread.is_alive() and time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the storage may not exist yet
+            victim = _running_trial_pid(search, url)
+        time.sleep(0.01)
+    assert victim is not None and victim != os.getpid(), "no trial seen running on a worker"
+    os.kill(victim, signal.SIGKILL)
+    thread.join(300)
+    assert not thread.is_alive() and "error" not in result, result.get("error")
+    after = trials_table(search, url)
+    assert finished(after) == finished(searched[2])
+    assert sum(r["state"] == "FAIL" for r in after) == 1
+    assert not any(r["state"] == "RUNNING" for r in after)
+    for cell in ("gcn-window", "transformer-window"):  # the same chosen values
+        chosen = Path("configs") / "tiny" / toy_data.name / f"{cell}.yaml"
+        assert load_config(tmp_path / chosen) == load_config(searched[1] / chosen)
+
+
+def _running_trial_pid(search: Search, url: str) -> int | None:
+    import optuna
+
+    for dataset in search.datasets:
+        for encoder, graph in search.cells:
+            try:
+                study = optuna.load_study(study_name=cell_name(dataset, encoder, graph), storage=url)
+            except KeyError:
+                continue
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if "worker" in trial.user_attrs:
+                    return int(trial.user_attrs["worker"].rpartition(":")[2])
+    return None
 
 
 def test_a_cell_may_set_its_own_keys(tmp_path, toy_data):

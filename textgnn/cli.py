@@ -152,8 +152,11 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 def cmd_tune(args: argparse.Namespace) -> None:
     from .tuning import Search, tune
 
+    if args.jobs < 1 or args.retries < 0:
+        raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
     search = Search.load(args.search)
-    report = tune(search, args.out, args.runs, args.configs, args.datasets)
+    report = tune(search, args.out, args.runs, args.configs, args.datasets, jobs=args.jobs,
+                  scheduler=args.scheduler, retries=args.retries)
     print(json.dumps({"search": search.name, "report": str(report),
                       "configs": str(args.configs / search.name)}))
 
@@ -251,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where trial run directories go")
     p.add_argument("--configs", type=Path, default=Path("configs/tuned"),
                    help="where the chosen configs go: <configs>/<search>/<dataset>/<cell>.yaml")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="cells searched at once: worker processes of a Dask LocalCluster (each "
+                        "cell's trials stay in order, so the trials do not depend on it)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="search on an existing Dask cluster instead (workers with --nthreads 1; "
+                        "give the search a storage URL every machine reaches, e.g. PostgreSQL)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="times a cell whose worker died is started again on another worker")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("probe", help="does attention follow the dependency parse? every head "

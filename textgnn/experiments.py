@@ -10,10 +10,8 @@ tables with confidence intervals, paired significance tests and plots.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import json
-import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -28,6 +26,7 @@ import yaml
 
 from .baselines import BASELINES
 from .checkpoint import CHECKPOINT
+from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .data import load_configured
 from .errors import TextGNNError
@@ -307,47 +306,15 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     return record
 
 
-@contextlib.contextmanager
-def dask_client(jobs: int, scheduler: str | None, retries: int):
-    """A Dask client: on an existing scheduler (``tcp://HOST:8786``) or on a LocalCluster of
-    ``jobs`` single-threaded worker processes on 127.0.0.1. A task whose worker dies is
-    rerun on another, at most ``retries`` times (the scheduler's ``allowed-failures``: for
-    an existing scheduler, its own setting). Workers must not be daemonic (each run is a
-    child process of its worker): LocalCluster's are not; start ``dask worker`` with
-    ``DASK_DISTRIBUTED__WORKER__DAEMON=False``."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    settings = {"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": retries}
-    with dask.config.set(settings):
-        if scheduler:
-            with Client(scheduler, timeout="30s") as client:
-                yield client
-            return
-        with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0" if _has_dashboard() else None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-            yield client
-
-
 def _warm_worker() -> None:
     """Start this worker's forkserver (it imports the training code, ~5 s) before its first
     run asks for it, in parallel with the other workers'."""
     import multiprocessing.forkserver
 
-    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (for its own memory
-    # reporting); glibc would hand memory back at every free over 64 KB in every run forked
-    # from here: a run trained 6-9 % slower with it (MR gat-window, 2,000 sentences)
+    # a `dask worker` started by hand has the nanny's MALLOC_TRIM_THRESHOLD_ (LocalCluster's
+    # do not: cluster.dask_client); every run forked from here would inherit it
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     multiprocessing.forkserver.ensure_running()
-
-
-def _has_dashboard() -> bool:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @dataclass
@@ -404,8 +371,6 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     with dask_client(jobs, scheduler, retries) as client:
         from distributed import as_completed
 
-        if client.dashboard_link and _has_dashboard():
-            print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
         client.run(_warm_worker)  # every worker starts its forkserver now, all at once
         futures = {client.submit(run_cell, cell, config, run_root, threads, key=f"run-{cell.key}",
                                  pure=False): cell for cell, config in configs.items()}

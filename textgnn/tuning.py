@@ -30,8 +30,9 @@ from typing import Any
 
 import yaml
 
+from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
-from .errors import TextGNNError
+from .errors import StudyFailed, TextGNNError
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "pruner", "space", "storage"}
 
@@ -139,25 +140,68 @@ def _finished(study) -> list:
 
 
 def tune(search: Search, results: Path = Path("results"), runs: Path = Path("runs"),
-         configs: Path = Path("configs/tuned"), datasets: list[str] | None = None) -> Path:
+         configs: Path = Path("configs/tuned"), datasets: list[str] | None = None,
+         jobs: int = 1, scheduler: str | None = None, retries: int = 2) -> Path:
     """Run every cell's missing trials; write the chosen configs and TUNING.md. Returns the
-    report's path."""
+    report's path.
+
+    With ``jobs`` > 1 or a ``scheduler``, the cells run as Dask tasks, one cell per worker at a
+    time (a cell's trials stay in order: the k-th proposal depends on the k-1 before it), all
+    against the one storage; a cell whose worker died is started again on another (at most
+    ``retries`` times) and continues where its trials stopped. A cell that fails is named in a
+    ``StudyFailed`` raised after the configs and the report of the others are written.
+    """
+    url = storage_url(search, results)
+    chosen = [d for d in search.datasets if datasets is None or d in datasets]
+    cells = [(dataset, encoder, graph) for dataset in chosen for encoder, graph in search.cells]
+    runs = Path(runs).resolve()  # workers on other machines see the same paths
+    failed: dict[str, str] = {}
+    if jobs == 1 and scheduler is None:
+        for cell in cells:
+            search_cell(search, url, *cell, runs)
+    else:
+        failed = _search_on_dask(search, url, cells, runs, jobs, scheduler, retries)
+    write_configs(search, url, configs / search.name, chosen)
+    report = write_report(search, url, results / search.name)
+    if failed:
+        raise StudyFailed(f"{len(failed)} cell(s) of search {search.name} failed: " + "; ".join(
+            f"{name}: {error}" for name, error in sorted(failed.items()))
+            + f"; the others are in {report}")
+    return report
+
+
+def _search_on_dask(search: Search, url: str, cells: list[tuple[str, str, str]], runs: Path,
+                    jobs: int, scheduler: str | None, retries: int) -> dict[str, str]:
+    from distributed import as_completed
+
+    failed = {}
+    with dask_client(jobs, scheduler, retries) as client:
+        futures = {client.submit(search_cell, search, url, *cell, runs,
+                                 key=f"tune-{cell_name(*cell)}", pure=False): cell_name(*cell)
+                   for cell in cells}
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - the cell's own error, or KilledWorker
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                print(f"tune {name}: FAILED: {failed[name]}", file=sys.stderr)
+    return failed
+
+
+def search_cell(search: Search, url: str, dataset: str, encoder: str, graph: str,
+                runs: Path) -> None:
+    """The missing trials of one cell, in this process (a Dask task, or the sequential loop)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = storage_url(search, results)
-    chosen = [d for d in search.datasets if datasets is None or d in datasets]
-    for dataset in chosen:
-        for encoder, graph in search.cells:
-            study = optuna.create_study(
-                study_name=cell_name(dataset, encoder, graph), storage=url, direction="maximize",
-                load_if_exists=True, pruner=optuna.pruners.MedianPruner(
-                    n_startup_trials=search.pruner.get("startup_trials", 5),
-                    n_warmup_steps=search.pruner.get("warmup_epochs", 3)))
-            _search_cell(search, study, dataset, encoder, graph,
-                         runs / search.name / cell_name(dataset, encoder, graph))
-    write_configs(search, url, configs / search.name, chosen)
-    return write_report(search, url, results / search.name)
+    study = optuna.create_study(
+        study_name=cell_name(dataset, encoder, graph), storage=url, direction="maximize",
+        load_if_exists=True, pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=search.pruner.get("startup_trials", 5),
+            n_warmup_steps=search.pruner.get("warmup_epochs", 3)))
+    _search_cell(search, study, dataset, encoder, graph,
+                 runs / search.name / cell_name(dataset, encoder, graph))
 
 
 def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
