@@ -394,3 +394,31 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     readme.write_text("<!-- docs-table:start -->\n<!-- docs-table:end -->\n")
     report(study_dir, readme)
     assert "**Long documents**: the best GCN-style encoder" in readme.read_text()
+
+
+def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
+    """configs/claim2.yaml: 5 seeds on the sentence datasets, 3 on the documents (a cell's own
+    `seeds`), and baselines resolved from the base config with the dataset's overrides, so
+    they run before any search has finished; `null` undoes the search's subsample."""
+    from textgnn.experiments import _baseline_source
+
+    study = Study.load(REPO / "configs" / "claim2.yaml")
+    cells = [c for c in study.cells() if c.fraction is None]
+    seeds = {}
+    for c in cells:
+        seeds.setdefault((c.dataset, c.encoder, c.graph), set()).add(c.seed)
+    assert seeds[("mr", "gcn", "window")] == set(range(5))
+    assert seeds[("20ng", "gcn", "window")] == set(range(3))
+    assert seeds[("20ng", "transformer", "complete")] == set(range(3))
+    assert seeds[("ohsumed", "wide-mlp", "-")] == set(range(5)) and seeds[("r8", "tfidf-lr", "-")] == {0}
+    assert {d for d, _, _ in seeds} == {"mr", "sst2", "trec", "cola", "r8", "20ng", "ohsumed"}
+    assert len(study.cells(seeds=2)) < len(study.cells())  # --seeds limits every cell
+    baseline = next(c for c in cells if c.dataset == "20ng" and c.encoder == "wide-mlp")
+    config = resolved_config(study, _baseline_source(study, baseline))
+    assert config["data"]["max_train"] is None and config["data"]["name"] == "20ng"
+    cola = resolved_config(study, _baseline_source(study, next(
+        c for c in cells if c.dataset == "cola" and c.encoder == "tfidf-lr")))
+    assert cola["data"]["test_from"] == "dev" and cola["train"]["select"] == "mcc"
+    tuned = next(c for c in cells if c.dataset == "20ng" and c.encoder == "transformer"
+                 and c.graph == "complete")
+    assert str(tuned.config).endswith("configs/tuned/documents/{dataset}/transformer-complete.yaml")

@@ -394,8 +394,9 @@ def _split_override(item: str) -> tuple[str, Any]:
 
 
 def as_overrides(mapping: dict[str, Any] | None) -> list[str]:
-    """``{"train.lr": 0.01}`` (a YAML mapping of dotted keys) as ``["train.lr=0.01"]``."""
-    return [f"{k}={v}" for k, v in (mapping or {}).items()]
+    """``{"train.lr": 0.01}`` (a YAML mapping of dotted keys) as ``["train.lr=0.01"]``; a
+    null value stays null (``data.max_train: null`` undoes a base's cap)."""
+    return [f"{k}={'null' if v is None else v}" for k, v in (mapping or {}).items()]
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -74,15 +74,16 @@ class Study:
                 name=str(raw["name"]),
                 config=(path.parent / raw["config"]).resolve(),
                 datasets={d: as_overrides(o) for d, o in datasets.items()},
-                graphs=list(raw["graphs"]),
-                encoders=list(raw["encoders"]),
-                seeds=list(raw["seeds"]) if isinstance(raw["seeds"], list) else list(range(raw["seeds"])),
+                graphs=list(raw.get("graphs") or []),
+                encoders=list(raw.get("encoders") or []),
+                seeds=_seed_list(raw["seeds"]),
                 overrides=as_overrides(raw.get("overrides")),
                 baselines=list(raw.get("baselines") or []),
                 extra=[{"encoder": c["encoder"], "graph": c["graph"],
                         "datasets": list(c.get("datasets") or datasets), "tag": c.get("tag", ""),
                         "label": c.get("label", ""),
-                        "config": (path.parent / c["config"]).resolve() if c.get("config") else None}
+                        "config": (path.parent / c["config"]).resolve() if c.get("config") else None,
+                        "seeds": _seed_list(c["seeds"]) if "seeds" in c else None}
                        for c in raw.get("cells") or []],
                 low_resource={} if not low else {
                     "config": (path.parent / low["config"]).resolve() if low.get("config") else None,
@@ -103,8 +104,8 @@ class Study:
                 + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
                    for s in seed_list]
                 + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
-                   for c in self.extra
-                   for d in chosen if d in c["datasets"] for s in seed_list]
+                   for c in self.extra for d in chosen if d in c["datasets"]
+                   for s in (seed_list if c["seeds"] is None else c["seeds"][:len(seed_list)])]
                 + self._low_resource_cells(chosen, seed_list))
 
     def _low_resource_cells(self, chosen: list[str], seed_list: list[int]) -> list[Cell]:
@@ -116,6 +117,11 @@ class Study:
                  for b in low["baselines"] for s in _baseline_seeds(b, seed_list)]
                 + [Cell(d, g, e, s, config=low["config"], fraction=f) for d in datasets
                    for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
+
+
+def _seed_list(seeds: int | list) -> list[int]:
+    """``seeds: 5`` is seeds 0-4; a list names them."""
+    return list(seeds) if isinstance(seeds, list) else list(range(seeds))
 
 
 def _baseline_seeds(name: str, seeds: list[int]) -> list[int]:
@@ -157,6 +163,15 @@ def resolved_config(study: Study, cell: Cell) -> dict:
     if cell.fraction is not None:
         overrides.append(f"data.train_fraction={cell.fraction}")
     return load_config(base, overrides).to_dict()
+
+
+def _baseline_source(study: Study, cell: Cell) -> Cell:
+    """The model cell whose data and training settings (split, seed, share of train) a
+    baseline reads: the grid's first cell, or in a study without a grid the study's base
+    config with the dataset's overrides (so baselines never wait for a tuned config)."""
+    graph, encoder = (study.graphs[0], study.encoders[0]) if study.graphs and study.encoders \
+        else ("none", "gcn")
+    return Cell(cell.dataset, graph, encoder, cell.seed, fraction=cell.fraction)
 
 
 def read_runs(path: Path) -> list[dict]:
@@ -357,8 +372,7 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     configs = {}
     for cell in todo:
         # a baseline reads the data and training settings (its seed too) of its dataset's cells
-        source = (Cell(cell.dataset, study.graphs[0], study.encoders[0], cell.seed, fraction=cell.fraction)
-                  if cell.encoder in BASELINES else cell)
+        source = _baseline_source(study, cell) if cell.encoder in BASELINES else cell
         try:
             configs[cell] = resolved_config(study, source)
         except TextGNNError as exc:
