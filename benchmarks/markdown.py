@@ -36,18 +36,24 @@ WHY = {
         "kept: train.max_batch_tokens 4,096 (71.2 % test accuracy); mallopt(M_MMAP_THRESHOLD) "
         "at 1 or 4 MB (1.5-2x epoch time)"),
     "serve_throughput_over_inprocess_batch": (
-        "one text per request: the HTTP stack's cost per request caps it, not the model. The "
-        "same 16 httpx clients on GET /health, which calls no model, get about 600 requests/s "
-        "on this 2-core machine (client and server share the cores; `health_load` in the "
-        "details), and single-text /predict reaches 85-90 % of that. In-process batch predict "
-        "pays no per-request cost; with 32 texts per request the server is at 0.65-0.7 of it"),
+        "one text per request from 16 clients: a model call serves at most the 16 requests in "
+        "flight (8.5 texts per call on average, `model_calls` in the details) and every request "
+        "pays uvicorn's, FastAPI's and our JSON work on the cores the clients also use. Not "
+        "the client: GET /health, with no model call, answers 9,400 requests/s to the same "
+        "aiohttp clients. Earlier runs read 0.13 with 490-560 requests/s on /health: that "
+        "ceiling was httpx's async client, replaced by aiohttp. In-process batch predict pays "
+        "none of this; it was also timed cold before (a third slower), now warm on every text "
+        "the load sends, as the server is"),
+    "serve_throughput_2_workers_over_inprocess_batch": (
+        "as with one worker: per-request work, now split over two processes that share the "
+        "two cores with the clients"),
     "serve_throughput_32_per_request_over_inprocess_batch": (
-        "run to run it measured 0.65-0.69 on this machine; the rest is JSON and HTTP work per "
-        "request on the cores the 16 clients also use"),
+        "one server process: its event loop and its model thread share one GIL; with two "
+        "worker processes (`serve --workers 2`) the same load reaches 1.16"),
     "serve_single_p50_over_inprocess": (
-        "a lone request costs the model call (2.9 ms) plus about 0.6 ms of HTTP (GET /health's "
-        "own p50 with the same client) and 0.5-1 ms of handing the texts to the model thread "
-        "and back; one torch thread and gc.freeze took it from 12.0 to 4.4 ms"),
+        "a lone request costs the model call (2.3-2.9 ms) plus loopback HTTP and the hand-off "
+        "to the model thread and back (about 1 ms); one torch thread and gc.freeze took it from "
+        "12.0 to 3.4-4.4 ms"),
     "dask_localcluster_over_process_pool_wall": (
         "timed pool, Dask, pool (426 s, 486 s, 447 s). Found and fixed: Dask's nanny starts "
         "workers with MALLOC_TRIM_THRESHOLD_=65536, which the runs inherited through the "

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -75,6 +76,43 @@ def test_sixteen_concurrent_clients_all_get_answers_in_shared_model_calls(server
     requests = after["predict_requests"] - before["predict_requests"]
     calls = after["model_calls"] - before["model_calls"]
     assert requests == 800 and calls < requests  # concurrent requests shared model calls
+
+
+def test_two_worker_processes_answer_on_one_port_and_stop_together(trained):
+    """``serve --workers 2``: uvicorn's worker processes, each with its own model, answer on
+    one port what the library answers; stopping the server stops them all."""
+    import psutil
+
+    from textgnn import load
+    from textgnn.serving import running_server
+
+    run, _ = trained
+    want = load(run / "model").predict(TEXTS)
+    with running_server(run / "model", "--workers", "2") as (url, process):
+        workers = psutil.Process(process.pid).children(recursive=True)
+        assert len(workers) >= 2
+
+        def client(k: int) -> tuple[list, int]:
+            with httpx.Client(base_url=url, timeout=60) as c:
+                answer = c.post("/predict", json={"texts": TEXTS})
+                return answer.json()["predictions"], c.get("/health").json()["pid"]
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(client, range(32)))
+        for predictions, _ in answers:
+            assert [p.get("label") for p in predictions] == [w.get("label") for w in want]
+        assert {pid for _, pid in answers} <= {w.pid for w in workers}
+
+    def alive(w: psutil.Process) -> bool:  # an exited orphan may stay a zombie under this init
+        try:
+            return w.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w.pid for w in workers if alive(w)]
 
 
 BAD = [

@@ -181,7 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except ImportError:
         raise TextGNNError("serve needs FastAPI and uvicorn: pip install 'textgnn[serve]'") from None
     serve(args.model, args.host, args.port, args.max_batch, args.max_wait_ms, args.max_texts,
-          args.max_body_bytes, args.threads)
+          args.max_body_bytes, args.threads, args.workers)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads of the model call (default 1: on sentences a second thread "
                         "only added overhead)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes on one port, each with its own copy of the model "
+                        "(memory x N); about one per core the clients leave free")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", help="tables, intervals and paired tests for a study")

@@ -22,6 +22,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -203,8 +204,10 @@ def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
 
     @app.get("/health")
     async def health() -> dict:
-        """Up and answering; how many model calls served how many /predict requests."""
-        return {"status": "ok", "predict_requests": batcher.requests, "model_calls": batcher.calls}
+        """Up and answering; how many model calls of this worker process served how many
+        /predict requests."""
+        return {"status": "ok", "predict_requests": batcher.requests, "model_calls": batcher.calls,
+                "pid": os.getpid()}  # which worker process answered (serve --workers)
 
     @app.get("/model")
     async def model_card() -> dict:
@@ -260,17 +263,38 @@ def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
 
 def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,
           max_wait_ms: float = 5.0, max_texts: int = 1000, max_body_bytes: int = 1 << 20,
-          threads: int = 1) -> None:
-    """Run the server until interrupted."""
+          threads: int = 1, workers: int = 1) -> None:
+    """Run the server until interrupted; ``workers`` > 1 runs uvicorn's worker processes on
+    one socket, each with its own copy of the model and its own micro-batcher."""
     import sys
 
-    if min(max_batch, max_texts, max_body_bytes, threads) < 1 or max_wait_ms < 0:
-        raise TextGNNError("--max-batch, --max-texts, --max-body-bytes and --threads must be "
-                           "positive and --max-wait-ms at least 0")
-    app = create_app(model, max_batch, max_wait_ms, max_texts, max_body_bytes, threads)
-    print(f"serving {model} on http://{host}:{port} (page: /, API: /predict /explain /model "
-          "/health, docs: /docs)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if min(max_batch, max_texts, max_body_bytes, threads, workers) < 1 or max_wait_ms < 0:
+        raise TextGNNError("--max-batch, --max-texts, --max-body-bytes, --threads and --workers "
+                           "must be positive and --max-wait-ms at least 0")
+    options = {"model": str(model), "max_batch": max_batch, "max_wait_ms": max_wait_ms,
+               "max_texts": max_texts, "max_body_bytes": max_body_bytes, "threads": threads}
+    print(f"serving {model} on http://{host}:{port} with {workers} worker process(es) (page: /, "
+          "API: /predict /explain /model /health, docs: /docs)", file=sys.stderr, flush=True)
+    if workers == 1:
+        uvicorn.run(create_app(**options), host=host, port=port, log_level="warning")
+        return
+    from .checkpoint import resolve_model_dir
+
+    # a model that is not there is one error here, not a failure in every worker process
+    options["model"] = str(resolve_model_dir(model))
+    # worker processes import the app by name: the options travel in the environment
+    os.environ[_OPTIONS] = json.dumps(options)
+    uvicorn.run("textgnn.serving:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")
+
+
+_OPTIONS = "TEXTGNN_SERVE_OPTIONS"
+
+
+def app_from_environment():
+    """The app of one of ``serve --workers N``'s processes, from the options ``serve`` left in
+    the environment."""
+    return create_app(**json.loads(os.environ[_OPTIONS]))
 
 
 @contextlib.contextmanager
