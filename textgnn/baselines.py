@@ -1,7 +1,7 @@
 """Graph-free baselines a graph model must beat, run by studies beside the model cells.
 
 * ``tfidf-lr``: TF-IDF over word uni- and bigrams (sublinear tf) and logistic regression,
-  C chosen on dev; deterministic, so one run stands for every seed.
+  C chosen on dev from 0.25 to 1,024; deterministic, so one run stands for every seed.
 * ``wide-mlp``: WideMLP (Galke & Scherp, ACL 2022): TF-IDF over word unigrams, one hidden
   layer of 1,024 ReLU units, dropout 0.5, Adam at 1e-3, batches of 16; epochs chosen on dev
   (``train.select``, ``train.patience``, at most 100). Seeded by ``train.seed``.
@@ -40,6 +40,12 @@ def _data(config: dict) -> tuple[Config, Dataset]:
     return cfg, data
 
 
+# Inverse regularisation strengths tried on dev, the first best kept. Up to 16 this baseline
+# was weaker than it should be: R8 dev picked 16 (test 97.03) where 256 is better on dev and
+# test (97.30); long documents with bigram features want little regularisation.
+LR_C = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
+
+
 def tfidf_lr(config: dict) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -50,7 +56,7 @@ def tfidf_lr(config: dict) -> dict:
     x_train = vectorizer.fit_transform(data.train.texts)
     x_dev = vectorizer.transform(data.dev.texts)
     best = None
-    for c in (0.25, 1.0, 4.0, 16.0):
+    for c in LR_C:
         model = LogisticRegression(C=c, max_iter=2000).fit(x_train, data.train.labels)
         dev_pred = list(model.predict(x_dev))
         dev_acc = float(np.mean(np.array(dev_pred) == np.array(data.dev.labels)))
@@ -64,7 +70,7 @@ def tfidf_lr(config: dict) -> dict:
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
         "params": {"total": int(model.coef_.size + model.intercept_.size)},
         "train_seconds": time.perf_counter() - start,
-        "search": {"C": [0.25, 1.0, 4.0, 16.0], "chosen_C": c, "on": "dev accuracy"},
+        "search": {"C": list(LR_C), "chosen_C": c, "on": "dev accuracy"},
     }
 
 
