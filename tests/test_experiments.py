@@ -422,3 +422,8 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     tuned = next(c for c in cells if c.dataset == "20ng" and c.encoder == "transformer"
                  and c.graph == "complete")
     assert str(tuned.config).endswith("configs/tuned/documents/{dataset}/transformer-complete.yaml")
+    pretrained = {(c.encoder, c.label) for c in cells if c.tag == "mpnet"}
+    assert pretrained == {("finetune", ""), ("gcn", "tuned"), ("gat", "tuned")}
+    schedules = [{k: v for k, v in resolved_config(study, c)["train"].items() if k != "seed"}
+                 for c in cells if c.tag == "mpnet" and c.seed == 0]
+    assert all(s == schedules[0] for s in schedules)  # the same schedule for all three
