@@ -427,3 +427,19 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     schedules = [{k: v for k, v in resolved_config(study, c)["train"].items() if k != "seed"}
                  for c in cells if c.tag == "mpnet" and c.seed == 0]
     assert all(s == schedules[0] for s in schedules)  # the same schedule for all three
+
+
+def test_a_second_process_on_the_same_study_is_refused(toy_data, tmp_path):
+    """Two writers of one runs.jsonl could interleave lines: while one process holds the
+    study, another is refused at once with the holder named, and nothing is written."""
+    from textgnn.errors import TextGNNError
+    from textgnn.experiments import sole_writer
+
+    study = write_study(tmp_path, name="held", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=1)
+    out = tmp_path / "results" / "held"
+    out.mkdir(parents=True)
+    refused = pytest.raises(TextGNNError, match=r"study held is being run by another process \(pid \d+")
+    with sole_writer(out / ".lock", "study held"), refused:
+        run_study(study, tmp_path / "results")
+    assert not (out / "runs.jsonl").exists()

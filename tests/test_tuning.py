@@ -103,6 +103,14 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy
     proc.wait()
     before = finished(trials_table(search, url))
     assert 2 <= len(before) < 2 * TRIALS
+    # a cell short of its budget gets no config, and the report says it is in progress
+    from textgnn.tuning import write_configs, write_report
+
+    complete = {cell for cell in {row[0] for row in before}
+                if sum(row[0] == cell for row in before) >= TRIALS}
+    written = write_configs(search, url, root / "configs" / "tiny", list(search.datasets))
+    assert {f"{toy_data.name}/{path.stem}" for path in written} == complete
+    assert "in progress" in write_report(search, url, root / "partial").read_text()
     run_tune(search, root)
     after = trials_table(search, url)
     assert finished(after)[:len(before)] == before  # kept, not repeated

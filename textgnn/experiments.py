@@ -10,11 +10,13 @@ tables with confidence intervals, paired significance tests and plots.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -355,6 +357,34 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     out_root = Path(out_root).resolve()  # workers on other machines see the same paths
     out = out_root / study.name
     out.mkdir(parents=True, exist_ok=True)
+    with sole_writer(out / ".lock", f"study {study.name}"):
+        return _run_study(study, out_root, jobs, datasets, seeds, match, scheduler, retries)
+
+
+@contextlib.contextmanager
+def sole_writer(path: Path, what: str):
+    """Hold an exclusive lock on ``path`` (flock: released when this process ends, however it
+    ends), or refuse at once: two processes appending to one runs.jsonl could interleave
+    their lines."""
+    import fcntl
+
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "pid unknown"
+            raise TextGNNError(f"{what} is being run by another process ({holder}); wait for it "
+                               "to end, or stop it") from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+
+
+def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | None,
+               seeds: int | None, match: str | None, scheduler: str | None, retries: int) -> StudyRun:
+    out = out_root / study.name
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
     todo = [c for c in study.cells(datasets, seeds) if c.key not in done

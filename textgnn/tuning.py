@@ -291,12 +291,13 @@ def _cells(search: Search, url: str, datasets: list[str]):
 
 
 def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> list[Path]:
-    """Each searched cell's chosen values as a config file: the search's base config, the
-    dataset's overrides and the best trial's values, with the search's record in a header."""
+    """Each fully searched cell's chosen values as a config file: the search's base config,
+    the dataset's overrides and the best trial's values, with the search's record in a
+    header. A cell short of its budget gets none yet (a study naming it fails until then)."""
     written = []
     for dataset, encoder, graph, study in _cells(search, url, datasets):
         best = best_trial(study, search.trials)
-        if best is None:
+        if best is None or len(_finished(study)) < search.trials:
             continue
         path = out / Path(dataset).name / f"{encoder}-{graph}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +311,9 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
                   f"{len(_finished(study)[:search.trials])} trials on {Path(dataset).name} dev "
                   f"(trial {best.number}, dev {best.value:.4f}). Do not edit: rerun the search.\n")
         path.write_text(header + yaml.safe_dump({"base": base, **raw}, sort_keys=False))
-        if load_config(path).to_dict() != best.user_attrs["config"]:
+        # a key added to the config since the trial ran is read with its default, as
+        # Config.from_dict reads the trial's record
+        if load_config(path).to_dict() != Config.from_dict(best.user_attrs["config"]).to_dict():
             raise TextGNNError(f"{path}: does not rebuild the config of trial {best.number}")
         written.append(path)
     return written
@@ -338,8 +341,10 @@ def write_report(search: Search, url: str, out: Path) -> Path:
             if best else "-"
         score = f"{100 * best.value:.2f}" if best else "-"
         hours = sum((t.duration.total_seconds() if t.duration else 0) for t in first) / 3600
+        short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
         rows.setdefault(Path(dataset).name, []).append(
-            f"| {encoder} | {graph} | {len(first)} ({pruned} pruned) | {score} | {hours:.2f} | {values} |")
+            f"| {encoder} | {graph} | {len(first)} ({pruned} pruned{short}) | {score} | {hours:.2f} "
+            f"| {values} |")
     for dataset, table in rows.items():
         lines += [f"## {dataset}", "", "| encoder | graph | trials | best dev × 100 | hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---|", *table, ""]
