@@ -17,9 +17,10 @@ def dask_client(jobs: int, scheduler: str | None, retries: int):
     """A Dask client: on an existing scheduler (``tcp://HOST:8786``) or on a LocalCluster of
     ``jobs`` single-threaded worker processes on 127.0.0.1. A task whose worker dies is
     rerun on another, at most ``retries`` times (the scheduler's ``allowed-failures``: for
-    an existing scheduler, its own setting). Workers must not be daemonic (each run is a
-    child process of its worker): LocalCluster's are not; start ``dask worker`` with
-    ``DASK_DISTRIBUTED__WORKER__DAEMON=False``."""
+    an existing scheduler, its own setting, as is its ``worker-saturation``: start it with
+    ``DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0``). Workers must not be daemonic
+    (each run is a child process of its worker): LocalCluster's are not; start
+    ``dask worker`` with ``DASK_DISTRIBUTED__WORKER__DAEMON=False``."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -27,7 +28,11 @@ def dask_client(jobs: int, scheduler: str | None, retries: int):
                 # the nanny would start workers with MALLOC_TRIM_THRESHOLD_=65536 (for its own
                 # memory reporting): glibc then hands memory back at every free over 64 KB, and
                 # a run trained 6-9 % slower with it (MR gat-window, 2,000 sentences)
-                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                # one task per single-threaded worker at a time, the rest held by the scheduler:
+                # at the default 1.1 each worker also queued a second run of its own, which
+                # waited behind a long run while the other worker sat idle at the study's end
+                "distributed.scheduler.worker-saturation": 1.0}
     with dask.config.set(settings):
         if scheduler:
             with Client(scheduler, timeout="30s") as client:
