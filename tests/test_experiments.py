@@ -443,3 +443,25 @@ def test_a_second_process_on_the_same_study_is_refused(toy_data, tmp_path):
     with sole_writer(out / ".lock", "study held"), refused:
         run_study(study, tmp_path / "results")
     assert not (out / "runs.jsonl").exists()
+
+
+def test_tfidf_lr_picks_c_by_the_dev_metric_the_config_selects_on(toy_data):
+    """On CoLA the study selects on dev MCC; the baseline's C must be chosen the same way:
+    the chosen C is the first with the best dev MCC, recomputed here for every C."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import matthews_corrcoef
+
+    from textgnn.baselines import LR_C, _data, tfidf_lr
+    from textgnn.config import load_config
+
+    config = load_config(None, [f"data.name={toy_data}", "train.select=mcc"]).to_dict()
+    got = tfidf_lr(config)
+    assert got["search"]["on"] == "dev mcc"
+    _, data = _data(config)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    x = vectorizer.fit_transform(data.train.texts)
+    dev = [matthews_corrcoef(data.dev.labels, LogisticRegression(C=c, max_iter=2000).fit(
+        x, data.train.labels).predict(vectorizer.transform(data.dev.texts))) for c in LR_C]
+    assert got["search"]["chosen_C"] == LR_C[int(np.argmax(dev))]
+    assert got["dev"]["mcc"] == pytest.approx(max(dev))
