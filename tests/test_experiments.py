@@ -379,6 +379,9 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     on_mr = text[text.index("### mr: accuracy and cost"):]
     assert "significantly worse" in on_mr and "did not beat the truncated complete graph" in on_mr
 
+    # what each part cost: 20ng 9 runs of 10 x (2, 3, 8) s + TF-IDF's 1 s; mr 6 runs of 10 s
+    assert "| long documents | 10 | 0.1 |" in text and "| short texts | 6 | 0.0 |" in text
+    assert "| low resource | 6 | 0.0 |" in text
     verdict = text[text.index("# Verdict per regime"):text.index("## 20ng")]
     assert "| long documents | 20ng | gcn-window |" in verdict and "| better | 0.25 |" in verdict
     assert "| short texts | mr | gcn-window |" in verdict and "| worse | 1.00 |" in verdict

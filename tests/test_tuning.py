@@ -77,6 +77,8 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     # the chosen config is the best trial's and retrains to its dev score
     text = report.read_text()
     assert f"| gcn | window | {TRIALS} (" in text and "| transformer | window |" in text
+    assert f"Spent so far: {2 * TRIALS} finished trials" in text
+    assert f"{2 * TRIALS} finished trials, " in text.split(f"## {toy_data.name}")[1]
     chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
     best = max((r for r in first if r["state"] == "COMPLETE" and "/gcn-" in r["cell"]),
                key=lambda r: r["value"])

@@ -18,7 +18,7 @@ from .cost_report import cost_lines, mean_cost
 from .errors import TextGNNError
 from .experiments import read_runs
 from .stats import holm, mean_ci, p_text, paired_bootstrap
-from .verdict import REGIMES, regime_of, regime_outcome, regime_sentence, verdict_lines
+from .verdict import REGIMES, compute_lines, regime_of, regime_outcome, regime_sentence, verdict_lines
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -68,6 +68,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples (2,000 resamples; MCC recomputed on "
              "every resample for CoLA), Holm-corrected within the dataset.", ""]
+    lines += compute_lines(runs)
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}

@@ -333,6 +333,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                  + (f" ({', '.join(p.encoders)} only)" if p.encoders else "")
                  for p in search.space), ""]
     rows: dict[str, list[str]] = {}
+    spent: dict[str, list[float]] = {}  # dataset -> [trials, hours]
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
         pruned = sum(t.state == TrialState.PRUNED for t in first)
@@ -342,11 +343,19 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         score = f"{100 * best.value:.2f}" if best else "-"
         hours = sum((t.duration.total_seconds() if t.duration else 0) for t in first) / 3600
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
+        total = spent.setdefault(Path(dataset).name, [0, 0.0])
+        total[0] += len(first)
+        total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
             f"| {encoder} | {graph} | {len(first)} ({pruned} pruned{short}) | {score} | {hours:.2f} "
             f"| {values} |")
+    lines += [f"Spent so far: {sum(t for t, _ in spent.values())} finished trials, "
+              f"{sum(h for _, h in spent.values()):.1f} hours of trial wall time (each trial on the "
+              "threads its config sets; one in the project's searches).", ""]
     for dataset, table in rows.items():
-        lines += [f"## {dataset}", "", "| encoder | graph | trials | best dev × 100 | hours | "
+        trials, hours = spent[dataset]
+        lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
+                  "| encoder | graph | trials | best dev × 100 | hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---|", *table, ""]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "TUNING.md"

@@ -114,3 +114,17 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def compute_lines(runs: list[dict]) -> list[str]:
+    """What each regime's runs cost: their number and their training hours (sum over runs,
+    each on the threads its config sets: one in studies that set ``train.threads: 1``)."""
+    parts: dict[str, list[float]] = {}
+    for r in runs:
+        regime = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
+        parts.setdefault(regime, []).append(r["train_seconds"])
+    lines = ["| part | runs | training hours |", "|---|---:|---:|"]
+    for regime in REGIMES:
+        if regime in parts:
+            lines.append(f"| {regime} | {len(parts[regime])} | {sum(parts[regime]) / 3600:.1f} |")
+    return lines + [""]
