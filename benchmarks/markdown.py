@@ -37,10 +37,10 @@ WHY = {
         "at 1 or 4 MB (1.5-2x epoch time)"),
     "serve_throughput_over_inprocess_batch": (
         "one text per request from 16 clients: a model call serves at most the 16 requests in "
-        "flight (8.5 texts per call on average, `model_calls` in the details) and every request "
+        "flight (`predict_requests` over `model_calls` in the details) and every request "
         "pays uvicorn's, FastAPI's and our JSON work on the cores the clients also use. Not "
-        "the client: GET /health, with no model call, answers 9,400 requests/s to the same "
-        "aiohttp clients. Earlier runs read 0.13 with 490-560 requests/s on /health: that "
+        "the client: GET /health, with no model call, answers 8-10 times as many requests to the same "
+        "aiohttp clients (`health_load`). Earlier runs read 0.13 with 490-560 requests/s on /health: that "
         "ceiling was httpx's async client, replaced by aiohttp. In-process batch predict pays "
         "none of this; it was also timed cold before (a third slower), now warm on every text "
         "the load sends, as the server is"),
@@ -49,11 +49,12 @@ WHY = {
         "two cores with the clients"),
     "serve_throughput_32_per_request_over_inprocess_batch": (
         "one server process: its event loop and its model thread share one GIL; with two "
-        "worker processes (`serve --workers 2`) the same load reaches 1.16"),
+        "worker processes (`serve --workers 2`) the same load meets the target (the row "
+        "below). Raising --max-batch from 64 to 256 took it from 0.59 to 0.64"),
     "serve_single_p50_over_inprocess": (
-        "a lone request costs the model call (2.3-2.9 ms) plus loopback HTTP and the hand-off "
-        "to the model thread and back (about 1 ms); one torch thread and gc.freeze took it from "
-        "12.0 to 3.4-4.4 ms"),
+        "a lone request costs the model call plus loopback HTTP and the hand-off to the model "
+        "thread and back (about 1 ms); one torch thread and gc.freeze took it from 12.0 to "
+        "3.4-4.4 ms"),
     "dask_localcluster_over_process_pool_wall": (
         "timed pool, Dask, pool (426 s, 486 s, 447 s). Found and fixed: Dask's nanny starts "
         "workers with MALLOC_TRIM_THRESHOLD_=65536, which the runs inherited through the "

@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model directory (or hub repo id)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-batch", type=int, default=64,
+    p.add_argument("--max-batch", type=int, default=256,
                    help="most texts of concurrent requests gathered into one model call")
     p.add_argument("--max-wait-ms", type=float, default=5.0,
                    help="while requests arrive concurrently, how long the first of a batch "

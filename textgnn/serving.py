@@ -45,7 +45,7 @@ class MicroBatcher:
     first of a batch also waits up to ``max_wait_ms`` for others to join."""
 
     def __init__(self, fn: Callable[[list[str]], list], executor: ThreadPoolExecutor,
-                 max_batch: int = 64, max_wait_ms: float = 5.0):
+                 max_batch: int = 256, max_wait_ms: float = 5.0):
         self.fn, self.executor = fn, executor
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -133,7 +133,7 @@ def model_info(pipeline, model_dir: Path) -> dict:
     }
 
 
-def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
+def create_app(model: str | Path, max_batch: int = 256, max_wait_ms: float = 5.0,
                max_texts: int = 1000, max_body_bytes: int = 1 << 20, threads: int = 1):
     """The FastAPI application serving the model directory ``model``."""
     import torch
@@ -261,7 +261,7 @@ def create_app(model: str | Path, max_batch: int = 64, max_wait_ms: float = 5.0,
     return app
 
 
-def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,
+def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 256,
           max_wait_ms: float = 5.0, max_texts: int = 1000, max_body_bytes: int = 1 << 20,
           threads: int = 1, workers: int = 1) -> None:
     """Run the server until interrupted; ``workers`` > 1 runs uvicorn's worker processes on
