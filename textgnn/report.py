@@ -18,7 +18,15 @@ from .cost_report import cost_lines, mean_cost
 from .errors import TextGNNError
 from .experiments import read_runs
 from .stats import holm, mean_ci, p_text, paired_bootstrap
-from .verdict import REGIMES, compute_lines, regime_of, regime_outcome, regime_sentence, verdict_lines
+from .verdict import (
+    GCN_STYLE,
+    REGIMES,
+    compute_lines,
+    regime_of,
+    regime_outcome,
+    regime_sentence,
+    verdict_lines,
+)
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -78,7 +86,8 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         section = _dataset_section(study_dir, dataset, [r for r in plain if r["dataset"] == dataset],
                                    REFERENCE, f"## {dataset}")
         syntax[dataset] = section["outcomes"]
-        regimes.append(regime_outcome(regime_of(dataset), dataset, section["rows"], REFERENCE))
+        regimes.append(regime_outcome(regime_of(dataset), _where(dataset, plain), section["rows"],
+                                      REFERENCE))
         if section["headline"]:
             headline.append(section["headline"])
         lines += section["lines"]
@@ -115,6 +124,15 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes)
     return text
+
+
+def _where(dataset: str, runs: list[dict]) -> str:
+    """The dataset as the verdict names it, with the cut its graph models read documents at
+    (claim v1 cut R8 at 256 tokens for every cell: not the long-document question)."""
+    cuts = {(r.get("config") or {}).get("data", {}).get("max_tokens") for r in runs
+            if r["dataset"] == dataset and r["encoder"] in GCN_STYLE}
+    cuts.discard(None)
+    return f"{dataset} (cut at {', '.join(map(str, sorted(cuts)))} tokens)" if cuts else dataset
 
 
 def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
