@@ -20,7 +20,7 @@ from .stats import p_text
 SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
 
 
-def mean_cost(runs: list[dict]) -> dict | None:
+def mean_cost(runs: list[dict]) -> dict:
     """The mean cost of a cell's runs (``cost`` of each record: seconds per epoch, peak RSS,
     mean tokens of a training document after any cut); the training seconds of every run."""
     costs = [r["cost"] for r in runs if r.get("cost")]
