@@ -78,6 +78,8 @@ def test_the_registries_still_check_names_given_to_them_directly():
 # The values the issue found ending in tracebacks, then one per kind of key.
 BAD_VALUES = [
     ("model.dropout=1.5", "model.dropout must be in [0, 1); got 1.5"),
+    ("baseline.dropout=1.5", "baseline.dropout must be in [0, 1); got 1.5"),
+    ("baseline.hidden=0", "baseline.hidden must be"),
     ("train.epochs=0", "train.epochs must be >= 1; got 0"),
     ("train.batch_size=0", "train.batch_size must be >= 1; got 0"),
     ("train.lr=-1", "train.lr must be > 0; got -1.0"),

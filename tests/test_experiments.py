@@ -153,6 +153,8 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
             for s in range(2)]
     runs += [fake_run(d, "tfidf-lr", "-", 0, golds[d], 0.75, rng) for d in golds]
     runs += [fake_run(d, "wide-mlp", "-", s, golds[d], 0.9, rng) for d in golds for s in range(2)]
+    # a WideMLP on its own tuned config: a baseline in every table, never a graph model
+    runs += [fake_run("toy", "wide-mlp", "-", s, golds["toy"], 0.95, rng, label="tuned") for s in range(2)]
     runs += [fake_run("toy", "transformer", "dependency+complete", s, golds["toy"], 0.82, rng)
              for s in range(2)]
     runs += [fake_run("toy", e, g, s, golds["toy"], c, rng, tag="wide", label=label)
@@ -173,7 +175,9 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     mean, std = sum(values) / 2, abs(values[0] - values[1]) / 2 ** 0.5
     assert f"| gcn | complete | 2 | {100 * mean:.2f} ± {100 * std:.2f}" in text
     assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
-    assert "| wide-mlp | - | 2 |" in text
+    assert "| wide-mlp | - | 2 |" in text and "| wide-mlp (tuned) | - | 2 |" in text
+    assert "; WideMLP (tuned) " in text
+    assert "Best graph model from scratch on toy: transformer-dependency+complete" in text
     assert "; TF-IDF + LR" in text and "; WideMLP" in text and "(not beaten)" in text
     assert "Verdict for" in text and "Best graph model from scratch on toy" in text
     assert "beyond self-attention vs the best pure cell" in text
@@ -403,8 +407,6 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     """configs/claim2.yaml: 5 seeds on the sentence datasets, 3 on the documents (a cell's own
     `seeds`), and baselines resolved from the base config with the dataset's overrides, so
     they run before any search has finished; `null` undoes the search's subsample."""
-    from textgnn.experiments import _baseline_source
-
     study = Study.load(REPO / "configs" / "claim2.yaml")
     cells = [c for c in study.cells() if c.fraction is None]
     seeds = {}
@@ -417,14 +419,16 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     assert {d for d, _, _ in seeds} == {"mr", "sst2", "trec", "cola", "r8", "20ng", "ohsumed"}
     assert len(study.cells(seeds=2)) < len(study.cells())  # --seeds limits every cell
     baseline = next(c for c in cells if c.dataset == "20ng" and c.encoder == "wide-mlp")
-    config = resolved_config(study, _baseline_source(study, baseline))
+    config = resolved_config(study, baseline)
     assert config["data"]["max_train"] is None and config["data"]["name"] == "20ng"
-    cola = resolved_config(study, _baseline_source(study, next(
-        c for c in cells if c.dataset == "cola" and c.encoder == "tfidf-lr")))
+    cola = resolved_config(study, next(c for c in cells if c.dataset == "cola"
+                                       and c.encoder == "tfidf-lr"))
     assert cola["data"]["test_from"] == "dev" and cola["train"]["select"] == "mcc"
     tuned = next(c for c in cells if c.dataset == "20ng" and c.encoder == "transformer"
                  and c.graph == "complete")
     assert str(tuned.config).endswith("configs/tuned/documents/{dataset}/transformer-complete.yaml")
+    tuned_wide = {c.dataset for c in cells if c.encoder == "wide-mlp" and c.label == "tuned"}
+    assert tuned_wide == {d for d, _, _ in seeds}  # WideMLP searched like the cells, everywhere
     pretrained = {(c.encoder, c.label) for c in cells if c.tag == "mpnet"}
     assert pretrained == {("finetune", ""), ("gcn", "tuned"), ("gat", "tuned")}
     schedules = [{k: v for k, v in resolved_config(study, c)["train"].items() if k != "seed"}

@@ -202,3 +202,43 @@ def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
     with pytest.raises(TextGNNError, match="model.encoder must be one of"):
         Search.load(tmp_path / "bad.yaml")
     assert search.trials == TRIALS
+
+
+def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path, toy_data):
+    """WideMLP as a search cell: only the `baseline.*` dimensions that name it, the same
+    budget, a chosen config with no graph or encoder; a study cell on that config reproduces
+    the best trial's dev score. TF-IDF + LR, which picks its C by itself, is refused."""
+    from textgnn.errors import TextGNNError
+    from textgnn.experiments import Study, read_runs, run_study
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({"train": {"patience": 2, "threads": 1}}))
+    spec = {"name": "wide", "config": "base.yaml", "datasets": [str(toy_data)],
+            "cells": [{"encoder": "wide-mlp", "graph": "-"}], "trials": 3, "seed": 0,
+            "pruner": {"startup_trials": 2, "warmup_epochs": 1},
+            "space": {"baseline.lr": {"low": 0.001, "high": 0.01, "log": True, "encoders": ["wide-mlp"]},
+                      "baseline.hidden": {"choices": [32, 64], "encoders": ["wide-mlp"]},
+                      "model.dropout": {"low": 0.0, "high": 0.5}}}
+    (tmp_path / "wide.yaml").write_text(yaml.safe_dump(spec))
+    search = Search.load(tmp_path / "wide.yaml")
+    tune(search, tmp_path / "results", tmp_path / "runs", tmp_path / "configs")
+    trials = finished(trials_table(search, storage_url(search, tmp_path / "results")))
+    assert len(trials) == 3 and all(set(params) == {"baseline.lr", "baseline.hidden"}
+                                    for _, params, _, _ in trials)
+    chosen = tmp_path / "configs" / "wide" / toy_data.name / "wide-mlp--.yaml"
+    raw = yaml.safe_load(chosen.read_text())
+    assert "graph" not in raw and "model" not in raw and set(raw["baseline"]) == {"lr", "hidden"}
+    best = max((t for t in trials if t[3] == "COMPLETE"), key=lambda t: t[2])
+    assert load_config(chosen).baseline.hidden == best[1]["baseline.hidden"]
+
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "name": "widestudy", "config": "base.yaml", "datasets": [str(toy_data)], "seeds": 1,
+        "cells": [{"encoder": "wide-mlp", "graph": "-", "label": "tuned", "config": str(chosen)}]}))
+    done = run_study(Study.load(tmp_path / "study.yaml"), tmp_path / "results")
+    [record] = read_runs(done.runs)
+    assert record["key"] == f"{toy_data.name}/wide-mlp~tuned--/seed0"
+    assert record["dev"]["accuracy"] == best[2]  # the trial, trained again as a study run
+
+    spec["cells"] = [{"encoder": "tfidf-lr", "graph": "-"}]
+    (tmp_path / "lr.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(TextGNNError, match="tfidf-lr chooses its own setting on dev"):
+        Search.load(tmp_path / "lr.yaml")

@@ -3,8 +3,10 @@
 * ``tfidf-lr``: TF-IDF over word uni- and bigrams (sublinear tf) and logistic regression,
   C chosen on dev (``train.select``) from 0.25 to 1,024; deterministic, so one run stands for every seed.
 * ``wide-mlp``: WideMLP (Galke & Scherp, ACL 2022): TF-IDF over word unigrams, one hidden
-  layer of 1,024 ReLU units, dropout 0.5, Adam at 1e-3, batches of 16; epochs chosen on dev
-  (``train.select``, ``train.patience``, at most 100). Seeded by ``train.seed``.
+  layer of ReLU units, dropout, Adam, small batches: the ``baseline`` section of the config,
+  by default the paper's 1,024 units, 0.5, 1e-3 and 16; epochs chosen on dev
+  (``train.select``, ``train.patience``, at most 100). Seeded by ``train.seed``. A search can
+  tune it like a model cell (``on_epoch`` reports each epoch's dev score to its pruner).
 
 Each takes a resolved config (only its data and train sections are read; they train on the
 same examples as the study's cells: ``data.max_train``, ``data.train_fraction``) and returns the
@@ -28,8 +30,9 @@ from .metrics import SELECT, classification_metrics
 @dataclass(frozen=True)
 class Baseline:
     label: str  # as tables and plots name it
-    run: Callable[[dict], dict]
+    run: Callable[..., dict]  # (config, on_epoch=None) -> metrics
     seeded: bool  # False: one run stands for every seed
+    searchable: bool  # a search may tune its `baseline` keys (tfidf-lr picks its C by itself)
 
 
 def _data(config: dict) -> tuple[Config, Dataset]:
@@ -46,7 +49,7 @@ def _data(config: dict) -> tuple[Config, Dataset]:
 LR_C = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
 
 
-def tfidf_lr(config: dict) -> dict:
+def tfidf_lr(config: dict, on_epoch: Callable[[dict], None] | None = None) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -75,10 +78,10 @@ def tfidf_lr(config: dict) -> dict:
     }
 
 
-WIDE_HIDDEN, WIDE_DROPOUT, WIDE_LR, WIDE_BATCH, WIDE_MAX_EPOCHS = 1024, 0.5, 1e-3, 16, 100
+WIDE_MAX_EPOCHS = 100
 
 
-def wide_mlp(config: dict) -> dict:
+def wide_mlp(config: dict, on_epoch: Callable[[dict], None] | None = None) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     cfg, data = _data(config)
@@ -95,20 +98,23 @@ def wide_mlp(config: dict) -> dict:
                      for s in (data.dev, data.test))
     y_train = torch.tensor([index[y] for y in data.train.labels])
     dev_gold = np.array([index[y] for y in data.dev.labels])
-    model = WideMLP(x_train.shape[1], len(labels))
-    optimizer = torch.optim.Adam(model.parameters(), lr=WIDE_LR)
+    b = cfg.baseline
+    model = WideMLP(x_train.shape[1], len(labels), b.hidden, b.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=b.lr, weight_decay=b.weight_decay)
     generator = torch.Generator().manual_seed(cfg.train.seed)
     score = _dev_score(cfg)
     best, best_epoch, best_state = -2.0, 0, None
     for epoch in range(1, WIDE_MAX_EPOCHS + 1):
         model.train()
-        for batch in torch.randperm(len(y_train), generator=generator).split(WIDE_BATCH):
+        for batch in torch.randperm(len(y_train), generator=generator).split(b.batch_size):
             loss = torch.nn.functional.cross_entropy(model(_tensor(x_train[batch.numpy()])),
                                                      y_train[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         dev = score(dev_gold, _predict(model, x_dev))
+        if on_epoch is not None:  # a search's pruner may stop the trial here
+            on_epoch({"epoch": epoch, f"dev_{cfg.train.select}": dev})
         if dev > best:
             best, best_epoch = dev, epoch
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -151,11 +157,11 @@ def _predict(model: WideMLP, x) -> np.ndarray:
 class WideMLP(torch.nn.Module):
     """Sparse TF-IDF rows -> ReLU(W x + b) -> dropout -> class logits."""
 
-    def __init__(self, vocabulary: int, classes: int):
+    def __init__(self, vocabulary: int, classes: int, hidden: int, dropout: float):
         super().__init__()
-        self.hidden = torch.nn.Linear(vocabulary, WIDE_HIDDEN)
-        self.dropout = torch.nn.Dropout(WIDE_DROPOUT)
-        self.out = torch.nn.Linear(WIDE_HIDDEN, classes)
+        self.hidden = torch.nn.Linear(vocabulary, hidden)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(hidden, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.sparse.mm(x, self.hidden.weight.t()) + self.hidden.bias
@@ -164,6 +170,6 @@ class WideMLP(torch.nn.Module):
 
 # study encoder name -> baseline
 BASELINES = {
-    "tfidf-lr": Baseline("TF-IDF + LR", tfidf_lr, seeded=False),
-    "wide-mlp": Baseline("WideMLP", wide_mlp, seeded=True),
+    "tfidf-lr": Baseline("TF-IDF + LR", tfidf_lr, seeded=False, searchable=False),
+    "wide-mlp": Baseline("WideMLP", wide_mlp, seeded=True, searchable=True),
 }

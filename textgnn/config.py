@@ -234,11 +234,24 @@ class TrainConfig:
 
 
 @dataclass
+class BaselineConfig:
+    """WideMLP's own settings (the graph-free baseline of ``textgnn.baselines``), by default
+    Galke & Scherp's; a search may tune them as it tunes a model's."""
+
+    hidden: int = key(1024, AT_LEAST_1)  # the one wide hidden layer
+    dropout: float = key(0.5, PROBABILITY)
+    lr: float = key(1e-3, POSITIVE)  # Adam
+    batch_size: int = key(16, AT_LEAST_1)
+    weight_decay: float = key(0.0, NON_NEGATIVE)  # Adam's L2 term
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

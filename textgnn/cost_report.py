@@ -90,7 +90,7 @@ def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row, (x, y) in zip(rows, points, strict=True):
-        baseline = row["encoder"] in BASELINES
+        baseline = row["model"] in BASELINES
         ax.scatter([x], [y], marker="s" if baseline else "o",
                    color="gray" if baseline else None, zorder=3)
         ax.annotate(_name(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")

@@ -155,25 +155,18 @@ class Cell:
 def resolved_config(study: Study, cell: Cell) -> dict:
     """A cell's config: its own config file (where ``{dataset}``, ``{encoder}`` and ``{graph}``
     name the cell's, e.g. a tuned config per dataset) or the study's, then the study's and the
-    dataset's overrides and the cell's own keys."""
+    dataset's overrides and the cell's own keys. A baseline has no graph and no encoder: it
+    reads the data, train and baseline sections (a tuned baseline names its own config)."""
     base = cell.config or study.config
     base = Path(str(base).format(dataset=Path(cell.dataset).name, encoder=cell.encoder,
                                  graph=cell.graph))
+    model = [] if cell.encoder in BASELINES else [f"graph.kind={cell.graph}",
+                                                  f"model.encoder={cell.encoder}"]
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
-                 f"graph.kind={cell.graph}", f"model.encoder={cell.encoder}",
-                 f"train.seed={cell.seed}"]
+                 *model, f"train.seed={cell.seed}"]
     if cell.fraction is not None:
         overrides.append(f"data.train_fraction={cell.fraction}")
     return load_config(base, overrides).to_dict()
-
-
-def _baseline_source(study: Study, cell: Cell) -> Cell:
-    """The model cell whose data and training settings (split, seed, share of train) a
-    baseline reads: the grid's first cell, or in a study without a grid the study's base
-    config with the dataset's overrides (so baselines never wait for a tuned config)."""
-    graph, encoder = (study.graphs[0], study.encoders[0]) if study.graphs and study.encoders \
-        else ("none", "gcn")
-    return Cell(cell.dataset, graph, encoder, cell.seed, fraction=cell.fraction)
 
 
 def read_runs(path: Path) -> list[dict]:
@@ -401,10 +394,8 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
 
     configs = {}
     for cell in todo:
-        # a baseline reads the data and training settings (its seed too) of its dataset's cells
-        source = _baseline_source(study, cell) if cell.encoder in BASELINES else cell
         try:
-            configs[cell] = resolved_config(study, source)
+            configs[cell] = resolved_config(study, cell)
         except TextGNNError as exc:
             fail(cell.key, str(exc))
     if not configs:

@@ -135,6 +135,11 @@ def _where(dataset: str, runs: list[dict]) -> str:
     return f"{dataset} (cut at {', '.join(map(str, sorted(cuts)))} tokens)" if cuts else dataset
 
 
+def baseline_label(row: dict) -> str:
+    """A baseline's row as tables and plots name it, e.g. "WideMLP (tuned)"."""
+    return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
+
+
 def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
     """The runs that failed and have not succeeded since, with their last error."""
     errors = {r["key"]: r["error"] for r in read_runs(study_dir / "failures.jsonl")}
@@ -177,7 +182,7 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = [r for r in rows if r["encoder"] not in BASELINES]
+    models = [r for r in rows if r["model"] not in BASELINES]
     if not models:
         return False
     order = ["none", "window", "dependency", "complete"]  # then unions, by name
@@ -191,11 +196,10 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
         xs = [i + (k - (len(encoders) - 1) / 2) * width for i, g in enumerate(graphs) if g in cells]
         ax.bar(xs, [100 * cells[g]["mean"] for g in graphs if g in cells], width,
                yerr=[100 * cells[g]["std"] for g in graphs if g in cells], capsize=3, label=encoder)
-    styles = dict(zip(BASELINES, ["--", ":", "-."], strict=False))
-    for r in rows:
-        if r["encoder"] in BASELINES:
-            ax.axhline(100 * r["mean"], color="black", ls=styles[r["encoder"]], lw=1,
-                       label=BASELINES[r["encoder"]].label)
+    styles = ["--", ":", "-.", (0, (1, 4))]
+    for k, r in enumerate(r for r in rows if r["model"] in BASELINES):
+        ax.axhline(100 * r["mean"], color="black", ls=styles[k % len(styles)], lw=1,
+                   label=baseline_label(r))
     low = min(100 * (r["mean"] - r["std"]) for r in rows)
     high = max(100 * (r["mean"] + r["std"]) for r in rows)
     ax.set_ylim(low - 0.15 * (high - low) - 0.5, high + 0.1 * (high - low) + 0.5)
@@ -266,7 +270,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                "dev": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed])),
                "cost": mean_cost(list(by_seed.values()))}
         # a deterministic baseline's one run is paired with every reference seed
-        baseline = encoder in BASELINES and not BASELINES[encoder].seeded
+        baseline = first["encoder"] in BASELINES and not BASELINES[first["encoder"]].seeded
         paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
         if gold is not None and (encoder, graph) != reference and paired:
             mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
@@ -295,7 +299,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                      f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
                      f"{row['params']:,} | {delta} | {p} |")
     lines.append("")
-    graph_rows = [r for r in rows if r["encoder"] not in BASELINES]
+    graph_rows = [r for r in rows if r["model"] not in BASELINES]
     section = {"lines": lines, "outcomes": [], "rows": rows, "metric": metric, "headline": None}
     beyond_lines, section["outcomes"] = _beyond_section(dataset, metric, cells, gold, graph_rows)
     if not grid:
@@ -340,6 +344,7 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
         full = [r for r in runs if r["dataset"] == dataset and r.get("fraction") is None
                 and not r.get("tag") and not r.get("label") and (r["encoder"], r["graph"]) in cells]
         curves: dict[str, list[tuple[float, float, float]]] = {}
+        dashed: set[str] = set()  # the baselines' curves
         metric = _metric(dataset)
         for fraction in sorted({r["fraction"] for r in mine}) + [1.0]:
             at = full if fraction == 1.0 else [r for r in mine if r["fraction"] == fraction]
@@ -354,14 +359,16 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
             for row in section["rows"]:
                 name = row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
+                if row["model"] in BASELINES:
+                    dashed.add(name)
         path = study_dir / f"{dataset}-low-resource.png"
-        _plot_curves(curves, dataset, metric, path)
+        _plot_curves(curves, dashed, dataset, metric, path)
         lines += [f"![{dataset}, low resource]({path.name})", ""]
     return lines, outcomes
 
 
-def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dataset: str, metric: str,
-                 path: Path) -> None:
+def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: set[str],
+                 dataset: str, metric: str, path: Path) -> None:
     """Test metric (mean ± std over seeds) against the share of the training set, log scale."""
     import matplotlib
 
@@ -371,7 +378,7 @@ def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dataset: s
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, points in sorted(curves.items()):
         xs, means, stds = zip(*sorted(points), strict=True)
-        style = "--" if name in BASELINES else "-"
+        style = "--" if name in dashed else "-"
         ax.errorbar([100 * x for x in xs], [100 * m for m in means], [100 * s for s in stds],
                     ls=style, marker="o", ms=3, capsize=2, label=name)
     ax.set(xscale="log", xlabel="share of the training set (%)", ylabel=f"test {metric} (%)",
@@ -386,23 +393,25 @@ def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dataset: s
 def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:
     """The best graph model from scratch beside TF-IDF, the published numbers and the
     project's targets; also fills ``section["headline"]``."""
-    models = [r for r in rows if r["encoder"] not in BASELINES]
+    models = [r for r in rows if r["model"] not in BASELINES]
     if not models:
         return []
     best = max(models, key=lambda r: r["mean"])
-    baselines = {r["encoder"]: r for r in rows if r["encoder"] in BASELINES}
+    baselines = {r["encoder"]: r for r in rows if r["model"] in BASELINES}
     ref = next((r for r in rows if (r["encoder"], r["graph"]) == REFERENCE), None)
     fmt = lambda r: "-" if r is None else f"{100 * r['mean']:.2f}"  # noqa: E731
     line = (f"Best graph model from scratch on {dataset}: {best['encoder']}-{best['graph']} "
             f"{fmt(best)} {metric} ({best['n']} seeds)")
-    for name, r in baselines.items():
-        line += (f"; {BASELINES[name].label} {fmt(r)} "
+    for r in baselines.values():
+        line += (f"; {baseline_label(r)} {fmt(r)} "
                  + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
     line += _published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
     section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
                            "best": f"{best['encoder']}-{best['graph']} {fmt(best)}",
                            "reference": fmt(ref),
-                           "baselines": {name: fmt(r) for name, r in baselines.items()}}
+                           # the headline's columns: the baselines as they come (not tuned)
+                           "baselines": {name: fmt(r) for name, r in baselines.items()
+                                         if name in BASELINES}}
     return [line + ".", ""]
 
 
