@@ -168,6 +168,12 @@ class WideMLP(torch.nn.Module):
         return self.out(self.dropout(torch.relu(h)))
 
 
+def cell_keys(encoder: str, graph: str) -> list[str]:
+    """The keys a study or search cell sets over its base config: its graph and encoder; none
+    for a baseline, which has neither (it reads the data, train and baseline sections)."""
+    return [] if encoder in BASELINES else [f"graph.kind={graph}", f"model.encoder={encoder}"]
+
+
 # study encoder name -> baseline
 BASELINES = {
     "tfidf-lr": Baseline("TF-IDF + LR", tfidf_lr, seeded=False, searchable=False),

@@ -43,7 +43,6 @@ def _fmt(value: float | None, spec: str) -> str:
 def cost_lines(dataset: str, metric: str, rows: list[dict], reference: tuple[str, str],
                plot: Path) -> list[str]:
     """The cost table (sorted by training seconds), the plot and the sentence."""
-    rows = [r for r in rows if r.get("cost")]
     if not any("seconds_per_epoch" in r["cost"] for r in rows):
         return []  # records from before costs were kept
     lines = [f"### {dataset}: accuracy and cost", "",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .baselines import BASELINES
+from .baselines import BASELINES, cell_keys
 from .checkpoint import CHECKPOINT
 from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
@@ -160,10 +160,8 @@ def resolved_config(study: Study, cell: Cell) -> dict:
     base = cell.config or study.config
     base = Path(str(base).format(dataset=Path(cell.dataset).name, encoder=cell.encoder,
                                  graph=cell.graph))
-    model = [] if cell.encoder in BASELINES else [f"graph.kind={cell.graph}",
-                                                  f"model.encoder={cell.encoder}"]
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
-                 *model, f"train.seed={cell.seed}"]
+                 *cell_keys(cell.encoder, cell.graph), f"train.seed={cell.seed}"]
     if cell.fraction is not None:
         overrides.append(f"data.train_fraction={cell.fraction}")
     return load_config(base, overrides).to_dict()

@@ -89,10 +89,10 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     headline, regimes = [], []
     plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
     for dataset in sorted({r["dataset"] for r in plain}):
-        section = _dataset_section(study_dir, dataset, [r for r in plain if r["dataset"] == dataset],
-                                   REFERENCE, f"## {dataset}")
+        mine = [r for r in plain if r["dataset"] == dataset]
+        section = _dataset_section(study_dir, dataset, mine, REFERENCE, f"## {dataset}")
         syntax[dataset] = section["outcomes"]
-        regimes.append(regime_outcome(regime_of(dataset), _where(dataset, plain), section["rows"],
+        regimes.append(regime_outcome(regime_of(dataset), _where(dataset, mine), section["rows"],
                                       REFERENCE))
         if section["headline"]:
             headline.append(section["headline"])
@@ -133,10 +133,11 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
 
 
 def _where(dataset: str, runs: list[dict]) -> str:
-    """The dataset as the verdict names it, with the cut its graph models read documents at
-    (claim v1 cut R8 at 256 tokens for every cell: not the long-document question)."""
+    """The dataset as the verdict names it, with the cut its graph models (among ``runs``, the
+    dataset's) read documents at (claim v1 cut R8 at 256 tokens for every cell: not the
+    long-document question)."""
     cuts = {(r.get("config") or {}).get("data", {}).get("max_tokens") for r in runs
-            if r["dataset"] == dataset and r["encoder"] in GCN_STYLE}
+            if r["encoder"] in GCN_STYLE}
     cuts.discard(None)
     return f"{dataset} (cut at {', '.join(map(str, sorted(cuts)))} tokens)" if cuts else dataset
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from .baselines import BASELINES
+from .baselines import BASELINES, cell_keys
 from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .errors import StudyFailed, TextGNNError
@@ -120,9 +120,9 @@ class Search:
     def overrides(self, dataset: str, encoder: str, graph: str, values: dict) -> list[str]:
         """A cell's keys over the base config: the dataset's, the cell's own, its graph and
         encoder (none for a baseline, which has neither), then a trial's values."""
-        model = [] if encoder in BASELINES else [f"graph.kind={graph}", f"model.encoder={encoder}"]
         return [f"data.name={dataset}", *self.datasets[dataset],
-                *self.cell_overrides.get((encoder, graph), []), *model, *as_overrides(values)]
+                *self.cell_overrides.get((encoder, graph), []), *cell_keys(encoder, graph),
+                *as_overrides(values)]
 
     def trial_config(self, dataset: str, encoder: str, graph: str, values: dict) -> dict:
         return load_config(self.config, self.overrides(dataset, encoder, graph, values)).to_dict()

@@ -60,7 +60,7 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
         return None
     best = max(mine, key=lambda r: r["mean"])
     ratio = None
-    spe, ref_spe = (r.get("cost", {}).get("seconds_per_epoch") for r in (best, ref))
+    spe, ref_spe = (r["cost"].get("seconds_per_epoch") for r in (best, ref))
     if spe and ref_spe:
         ratio = spe / ref_spe
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
