@@ -154,3 +154,15 @@ def test_a_run_that_fails_by_itself_is_recorded_and_the_study_goes_on(toy_data, 
     results = (tmp_path / "results" / "mixed" / "RESULTS.md").read_text()
     assert "**2 run(s) failed**" in results and "the training loss is nan" in results
     assert "error: 2 run(s) failed" in err.getvalue()
+
+
+def test_a_paused_local_cluster_keeps_its_workers():
+    """A study paused (SIGSTOP, a suspended laptop) for longer than Dask's worker TTL (5
+    minutes) used to come back to its workers restarted and their runs lost; a local cluster
+    has no TTL check (a worker that dies closes its connection instead)."""
+    from textgnn.cluster import dask_client
+
+    with dask_client(1, None, 0) as client:
+        ttl, callbacks = client.run_on_scheduler(
+            lambda dask_scheduler: (dask_scheduler.worker_ttl, set(dask_scheduler.periodic_callbacks)))
+    assert ttl is None and "worker-ttl" not in callbacks

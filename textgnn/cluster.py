@@ -32,7 +32,12 @@ def dask_client(jobs: int, scheduler: str | None, retries: int):
                 # one task per single-threaded worker at a time, the rest held by the scheduler:
                 # at the default 1.1 each worker also queued a second run of its own, which
                 # waited behind a long run while the other worker sat idle at the study's end
-                "distributed.scheduler.worker-saturation": 1.0}
+                "distributed.scheduler.worker-saturation": 1.0,
+                # a worker silent for 5 minutes (the default TTL) was restarted, killing its
+                # run: a machine suspended or a study paused (SIGSTOP) for longer lost the
+                # runs in flight, and a long run paused three times failed as KilledWorker.
+                # A local worker that really dies closes its connection, which is noticed at once
+                "distributed.scheduler.worker-ttl": None}
     with dask.config.set(settings):
         if scheduler:
             with Client(scheduler, timeout="30s") as client:
