@@ -289,9 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-batch", type=int, default=256,
                    help="most texts of concurrent requests gathered into one model call")
-    p.add_argument("--max-wait-ms", type=float, default=5.0,
+    p.add_argument("--max-wait-ms", type=float, default=1.0,
                    help="while requests arrive concurrently, how long the first of a batch "
-                        "waits for others to join (a lone request never waits)")
+                        "waits for others to join (a lone request never waits; requests that "
+                        "queue while the model is busy join the next call anyway)")
     p.add_argument("--max-texts", type=int, default=1000, help="most texts in one request")
     p.add_argument("--max-body-bytes", type=int, default=1 << 20,
                    help="larger request bodies are refused with 413")

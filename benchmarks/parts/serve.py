@@ -166,6 +166,9 @@ def bench_serve(seconds: float, singles: int) -> tuple[dict, list[dict]]:
               "load": loaded, f"load_{PER_REQUEST}_per_request": batched, "health_load": floor,
               f"load_{WORKERS}_workers": loaded_workers,
               f"load_{PER_REQUEST}_per_request_{WORKERS}_workers": batched_workers,
+              # the most one text per request could reach here: requests that cost only what
+              # GET /health costs, plus the model's own time per text
+              "one_text_ceiling": 1 / (1 / floor["texts_per_s"] + 1 / batch_per_s) / batch_per_s,
               "rss_before_mb": rss_before, "rss_after_mb": rss_after,
               "model_calls": health["model_calls"], "predict_requests": health["predict_requests"]}
     log(f"serve: {loaded['texts_per_s']:.0f} texts/s with {CLIENTS} clients (p50 {loaded['p50_ms']:.1f} ms, "
