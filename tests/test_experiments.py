@@ -89,10 +89,12 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert 0 <= record["test"]["accuracy"] <= 1 and len(record["test_predictions"]) == 40
     cost = record["cost"]  # what the run cost: time per epoch, memory, tokens read per text
     assert cost["seconds_per_epoch"] > 0 and 0.1 < cost["peak_rss_gb"] < 16
+    assert 0 < cost["cpu_seconds_per_epoch"] < cost["cpu_seconds"]
     assert 6 < cost["tokens_per_document"] < 15  # the toy sentences: 8 to 11 tokens
     assert record["config"]["model"]["encoder"] == "gcn"
     baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
     assert baseline["search"]["chosen_C"] in baseline["search"]["C"]
+    assert baseline["cost"]["cpu_seconds"] > 0
     wide = sorted((r for r in runs if r["encoder"] == "wide-mlp"), key=lambda r: r["seed"])
     assert [r["seed"] for r in wide] == [0, 1] and wide[0]["params"] > 1024 * 20
     assert 1 <= wide[0]["search"]["best_epoch"] <= wide[0]["search"]["epochs"]
@@ -121,9 +123,12 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
 
 
 def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,
-             cost=None):
+             cost=None, paused=0.0):
     """A record as a study writes it, its test predictions right with probability ``correct``;
-    ``cost``: (seconds per epoch, peak RSS GB, tokens per document) of 10 epochs."""
+    ``cost``: (CPU seconds per epoch, peak RSS GB, tokens per document) of 10 epochs, which
+    took as many wall seconds plus ``paused`` (a run stopped for a while); without it, 1 CPU
+    second as a baseline counts (no epochs, no memory of its own)."""
+    wall = (10 * cost[0] if cost else 1.0) + paused
     preds = np.where(rng.random(gold.size) < correct, gold, 1 - gold).tolist()
     acc = float(np.mean(np.asarray(preds) == gold))
     name = (f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
@@ -133,9 +138,10 @@ def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label=""
             "config": {},
             "dev": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
             "test": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
-            "params": 10, "train_seconds": 10 * cost[0] if cost else 1.0, "test_predictions": preds,
-            **({"cost": dict(zip(("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"), cost,
-                                 strict=True))} if cost else {})}
+            "params": 10, "train_seconds": wall, "test_predictions": preds,
+            "cost": {"seconds_per_epoch": wall / 10, "cpu_seconds": 10 * cost[0],
+                     "cpu_seconds_per_epoch": cost[0], "peak_rss_gb": cost[1],
+                     "tokens_per_document": cost[2]} if cost else {"cpu_seconds": 1.0}}
 
 
 def write_runs(study_dir, runs, golds) -> None:
@@ -354,7 +360,9 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     golds = {"20ng": rng.integers(0, 2, 2000), "mr": rng.integers(0, 2, 2000)}
     long_cells = {("gcn", "window", 0.9, (2.0, 1.5, 221)), ("gat", "dependency", 0.85, (3.0, 1.7, 221)),
                   ("transformer", "complete", 0.7, (8.0, 6.0, 180))}
-    runs = [fake_run("20ng", e, g, s, golds["20ng"], c, rng, cost=cost)
+    # gcn-window's first seed was paused for 10 minutes: its wall seconds say it cost most
+    runs = [fake_run("20ng", e, g, s, golds["20ng"], c, rng, cost=cost,
+                     paused=600.0 if (e, s) == ("gcn", 0) else 0.0)
             for e, g, c, cost in long_cells for s in range(3)]
     runs += [fake_run("20ng", "tfidf-lr", "-", 0, golds["20ng"], 0.8, rng)]
     runs += [fake_run("mr", e, g, s, golds["mr"], c, rng, cost=(1.0, 1.0, 20))
@@ -369,23 +377,25 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     text = report(study_dir)
 
     costs = text[text.index("### 20ng: accuracy and cost"):]
-    # sorted by training seconds: 10 epochs x seconds per epoch
-    assert costs.index("| gcn-window |") < costs.index("| gat-dependency |") < costs.index(
-        "| transformer-complete |")
-    assert "| gcn-window | " in costs and " | 20 | 2.0 | 1.50 | 221 |" in costs
-    assert "| transformer-complete | " in costs and " | 80 | 8.0 | 6.00 | 180 |" in costs
-    assert "| tfidf-lr | " in costs and " | - | - | - |" in costs  # no epochs, no RSS of its own
+    # sorted by CPU seconds (10 epochs x CPU seconds per epoch), not by wall seconds; columns:
+    # CPU s, CPU s / epoch, wall s, peak RSS, tokens
+    assert costs.index("| tfidf-lr |") < costs.index("| gcn-window |") < costs.index(
+        "| gat-dependency |") < costs.index("| transformer-complete |")
+    assert "| gcn-window | " in costs and " | 20 | 2.0 | 220 | 1.50 | 221 |" in costs
+    assert "| transformer-complete | " in costs and " | 80 | 8.0 | 80 | 6.00 | 180 |" in costs
+    assert "| tfidf-lr | " in costs and " | 1 | - | 1 | - | - |" in costs  # no epochs, no RSS
     assert (study_dir / "20ng-cost.png").read_bytes()[:4] == b"\x89PNG"
     assert ("On 20ng, the best sparse-graph cell, gcn-window (" in costs
             and "221 tokens per document), against transformer-complete" in costs
-            and "significantly better" in costs and "at 0.25× its seconds per epoch: the sparse "
-            "graph beat the truncated complete graph at equal or lower cost." in costs)
+            and "significantly better" in costs and "at 0.25× its CPU seconds per epoch: the "
+            "sparse graph beat the truncated complete graph at equal or lower cost." in costs)
     on_mr = text[text.index("### mr: accuracy and cost"):]
     assert "significantly worse" in on_mr and "did not beat the truncated complete graph" in on_mr
 
-    # what each part cost: 20ng 9 runs of 10 x (2, 3, 8) s + TF-IDF's 1 s; mr 6 runs of 10 s
-    assert "| long documents | 10 | 0.1 |" in text and "| short texts | 6 | 0.0 |" in text
-    assert "| low resource | 6 | 0.0 |" in text
+    # what each part cost: 20ng 9 runs of 10 x (2, 3, 8) CPU s + TF-IDF's 1 s (0.11 h), and
+    # 600 s more of wall time; mr 6 runs of 10 s
+    assert "| long documents | 10 | 0.1 | 0.3 |" in text and "| short texts | 6 | 0.0 | 0.0 |" in text
+    assert "| low resource | 6 | 0.0 | 0.0 |" in text and "and 0.1 CPU hours (core-hours)" in text
     verdict = text[text.index("# Verdict per regime"):text.index("## 20ng")]
     assert "| long documents | 20ng | gcn-window |" in verdict and "| better | 0.25 |" in verdict
     assert "| short texts | mr | gcn-window |" in verdict and "| worse | 1.00 |" in verdict

@@ -10,7 +10,8 @@
 
 Each takes a resolved config (only its data and train sections are read; they train on the
 same examples as the study's cells: ``data.max_train``, ``data.train_fraction``) and returns the
-metrics a training run writes: dev, test (with predictions), params, train_seconds.
+metrics a training run writes: dev, test (with predictions), params, train_seconds, and
+``cost`` (CPU seconds of the process that ran it).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def tfidf_lr(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
     from sklearn.linear_model import LogisticRegression
 
     cfg, data = _data(config)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     x_train = vectorizer.fit_transform(data.train.texts)
     x_dev = vectorizer.transform(data.dev.texts)
@@ -74,6 +75,7 @@ def tfidf_lr(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
         "params": {"total": int(model.coef_.size + model.intercept_.size)},
         "train_seconds": time.perf_counter() - start,
+        "cost": {"cpu_seconds": time.process_time() - cpu_start},
         "search": {"C": list(LR_C), "chosen_C": c, "on": f"dev {cfg.train.select}"},
     }
 
@@ -85,7 +87,7 @@ def wide_mlp(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     cfg, data = _data(config)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.train.seed)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -128,6 +130,8 @@ def wide_mlp(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
         "params": {"total": sum(p.numel() for p in model.parameters())},
         "train_seconds": time.perf_counter() - start,
+        "cost": {"cpu_seconds": time.process_time() - cpu_start,
+                 "cpu_seconds_per_epoch": (time.process_time() - cpu_start) / epoch},
         "search": {"epochs": epoch, "best_epoch": best_epoch, "vocabulary": x_train.shape[1],
                    "on": f"dev {cfg.train.select}"},
     }

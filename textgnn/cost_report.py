@@ -21,15 +21,34 @@ SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole
 
 
 def mean_cost(runs: list[dict]) -> dict:
-    """The mean cost of a cell's runs (``cost`` of each record: seconds per epoch, peak RSS,
-    mean tokens of a training document after any cut); the training seconds of every run."""
-    costs = [r["cost"] for r in runs if r.get("cost")]
+    """The mean cost of a cell's runs (``cost`` of each record: CPU seconds in all and per
+    epoch, wall seconds per epoch, peak RSS, mean tokens of a training document after any
+    cut); the wall training seconds of every run. CPU seconds only where every run counted
+    them (records from before they were kept have none)."""
+    costs = [r.get("cost") or {} for r in runs]
     out = {"train_seconds": float(np.mean([r["train_seconds"] for r in runs]))}
+    for key in ("cpu_seconds", "cpu_seconds_per_epoch"):
+        if all(c.get(key) is not None for c in costs):
+            out[key] = float(np.mean([c[key] for c in costs]))
     for key in ("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"):
         values = [c[key] for c in costs if c.get(key) is not None]
         if values:
             out[key] = float(np.mean(values))
     return out
+
+
+def cpu_hours(runs: list[dict]) -> float | None:
+    """The CPU hours of ``runs``, None unless every one counted its CPU seconds."""
+    seconds = [(r.get("cost") or {}).get("cpu_seconds") for r in runs]
+    return None if None in seconds else sum(seconds) / 3600
+
+def cost_measure(rows: list[dict]) -> tuple[str, str]:
+    """What the cells of a table are compared by: CPU seconds (the work done, whatever else
+    shared the machine or paused a run) where every cell has them, else wall seconds; and
+    its name in tables and plots."""
+    if all("cpu_seconds" in r["cost"] for r in rows):
+        return "cpu_seconds", "CPU s"
+    return "train_seconds", "wall s"
 
 
 def _name(row: dict) -> str:
@@ -42,19 +61,22 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def cost_lines(dataset: str, metric: str, rows: list[dict], reference: tuple[str, str],
                plot: Path) -> list[str]:
-    """The cost table (sorted by training seconds), the plot and the sentence."""
+    """The cost table (sorted by training cost), the plot and the sentence."""
     if not any("seconds_per_epoch" in r["cost"] for r in rows):
         return []  # records from before costs were kept
+    measure, name = cost_measure(rows)
     lines = [f"### {dataset}: accuracy and cost", "",
-             "Mean over seeds. Seconds are wall time on the machine that ran the cell (compare "
-             "within this table only); RSS is the training process's peak; tokens: mean nodes "
-             "of a training document after any cut (`data.max_tokens`).", "",
-             f"| cell | test {metric} | train s | s / epoch | peak RSS (GB) | tokens / doc |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: r["cost"]["train_seconds"]):
+             "Mean over seeds, sorted by training cost: CPU seconds (all threads of the "
+             "training process; the work done, however busy or paused the machine was) where "
+             "every cell counted them, else wall seconds. Both are of the machine that ran the "
+             "cell: compare within this table only. RSS is the training process's peak; "
+             "tokens: mean nodes of a training document after any cut (`data.max_tokens`).", "",
+             f"| cell | test {metric} | CPU s | CPU s / epoch | wall s | peak RSS (GB) | tokens / doc |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["cost"][measure]):
         c = r["cost"]
-        lines.append(f"| {_name(r)} | {100 * r['mean']:.2f} | {c['train_seconds']:.0f} | "
-                     f"{_fmt(c.get('seconds_per_epoch'), '.1f')} | "
+        lines.append(f"| {_name(r)} | {100 * r['mean']:.2f} | {_fmt(c.get('cpu_seconds'), '.0f')} | "
+                     f"{_fmt(c.get('cpu_seconds_per_epoch'), '.1f')} | {c['train_seconds']:.0f} | "
                      f"{_fmt(c.get('peak_rss_gb'), '.2f')} | "
                      f"{_fmt(c.get('tokens_per_document'), '.0f')} |")
     lines.append("")
@@ -77,14 +99,15 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
 
 
 def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
-    """Test metric against mean training seconds (log scale), one labelled point per cell, the
+    """Test metric against mean training cost (log scale), one labelled point per cell, the
     frontier as a step line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(r["cost"]["train_seconds"], 100 * r["mean"]) for r in rows]
+    measure, name = cost_measure(rows)
+    points = [(r["cost"][measure], 100 * r["mean"]) for r in rows]
     if len(points) < 2 or min(x for x, _ in points) <= 0:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -96,7 +119,7 @@ def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
     front = [points[i] for i in pareto(points)]
     ax.step([x for x, _ in front], [y for _, y in front], where="post", color="black", lw=1,
             ls="--", label="Pareto frontier")
-    ax.set(xscale="log", xlabel="training seconds per run (mean over seeds)",
+    ax.set(xscale="log", xlabel=f"training cost per run, {name} (mean over seeds)",
            ylabel=f"test {metric} (%)", title=f"{dataset}: accuracy vs training cost")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
@@ -109,7 +132,8 @@ def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
 def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
                        reference: tuple[str, str]) -> str | None:
     """One sentence: the best cell on a sparse graph against the reference (the Transformer on
-    the complete graph), by the paired test and by seconds per epoch."""
+    the complete graph), by the paired test and by seconds per epoch (CPU seconds where both
+    counted them)."""
     ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
     sparse = [r for r in rows if r["graph"] in SPARSE and "p" in r]
     if ref is None or not sparse:
@@ -119,10 +143,12 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
     significant = best["p"] < 0.05
     outcome = ("significantly better" if significant and best["delta"] > 0 else
                "significantly worse" if significant else "not significantly different")
-    ratio = None
-    if mine.get("seconds_per_epoch") and theirs.get("seconds_per_epoch"):
-        ratio = mine["seconds_per_epoch"] / theirs["seconds_per_epoch"]
-    cost = "" if ratio is None else f", at {ratio:.2f}× its seconds per epoch"
+    ratio, per_epoch = None, ("cpu_seconds_per_epoch", "CPU seconds per epoch")
+    if not (mine.get(per_epoch[0]) and theirs.get(per_epoch[0])):
+        per_epoch = ("seconds_per_epoch", "seconds per epoch")
+    if mine.get(per_epoch[0]) and theirs.get(per_epoch[0]):
+        ratio = mine[per_epoch[0]] / theirs[per_epoch[0]]
+    cost = "" if ratio is None else f", at {ratio:.2f}× its {per_epoch[1]}"
     if significant and best["delta"] > 0 and ratio is not None:
         answer = ("the sparse graph beat the truncated complete graph at equal or lower cost"
                   if ratio <= 1 else "the sparse graph beat the truncated complete graph, "

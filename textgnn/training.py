@@ -99,10 +99,14 @@ class Run:
     params: dict[str, int]
     tokens_per_document: float  # mean nodes of a training graph, after any truncation
     started: float  # perf_counter at the start, moved back by a resumed run's elapsed time
-    # epoch, best_score, best_epoch, stopped, history, elapsed: saved in every checkpoint
+    # process_time at the start (CPU seconds of all this process's threads), moved back by a
+    # resumed run's; None when resumed from a checkpoint that did not count them
+    cpu_started: float | None
+    # epoch, best_score, best_epoch, stopped, history, elapsed, cpu_elapsed: saved in every
+    # checkpoint
     state: dict = field(default_factory=lambda: {
         "epoch": 0, "best_score": -2.0, "best_epoch": 0, "stopped": False, "history": [],
-        "elapsed": 0.0})
+        "elapsed": 0.0, "cpu_elapsed": 0.0})
     best_weights: dict | None = None
     board: Any = None  # a TensorBoard writer when train.tensorboard
 
@@ -155,7 +159,7 @@ def deterministic(on: bool) -> None:
 
 def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     """Data, vocabulary, model, batches and optimiser; the checkpoint's state on ``resume``."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     seed_everything(config.train.seed)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
@@ -203,7 +207,7 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     run = Run(config, out_dir, rank, world, device, show, data, pipeline, train_graphs,
               dev_graphs, sampler, loader, optimizer, [g["lr"] for g in optimizer.param_groups],
               pipeline.model, params, sum(g.num_nodes for g in train_graphs) / len(train_graphs),
-              started)
+              started, cpu_started)
     if run.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -212,6 +216,8 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
         run.state, run.best_weights = restore_checkpoint(checkpoint, run.model, optimizer, sampler)
         log(f"resumed from {checkpoint} after epoch {run.state['epoch']}")
         run.started -= run.state["elapsed"]
+        cpu_elapsed = run.state.get("cpu_elapsed")
+        run.cpu_started = None if cpu_elapsed is None else run.cpu_started - cpu_elapsed
     if t.tensorboard and run.main:
         run.board = tensorboard(out_dir, run.state["epoch"])
     if world > 1:
@@ -304,6 +310,7 @@ def end_epoch(run: Run, row: dict) -> None:
         log(f"early stop: no dev gain for {patience} epochs; best epoch {state['best_epoch']}")
         state["stopped"] = True
     state["epoch"], state["elapsed"] = epoch, time.perf_counter() - run.started
+    state["cpu_elapsed"] = None if run.cpu_started is None else time.process_time() - run.cpu_started
     if run.main:
         save_checkpoint(run.out_dir / CHECKPOINT, run.model, run.best_weights, run.optimizer,
                         run.sampler, state)
@@ -316,6 +323,7 @@ def finish(run: Run, test: bool = True) -> dict | None:
     if run.board is not None:
         run.board.close()
     train_seconds = time.perf_counter() - run.started
+    cpu_seconds = None if run.cpu_started is None else time.process_time() - run.cpu_started
     # free the training graphs before the test set is built
     run.loader = run.sampler = run.train_graphs = None
     release_freed_memory()
@@ -335,8 +343,13 @@ def finish(run: Run, test: bool = True) -> dict | None:
     epochs = len(state["history"])
     metrics |= {"best_epoch": state["best_epoch"], "epochs_run": epochs, "params": run.params,
                 "train_seconds": train_seconds,
-                # what the run cost, for accuracy-vs-cost comparisons (long documents)
+                # what the run cost, for accuracy-vs-cost comparisons (long documents). CPU
+                # seconds are the work done, whatever else shared the machine or paused the run
+                # (SIGSTOP, a suspended machine), which wall seconds also count; on a GPU they
+                # miss the device's time
                 "cost": {"seconds_per_epoch": train_seconds / epochs,
+                         "cpu_seconds": cpu_seconds,
+                         "cpu_seconds_per_epoch": None if cpu_seconds is None else cpu_seconds / epochs,
                          "peak_rss_gb": peak_rss_gb(),
                          "tokens_per_document": run.tokens_per_document}}
     (run.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))

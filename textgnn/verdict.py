@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cost_report import cpu_hours
 from .stats import p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
@@ -60,9 +61,11 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
         return None
     best = max(mine, key=lambda r: r["mean"])
     ratio = None
-    spe, ref_spe = (r["cost"].get("seconds_per_epoch") for r in (best, ref))
-    if spe and ref_spe:
-        ratio = spe / ref_spe
+    for key in ("cpu_seconds_per_epoch", "seconds_per_epoch"):  # CPU where both counted it
+        spe, ref_spe = (r["cost"].get(key) for r in (best, ref))
+        if spe and ref_spe:
+            ratio = spe / ref_spe
+            break
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio)
@@ -117,14 +120,17 @@ def _join(items: list[str]) -> str:
 
 
 def compute_lines(runs: list[dict]) -> list[str]:
-    """What each regime's runs cost: their number and their training hours (sum over runs,
-    each on the threads its config sets: one in studies that set ``train.threads: 1``)."""
-    parts: dict[str, list[float]] = {}
+    """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
+    the CPU seconds of all their threads; "-" where a run did not count them) and their wall
+    hours (sum over runs; a run paused or on a busy machine counts that time too)."""
+    parts: dict[str, list[dict]] = {}
     for r in runs:
-        regime = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
-        parts.setdefault(regime, []).append(r["train_seconds"])
-    lines = ["| part | runs | training hours |", "|---|---:|---:|"]
+        parts.setdefault(regime_of(r["dataset"], r.get("fraction"), r.get("tag", "")), []).append(r)
+    lines = ["| part | runs | CPU hours | wall hours |", "|---|---:|---:|---:|"]
     for regime in REGIMES:
         if regime in parts:
-            lines.append(f"| {regime} | {len(parts[regime])} | {sum(parts[regime]) / 3600:.1f} |")
+            cpu = cpu_hours(parts[regime])
+            lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
+                         f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
     return lines + [""]
+
