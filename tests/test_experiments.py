@@ -82,6 +82,7 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     wide = next(r for r in runs if r["tag"] == "wide" and r["seed"] == 0)  # jobs=2: any order
     assert wide["key"].endswith("/transformer~w-window@wide/seed0")
     assert wide["config"]["model"]["hidden"] == 32 and wide["config"]["model"]["encoder"] == "transformer"
+    assert wide["config_file"].endswith("wide.yaml")  # where each config came from
     assert any(r["key"].endswith("/gcn-window/seed1") for r in runs)
     record = next(r for r in runs if r["encoder"] == "gcn" and not r["tag"])
     assert set(record) >= {"dataset", "graph", "encoder", "seed", "config", "dev", "test",
@@ -482,3 +483,26 @@ def test_tfidf_lr_picks_c_by_the_dev_metric_the_config_selects_on(toy_data):
         x, data.train.labels).predict(vectorizer.transform(data.dev.texts))) for c in LR_C]
     assert got["search"]["chosen_C"] == LR_C[int(np.argmax(dev))]
     assert got["dev"]["mcc"] == pytest.approx(max(dev))
+
+
+def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
+    """A cell trained from ``configs/tuned/<search>/...`` is named beside its dataset's table
+    with a link to that search's TUNING.md (trials, best dev, chosen values); a cell on the
+    study's own config is not."""
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 200)
+    tuned = "configs/tuned/sentences/mr/{}.yaml"
+    runs = [dict(fake_run("mr", e, g, s, gold, 0.8, rng), config_file=f)
+            for e, g, f in [("gcn", "window", tuned.format("gcn-window")),
+                            ("transformer", "complete", tuned.format("transformer-complete")),
+                            ("gat", "window", "configs/base.yaml")] for s in range(2)]
+    (tmp_path / "sentences").mkdir()
+    (tmp_path / "sentences" / "TUNING.md").write_text("# Search `sentences`\n")
+    study_dir = tmp_path / "study"
+    study_dir.mkdir()
+    write_runs(study_dir, runs, {"mr": gold})
+    text = report(study_dir)
+    assert ("Tuned cells (gcn-window, transformer-complete): configs chosen on dev by the search "
+            "`sentences`, the same number of trials per cell; trials, best dev and chosen values: "
+            "[sentences/TUNING.md](../sentences/TUNING.md).") in text
+    assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]

@@ -157,14 +157,19 @@ def resolved_config(study: Study, cell: Cell) -> dict:
     name the cell's, e.g. a tuned config per dataset) or the study's, then the study's and the
     dataset's overrides and the cell's own keys. A baseline has no graph and no encoder: it
     reads the data, train and baseline sections (a tuned baseline names its own config)."""
-    base = cell.config or study.config
-    base = Path(str(base).format(dataset=Path(cell.dataset).name, encoder=cell.encoder,
-                                 graph=cell.graph))
+    base = config_file(study, cell)
     overrides = [*study.overrides, f"data.name={cell.dataset}", *study.datasets[cell.dataset],
                  *cell_keys(cell.encoder, cell.graph), f"train.seed={cell.seed}"]
     if cell.fraction is not None:
         overrides.append(f"data.train_fraction={cell.fraction}")
     return load_config(base, overrides).to_dict()
+
+
+def config_file(study: Study, cell: Cell) -> Path:
+    """The file a cell's config starts from: its own (a template naming its dataset, encoder
+    and graph, e.g. a tuned config) or the study's."""
+    return Path(str(cell.config or study.config).format(
+        dataset=Path(cell.dataset).name, encoder=cell.encoder, graph=cell.graph))
 
 
 def read_runs(path: Path) -> list[dict]:
@@ -314,6 +319,11 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     return record
 
 
+def _relative(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def _warm_worker() -> None:
     """Start this worker's forkserver (it imports the training code, ~5 s) before its first
     run asks for it, in parallel with the other workers'."""
@@ -418,6 +428,8 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
             if not gold_path.is_file():
                 index = {label: i for i, label in enumerate(record["labels"])}
                 gold_path.write_text(json.dumps([index[g] for g in _test_labels(configs[cell])]))
+            # where the config came from: a tuned cell names its search (report: TUNING.md)
+            record["config_file"] = _relative(config_file(study, cell))
             _append(runs_path, record)
             finished += 1
             print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "

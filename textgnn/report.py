@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -326,9 +327,32 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
                else "no GCN-style encoder on a linguistic graph beats it significantly."))
         lines.append("")
     lines += _scratch_lines(dataset, metric, rows, section)
+    lines += _tuning_lines(study_dir, runs)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
     return section
+
+
+TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
+
+
+def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+    """Which cells trained on configs a search chose, and where that search is reported
+    (trials per cell, best dev, chosen values): ``results/<search>/TUNING.md`` beside the
+    study's directory."""
+    searches: dict[str, set[str]] = {}
+    for r in runs:
+        if match := TUNED.search(r.get("config_file") or ""):
+            searches.setdefault(match["search"], set()).add(match["cell"])
+    lines = []
+    for search, cells in sorted(searches.items()):
+        report = study_dir.parent / search / "TUNING.md"
+        where = (f"[{search}/TUNING.md](../{search}/TUNING.md)" if report.is_file()
+                 else f"`{search}` (no TUNING.md beside this study)")
+        lines.append(f"Tuned cells ({', '.join(sorted(cells))}): configs chosen on dev by the "
+                     f"search `{search}`, the same number of trials per cell; trials, best dev "
+                     f"and chosen values: {where}.")
+    return lines + [""] if lines else []
 
 
 def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], list]:
