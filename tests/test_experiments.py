@@ -488,7 +488,7 @@ def test_tfidf_lr_picks_c_by_the_dev_metric_the_config_selects_on(toy_data):
 def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     """A cell trained from ``configs/tuned/<search>/...`` is named beside its dataset's table
     with a link to that search's TUNING.md (trials, best dev, chosen values); a cell on the
-    study's own config is not."""
+    study's own config is not; the search's trials and hours join the compute table."""
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 2, 200)
     tuned = "configs/tuned/sentences/mr/{}.yaml"
@@ -498,6 +498,14 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
                             ("gat", "window", "configs/base.yaml")] for s in range(2)]
     (tmp_path / "sentences").mkdir()
     (tmp_path / "sentences" / "TUNING.md").write_text("# Search `sentences`\n")
+    # its storage: 2 finished trials and a failed one, which the budget does not count
+    import optuna
+
+    search = optuna.create_study(study_name="mr/gcn-window",
+                                 storage=f"sqlite:///{tmp_path / 'sentences' / 'optuna.sqlite3'}")
+    for state in ("COMPLETE", "PRUNED", "FAIL"):
+        search.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState[state], value=0.5 if state == "COMPLETE" else None))
     study_dir = tmp_path / "study"
     study_dir.mkdir()
     write_runs(study_dir, runs, {"mr": gold})
@@ -506,3 +514,4 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
             "`sentences`, the same number of trials per cell; trials, best dev and chosen values: "
             "[sentences/TUNING.md](../sentences/TUNING.md).") in text
     assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]
+    assert "| tuning: search `sentences` | 2 trials | - | 0.0 |" in text  # beside the runs' cost

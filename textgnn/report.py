@@ -19,6 +19,7 @@ from .cost_report import cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import read_runs
 from .stats import holm, mean_ci, p_text, paired_bootstrap
+from .tuning import spent
 from .verdict import (
     GCN_STYLE,
     REGIMES,
@@ -84,7 +85,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples (2,000 resamples; MCC recomputed on "
              "every resample for CoLA), Holm-corrected within the dataset.", ""]
-    lines += compute_lines(runs)
+    lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
+                                  for name in _searches(runs)
+                                  if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
@@ -336,16 +339,22 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
 TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
 
 
-def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
-    """Which cells trained on configs a search chose, and where that search is reported
-    (trials per cell, best dev, chosen values): ``results/<search>/TUNING.md`` beside the
-    study's directory."""
+def _searches(runs: list[dict]) -> dict[str, set[str]]:
+    """The searches whose choices ``runs`` trained on (a config under ``tuned/<search>/``),
+    each with the cells it chose for."""
     searches: dict[str, set[str]] = {}
     for r in runs:
         if match := TUNED.search(r.get("config_file") or ""):
             searches.setdefault(match["search"], set()).add(match["cell"])
+    return searches
+
+
+def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+    """Which cells trained on configs a search chose, and where that search is reported
+    (trials per cell, best dev, chosen values): ``results/<search>/TUNING.md`` beside the
+    study's directory."""
     lines = []
-    for search, cells in sorted(searches.items()):
+    for search, cells in sorted(_searches(runs).items()):
         report = study_dir.parent / search / "TUNING.md"
         where = (f"[{search}/TUNING.md](../{search}/TUNING.md)" if report.is_file()
                  else f"`{search}` (no TUNING.md beside this study)")

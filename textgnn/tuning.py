@@ -153,6 +153,19 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
+def spent(url: str) -> tuple[int, float]:
+    """The finished trials (complete + pruned) of every cell in a search's storage, and their
+    hours of wall time."""
+    import optuna
+
+    trials, seconds = 0, 0.0
+    for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
+        done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
+        trials += len(done)
+        seconds += sum(t.duration.total_seconds() for t in done if t.duration)
+    return trials, seconds / 3600
+
+
 def tune(search: Search, results: Path = Path("results"), runs: Path = Path("runs"),
          configs: Path = Path("configs/tuned"), datasets: list[str] | None = None,
          jobs: int = 1, scheduler: str | None = None, retries: int = 2) -> Path:
