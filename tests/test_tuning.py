@@ -77,6 +77,10 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     # the chosen config is the best trial's and retrains to its dev score
     text = report.read_text()
     assert f"| gcn | window | {TRIALS} (" in text and "| transformer | window |" in text
+    # what each trial cost in CPU seconds, pruned ones too, and each cell's CPU hours
+    assert all(r["cpu_seconds"] > 0 for r in first if r["state"] in ("COMPLETE", "PRUNED"))
+    row = next(line for line in text.splitlines() if line.startswith("| gcn | window |"))
+    assert float(row.split("|")[6]) >= 0
     assert f"Spent so far: {2 * TRIALS} finished trials" in text
     assert f"{2 * TRIALS} finished trials, " in text.split(f"## {toy_data.name}")[1]
     chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"

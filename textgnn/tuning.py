@@ -24,6 +24,7 @@ import json
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,11 +261,15 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
-            if encoder in BASELINES:  # trained in this process; it never reads test
-                return BASELINES[encoder].run(config, on_epoch=report)["dev"][select]
-            summary = train(Config.from_dict(config), run_root / f"trial{trial.number}",
-                            progress=False, on_epoch=report, test=False)
-            return summary["dev"][select]
+            cpu = time.process_time()
+            try:
+                if encoder in BASELINES:  # trained in this process; it never reads test
+                    return BASELINES[encoder].run(config, on_epoch=report)["dev"][select]
+                summary = train(Config.from_dict(config), run_root / f"trial{trial.number}",
+                                progress=False, on_epoch=report, test=False)
+                return summary["dev"][select]
+            finally:  # pruned too: the work a trial cost, however paused or busy the machine
+                trial.set_user_attr("cpu_seconds", time.process_time() - cpu)
 
         study.optimize(objective, n_trials=1)
         last = study.trials[-1]
@@ -368,21 +373,25 @@ def write_report(search: Search, url: str, out: Path) -> Path:
             if best else "-"
         score = f"{100 * best.value:.2f}" if best else "-"
         hours = sum((t.duration.total_seconds() if t.duration else 0) for t in first) / 3600
+        cpu = [t.user_attrs.get("cpu_seconds") for t in first]
+        cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
         total = spent.setdefault(Path(dataset).name, [0, 0.0])
         total[0] += len(first)
         total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
             f"| {encoder} | {graph} | {len(first)} ({pruned} pruned{short}) | {score} | {hours:.2f} "
-            f"| {values} |")
+            f"| {cpu_hours} | {values} |")
     lines += [f"Spent so far: {sum(t for t, _ in spent.values())} finished trials, "
               f"{sum(h for _, h in spent.values()):.1f} hours of trial wall time (each trial on the "
-              "threads its config sets; one in the project's searches).", ""]
+              "threads its config sets; one in the project's searches). CPU hours: the CPU "
+              "seconds of the trials' processes, which pauses and a busy machine do not "
+              "inflate; \"-\" for a cell with trials from before they were counted.", ""]
     for dataset, table in rows.items():
         trials, hours = spent[dataset]
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
-                  "| encoder | graph | trials | best dev × 100 | hours | "
-                  "chosen values |", "|---|---|---:|---:|---:|---|", *table, ""]
+                  "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
+                  "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "TUNING.md"
     path.write_text("\n".join(lines))
@@ -400,5 +409,6 @@ def trials_table(search: Search, url: str) -> list[dict]:
         for t in study.get_trials(deepcopy=False):
             out.append({"cell": cell_name(dataset, encoder, graph), "number": t.number,
                         "state": t.state.name, "params": t.params, "value": t.value,
+                        "cpu_seconds": t.user_attrs.get("cpu_seconds"),
                         "intermediate": json.loads(json.dumps(t.intermediate_values))})
     return out
