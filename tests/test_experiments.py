@@ -8,7 +8,7 @@ import yaml
 from conftest import REPO
 
 from textgnn.cost_report import pareto
-from textgnn.experiments import Study, read_runs, resolved_config, run_study
+from textgnn.experiments import Study, plan, read_runs, resolved_config, run_study
 from textgnn.report import _search_lines, _syntax_verdict, report
 from textgnn.stats import holm, mean_ci, paired_bootstrap
 
@@ -515,3 +515,21 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
             "[sentences/TUNING.md](../sentences/TUNING.md).") in text
     assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]
     assert "| tuning: search `sentences` | 2 trials | - | 0.0 |" in text  # beside the runs' cost
+
+
+def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):
+    """``experiment --plan`` runs nothing: a cell whose tuned config is not written yet waits
+    (its file named); the others are ready until recorded."""
+    study = write_study(tmp_path, name="plan", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=2, baselines=["tfidf-lr"],
+                        cells=[{"encoder": "gat", "graph": "window",
+                                "config": "tuned/{dataset}/{encoder}-{graph}.yaml"}])
+    out = tmp_path / "results"
+    [row] = plan(study, out)
+    assert (row["part"], row["planned"], row["recorded"], row["ready"], row["waiting"]) == (
+        "short texts", 5, 0, 3, 2)
+    assert row["missing"][0].endswith(f"tuned/{toy_data.name}/gat-window.yaml")
+    run_study(study, out, match="*/tfidf-lr-*")
+    [row] = plan(study, out)
+    assert (row["recorded"], row["ready"], row["waiting"]) == (1, 2, 2)
+    assert not (out / "plan" / "failures.jsonl").exists()  # planning ran nothing

@@ -132,12 +132,15 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from .experiments import Study, read_runs, run_study
+    from .experiments import Study, plan, read_runs, run_study
     from .report import report
 
     study = Study.load(args.grid)
     if args.jobs < 1 or args.retries < 0:
         raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
+    if args.plan:
+        _print_plan(plan(study, args.out, args.datasets, args.seeds, args.match))
+        return
     done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
                      match=args.match, scheduler=args.scheduler, retries=args.retries)
     if read_runs(done.runs):
@@ -147,6 +150,20 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     if done.failed:
         raise StudyFailed(f"{len(done.failed)} run(s) failed (errors in "
                           f"{done.runs.parent / 'failures.jsonl'}); the others are recorded")
+
+
+def _print_plan(rows: list[dict]) -> None:
+    print(f"{'part':<15} {'dataset':<9} {'planned':>7} {'recorded':>8} {'ready':>6} {'waiting':>7}")
+    for r in rows:
+        print(f"{r['part']:<15} {r['dataset']:<9} {r['planned']:>7} {r['recorded']:>8} "
+              f"{r['ready']:>6} {r['waiting']:>7}")
+    total = {k: sum(r[k] for r in rows) for k in ("planned", "recorded", "ready", "waiting")}
+    print(f"{'all':<25} {total['planned']:>7} {total['recorded']:>8} {total['ready']:>6} "
+          f"{total['waiting']:>7}")
+    missing = sorted({m for r in rows for m in r["missing"]})
+    if missing:
+        print(f"waiting for {len(missing)} config file(s) a search has not written yet:")
+        print("\n".join(f"  {m}" for m in missing))
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -243,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=2,
                    help="times a run whose worker died is started again on another worker")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
+    p.add_argument("--plan", action="store_true",
+                   help="run nothing: per part and dataset, the runs planned, recorded, ready, "
+                        "and waiting for a config a search has not written yet")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "

@@ -335,6 +335,35 @@ def _warm_worker() -> None:
     multiprocessing.forkserver.ensure_running()
 
 
+def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
+         seeds: int | None = None, match: str | None = None) -> list[dict]:
+    """Where every run of the study stands, without running anything: per part (regime) and
+    dataset, the runs planned, recorded, ready to run, and waiting for a config file that
+    does not exist yet (a search not finished), with those files named."""
+    from .verdict import regime_of
+
+    done = {r["key"] for r in read_runs(Path(out_root) / study.name / "runs.jsonl")}
+    rows: dict[tuple[str, str], dict] = {}
+    for cell in study.cells(datasets, seeds):
+        if match is not None and not fnmatch.fnmatchcase(cell.key, match):
+            continue
+        dataset = Path(cell.dataset).name
+        part = regime_of(dataset, cell.fraction, cell.tag)
+        row = rows.setdefault((part, dataset), {"part": part, "dataset": dataset, "planned": 0,
+                                                "recorded": 0, "ready": 0, "waiting": 0,
+                                                "missing": set()})
+        row["planned"] += 1
+        source = config_file(study, cell)
+        if cell.key in done:
+            row["recorded"] += 1
+        elif source.is_file():
+            row["ready"] += 1
+        else:
+            row["waiting"] += 1
+            row["missing"].add(_relative(source))
+    return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
+
+
 @dataclass
 class StudyRun:
     """What one ``experiment`` invocation did: where the records are and which runs failed."""
