@@ -15,7 +15,7 @@ import yaml
 from conftest import REPO
 from optuna.trial import TrialState
 
-from textgnn.config import load_config
+from textgnn.config import Config, load_config
 from textgnn.training import train
 from textgnn.tuning import Search, cell_name, storage_url, trials_table, tune
 
@@ -246,3 +246,60 @@ def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path,
     (tmp_path / "lr.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(TextGNNError, match="tfidf-lr chooses its own setting on dev"):
         Search.load(tmp_path / "lr.yaml")
+
+
+def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd):
+    """The search killed while a trial is past its first epoch's checkpoint: the rerun marks
+    that trial failed, proposes the same values at the same place, finds its run directory
+    and continues it (its earlier epochs reported to the pruner again), ending where a trial
+    trained from scratch on those values ends."""
+    search = write_search(tmp_path, toy_data)
+    raw = yaml.safe_load((tmp_path / "base.yaml").read_text())
+    raw["train"] |= {"epochs": 6, "patience": 6}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(raw))
+    root, url = tmp_path / "cut", storage_url(search, tmp_path / "cut" / "results")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "textgnn", "tune", str(tmp_path / "search.yaml"), "--out",
+         str(root / "results"), "--runs", str(root / "runs"), "--configs", str(root / "configs")],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONPATH": str(REPO)})
+    cut, deadline = None, time.time() + 240
+    while cut is None:
+        assert proc.poll() is None and time.time() < deadline, "no trial seen past its first epoch"
+        with contextlib.suppress(Exception):  # the storage may not exist yet
+            cut = _trial_past_first_epoch(search, url)
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    capfd.readouterr()
+    run_tune(search, root)
+    log = capfd.readouterr().err
+    trials = _trials(search, url)
+    [failed] = [t for t in trials if t.state == TrialState.FAIL]
+    again = [t for t in trials if t.user_attrs.get("run_dir") == failed.user_attrs["run_dir"]
+             and t.state != TrialState.FAIL]
+    assert len(again) == 1 and again[0].params == failed.params
+    assert f"resumed from {failed.user_attrs['run_dir']}" in log
+    assert set(again[0].intermediate_values) >= set(failed.intermediate_values)  # replayed
+    # the first trials of a cell are never pruned (startup_trials 2): the cut one completes
+    assert again[0].state == TrialState.COMPLETE and failed.number < 2
+    fresh = train(Config.from_dict(again[0].user_attrs["config"]), tmp_path / "fresh",
+                  progress=False, test=False)
+    assert fresh["dev"]["accuracy"] == again[0].value
+
+
+def _trials(search: Search, url: str) -> list:
+    import optuna
+
+    return [t for dataset in search.datasets for encoder, graph in search.cells
+            for t in optuna.load_study(study_name=cell_name(dataset, encoder, graph),
+                                       storage=url).get_trials(deepcopy=False)]
+
+
+def _trial_past_first_epoch(search: Search, url: str):
+    """A RUNNING trial whose run directory holds a checkpoint (an epoch done), or None."""
+    for trial in _trials(search, url):
+        run_dir = trial.user_attrs.get("run_dir")
+        if trial.state == TrialState.RUNNING and run_dir and any(Path(run_dir).glob("checkpoint*")):
+            return trial
+    return None

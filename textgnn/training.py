@@ -126,12 +126,15 @@ def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bo
 
     A checkpoint is written after every epoch; with ``resume`` a run directory that has one
     continues from it and ends with exactly the metrics of an uninterrupted run.
-    ``on_epoch`` sees every epoch's history row (a tuner prunes by raising from it);
-    ``test=False`` never reads the test set (tuning trials).
+    ``on_epoch`` sees every epoch's history row, a resumed run's earlier epochs first (a
+    tuner reports them to its pruner, and prunes by raising from it); ``test=False`` never
+    reads the test set (tuning trials).
     """
     deterministic(config.train.deterministic)
     try:
         run = set_up(config, Path(out_dir), progress, resume)
+        for row in run.state["history"] if on_epoch is not None else []:
+            on_epoch(row)
         for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
             if run.state["stopped"]:
                 break

@@ -20,6 +20,7 @@ cell's budget.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -265,8 +266,14 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
             try:
                 if encoder in BASELINES:  # trained in this process; it never reads test
                     return BASELINES[encoder].run(config, on_epoch=report)["dev"][select]
-                summary = train(Config.from_dict(config), run_root / f"trial{trial.number}",
-                                progress=False, on_epoch=report, test=False)
+                # A trial cut off (a kill, the end of a session) is marked failed, and the
+                # search proposes the same values again at the same place (failed trials
+                # do not count in TPE's history): keyed by both, its run directory is found
+                # again and the trial continues from its last epoch's checkpoint.
+                run_dir = run_root / trial_dir(done, config)
+                trial.set_user_attr("run_dir", str(run_dir))
+                summary = train(Config.from_dict(config), run_dir, progress=False,
+                                on_epoch=report, test=False, resume=True)
                 return summary["dev"][select]
             finally:  # pruned too: the work a trial cost, however paused or busy the machine
                 trial.set_user_attr("cpu_seconds", time.process_time() - cpu)
@@ -276,6 +283,12 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
         print(f"  trial {last.number}: {last.state.name.lower()}"
               + (f", dev {select} {last.value:.4f}" if last.value is not None else ""),
               file=sys.stderr)
+
+
+def trial_dir(position: int, config: dict) -> str:
+    """A trial's run directory: its place among the cell's finished trials and its config."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return f"trial{position}-{digest}"
 
 
 # who runs a trial: a trial left RUNNING by a process of this machine that is gone was cut
