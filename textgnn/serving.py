@@ -52,7 +52,7 @@ class MicroBatcher:
     sat idle a quarter of the time."""
 
     def __init__(self, fn: Callable[[list[str]], list], max_batch: int = 256,
-                 max_wait_ms: float = 5.0, initializer: Callable[[], None] | None = None):
+                 max_wait_ms: float = 1.0, initializer: Callable[[], None] | None = None):
         self.fn, self.initializer = fn, initializer
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000
         self.queue: queue.SimpleQueue = queue.SimpleQueue()  # (texts, future) or None: stop
@@ -143,7 +143,7 @@ def model_info(pipeline, model_dir: Path) -> dict:
     }
 
 
-def create_app(model: str | Path, max_batch: int = 256, max_wait_ms: float = 5.0,
+def create_app(model: str | Path, max_batch: int = 256, max_wait_ms: float = 1.0,
                max_texts: int = 1000, max_body_bytes: int = 1 << 20, threads: int = 1):
     """The FastAPI application serving the model directory ``model``."""
     import torch
@@ -278,7 +278,7 @@ def create_app(model: str | Path, max_batch: int = 256, max_wait_ms: float = 5.0
 
 
 def serve(model: str | Path, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 256,
-          max_wait_ms: float = 5.0, max_texts: int = 1000, max_body_bytes: int = 1 << 20,
+          max_wait_ms: float = 1.0, max_texts: int = 1000, max_body_bytes: int = 1 << 20,
           threads: int = 1, workers: int = 1) -> None:
     """Run the server until interrupted; ``workers`` > 1 runs uvicorn's worker processes on
     one socket, each with its own copy of the model and its own micro-batcher."""
