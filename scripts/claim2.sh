@@ -3,11 +3,12 @@
 # after a kill or in a new session and finished trials and runs are kept (a trial or run cut
 # off is redone). Two lanes at low priority:
 #   lane 0 (core 0): the baselines that need no search on the sentence datasets and R8 (the
-#           bars every table needs), the sentence searches on TREC and CoLA, the R8 search,
-#           then the study itself (configs/claim2.yaml) on two Dask workers over both cores,
-#           pass after pass: a cell whose search has not finished fails at once with its
-#           missing config named and is tried again by the next pass, until a pass has
-#           nothing left to run and no search is still going;
+#           bars every table needs); a pass of the study over what the finished searches
+#           allow; the sentence searches on TREC and CoLA; another pass; the R8 search; then
+#           the study itself (configs/claim2.yaml) pass after pass, the pretrained MPNet
+#           cells (hours a run) included: a cell whose search has not finished waits for a
+#           later pass, until a pass has nothing left to run and no search is still going.
+#           The study runs on two Dask workers over both cores;
 #   lane 1 (core 1): the sentence searches on MR and SST-2, then the 20NG and Ohsumed
 #           searches. Once they end, the study's second worker has this core to itself.
 # Only lane 0 runs the study: one process writes a study (a second is refused).
@@ -24,21 +25,27 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TEXTGNN_DATA
 read -r -a cores <<< "${CLAIM2_CORES:-0 1}"
 
+study_pass() {
+  # prints the pass's JSON summary as its last line: {"finished": N, "failed": [...]}
+  taskset -c "${cores[0]},${cores[1]}" nice -n 10 \
+    python -m textgnn experiment configs/claim2.yaml --jobs 2 "$@" | tail -n 1
+}
+
 study_passes() {
-  # each pass prints a JSON summary as its last line: {"finished": N, "failed": [...]}
   while true; do
-    summary=$(taskset -c "${cores[0]},${cores[1]}" nice -n 10 \
-              python -m textgnn experiment configs/claim2.yaml --jobs 2 | tail -n 1)
+    summary=$(study_pass)
     echo "claim2 pass: $summary"
-    finished=$(python -c 'import json, sys; print(json.loads(sys.argv[1])["finished"])' "$summary" 2>/dev/null || echo 0)
-    left=$(python -c 'import json, sys; print(len(json.loads(sys.argv[1])["failed"]))' "$summary" 2>/dev/null || echo 1)
-    if [ "$left" = 0 ]; then echo "claim2: every run recorded"; return; fi
+    read -r finished failed waiting < <(python -c 'import json, sys
+s = json.loads(sys.argv[1]); print(s["finished"], len(s["failed"]), s["waiting"])' "$summary" \
+                                         2>/dev/null || echo "0 1 0")
+    if [ "$failed" = 0 ] && [ "$waiting" = 0 ]; then echo "claim2: every run recorded"; return; fi
     if [ "$finished" = 0 ]; then
       if ! pgrep -f "textgnn tune" > /dev/null; then
-        echo "claim2: $left runs still fail and no search is going (see results/claim2/failures.jsonl)"
+        echo "claim2: $failed runs failed (results/claim2/failures.jsonl) and $waiting wait for" \
+             "configs no search is writing (python -m textgnn experiment configs/claim2.yaml --plan)"
         return
       fi
-      sleep 900  # waiting for a search to write the configs the failed cells name
+      sleep 900  # a search is still writing the configs the waiting cells need
     fi
   done
 }
@@ -49,7 +56,9 @@ lane() {
   if [ "$1" = 0 ]; then
     run experiment configs/claim2.yaml --match '*/tfidf-lr-*' --datasets mr sst2 trec cola r8
     run experiment configs/claim2.yaml --match '*/wide-mlp--*' --datasets mr sst2 trec cola r8
+    study_pass --exclude '*@mpnet/*'
     run tune configs/tune/sentences.yaml --datasets trec cola
+    study_pass --exclude '*@mpnet/*'
     run tune configs/tune/documents.yaml --datasets r8
     study_passes
   else

@@ -519,7 +519,8 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
 
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):
     """``experiment --plan`` runs nothing: a cell whose tuned config is not written yet waits
-    (its file named); the others are ready until recorded."""
+    (its file named); the others are ready until recorded. A study run leaves the waiting
+    cells for later instead of failing them."""
     study = write_study(tmp_path, name="plan", datasets=[str(toy_data)], graphs=["window"],
                         encoders=["gcn"], seeds=2, baselines=["tfidf-lr"],
                         cells=[{"encoder": "gat", "graph": "window",
@@ -532,4 +533,9 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     run_study(study, out, match="*/tfidf-lr-*")
     [row] = plan(study, out)
     assert (row["recorded"], row["ready"], row["waiting"]) == (1, 2, 2)
-    assert not (out / "plan" / "failures.jsonl").exists()  # planning ran nothing
+    [row] = plan(study, out, exclude="*/gat-*")  # --exclude: the cells still to be tuned
+    assert (row["planned"], row["recorded"], row["ready"], row["waiting"]) == (3, 1, 2, 0)
+    # running the cells that wait: nothing runs, nothing fails, they are left for later
+    done = run_study(study, out, match="*/gat-*")
+    assert (done.finished, done.failed, len(done.waiting)) == (0, {}, 2)
+    assert not (out / "plan" / "failures.jsonl").exists()

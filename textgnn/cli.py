@@ -139,14 +139,16 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     if args.jobs < 1 or args.retries < 0:
         raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
     if args.plan:
-        _print_plan(plan(study, args.out, args.datasets, args.seeds, args.match))
+        _print_plan(plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude))
         return
     done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
-                     match=args.match, scheduler=args.scheduler, retries=args.retries)
+                     match=args.match, exclude=args.exclude, scheduler=args.scheduler,
+                     retries=args.retries)
     if read_runs(done.runs):
         report(done.runs.parent)
     print(json.dumps({"runs": str(done.runs), "results": str(done.runs.parent / "RESULTS.md"),
-                      "finished": done.finished, "failed": sorted(done.failed)}))
+                      "finished": done.finished, "failed": sorted(done.failed),
+                      "waiting": len(done.waiting)}))
     if done.failed:
         raise StudyFailed(f"{len(done.failed)} run(s) failed (errors in "
                           f"{done.runs.parent / 'failures.jsonl'}); the others are recorded")
@@ -252,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", help="only these datasets of the grid")
     p.add_argument("--seeds", type=int, help="only the first N seeds of the grid")
     p.add_argument("--match", help="only cells whose key matches this glob, e.g. 'mr/*@minilm/*'")
+    p.add_argument("--exclude", help="not the cells whose key matches this glob, e.g. '*@mpnet/*'")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained at once: worker processes of a Dask LocalCluster")
     p.add_argument("--scheduler", metavar="tcp://HOST:8786",

@@ -335,8 +335,15 @@ def _warm_worker() -> None:
     multiprocessing.forkserver.ensure_running()
 
 
+def selected(key: str, match: str | None, exclude: str | None) -> bool:
+    """Whether a run key matches the glob ``match`` (any when None) and not ``exclude``."""
+    return ((match is None or fnmatch.fnmatchcase(key, match))
+            and (exclude is None or not fnmatch.fnmatchcase(key, exclude)))
+
+
 def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
-         seeds: int | None = None, match: str | None = None) -> list[dict]:
+         seeds: int | None = None, match: str | None = None,
+         exclude: str | None = None) -> list[dict]:
     """Where every run of the study stands, without running anything: per part (regime) and
     dataset, the runs planned, recorded, ready to run, and waiting for a config file that
     does not exist yet (a search not finished), with those files named."""
@@ -345,7 +352,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     done = {r["key"] for r in read_runs(Path(out_root) / study.name / "runs.jsonl")}
     rows: dict[tuple[str, str], dict] = {}
     for cell in study.cells(datasets, seeds):
-        if match is not None and not fnmatch.fnmatchcase(cell.key, match):
+        if not selected(cell.key, match, exclude):
             continue
         dataset = Path(cell.dataset).name
         part = regime_of(dataset, cell.fraction, cell.tag)
@@ -371,13 +378,16 @@ class StudyRun:
     runs: Path
     finished: int
     failed: dict[str, str]  # run key -> error
+    # runs whose config file does not exist yet (a search not finished): not failures, left
+    # for a later invocation
+    waiting: list[str] = field(default_factory=list)
 
 
 def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] | None = None,
-              seeds: int | None = None, match: str | None = None, scheduler: str | None = None,
-              retries: int = 2) -> StudyRun:
+              seeds: int | None = None, match: str | None = None, exclude: str | None = None,
+              scheduler: str | None = None, retries: int = 2) -> StudyRun:
     """Run every unfinished cell on Dask; ``match``: only cells whose key matches this glob
-    (``mr/*@minilm/seed0``).
+    (``mr/*@minilm/seed0``); ``exclude``: not those that match this one.
 
     One writer: workers return records and this process appends them to ``runs.jsonl``. A
     run that fails by itself (a bad config, a NaN loss), or whose workers died more than
@@ -388,7 +398,8 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     out = out_root / study.name
     out.mkdir(parents=True, exist_ok=True)
     with sole_writer(out / ".lock", f"study {study.name}"):
-        return _run_study(study, out_root, jobs, datasets, seeds, match, scheduler, retries)
+        return _run_study(study, out_root, jobs, datasets, seeds, match, exclude, scheduler,
+                          retries)
 
 
 @contextlib.contextmanager
@@ -413,14 +424,18 @@ def sole_writer(path: Path, what: str):
 
 
 def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | None,
-               seeds: int | None, match: str | None, scheduler: str | None, retries: int) -> StudyRun:
+               seeds: int | None, match: str | None, exclude: str | None, scheduler: str | None,
+               retries: int) -> StudyRun:
     out = out_root / study.name
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
     todo = [c for c in study.cells(datasets, seeds) if c.key not in done
-            and (match is None or fnmatch.fnmatchcase(c.key, match))]
-    print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}",
-          file=sys.stderr)
+            and selected(c.key, match, exclude)]
+    waiting = [c.key for c in todo if not config_file(study, c).is_file()]
+    todo = [c for c in todo if c.key not in set(waiting)]
+    print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}"
+          + (f", {len(waiting)} waiting for a config a search has not written (--plan names "
+             "them)" if waiting else ""), file=sys.stderr)
     failed: dict[str, str] = {}
 
     def fail(key: str, error: str) -> None:
@@ -436,7 +451,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
         except TextGNNError as exc:
             fail(cell.key, str(exc))
     if not configs:
-        return StudyRun(runs_path, 0, failed)
+        return StudyRun(runs_path, 0, failed, waiting)
     threads = 1 if scheduler else max(1, usable_cpus() // jobs)
     run_root = out_root.parent / "runs" / study.name
     finished = 0
@@ -463,4 +478,4 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
             finished += 1
             print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "
                   f"({record['train_seconds']:.0f}s)", file=sys.stderr)
-    return StudyRun(runs_path, finished, failed)
+    return StudyRun(runs_path, finished, failed, waiting)
