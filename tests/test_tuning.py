@@ -77,6 +77,8 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     # the chosen config is the best trial's and retrains to its dev score
     text = report.read_text()
     assert f"| gcn | window | {TRIALS} (" in text and "| transformer | window |" in text
+    # an ended or pruned trial keeps no checkpoint (only one cut off needs it)
+    assert not list((root / "runs").rglob("checkpoint*")) and list((root / "runs").rglob("history.csv"))
     # what each trial cost in CPU seconds, pruned ones too, and each cell's CPU hours
     assert all(r["cpu_seconds"] > 0 for r in first if r["state"] in ("COMPLETE", "PRUNED"))
     row = next(line for line in text.splitlines() if line.startswith("| gcn | window |"))

@@ -237,6 +237,7 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                  run_root: Path) -> None:
     import optuna
 
+    from .checkpoint import CHECKPOINT
     from .training import train
 
     params = search.params(encoder)
@@ -272,8 +273,16 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                 # again and the trial continues from its last epoch's checkpoint.
                 run_dir = run_root / trial_dir(done, config)
                 trial.set_user_attr("run_dir", str(run_dir))
-                summary = train(Config.from_dict(config), run_dir, progress=False,
-                                on_epoch=report, test=False, resume=True)
+                try:
+                    summary = train(Config.from_dict(config), run_dir, progress=False,
+                                    on_epoch=report, test=False, resume=True)
+                except optuna.TrialPruned:
+                    (run_dir / CHECKPOINT).unlink(missing_ok=True)
+                    raise
+                # only a trial cut off needs its checkpoint (weights and optimiser state: 4/5
+                # of a trial's directory, tens of GB over a search): an ended or pruned one
+                # drops it
+                (run_dir / CHECKPOINT).unlink(missing_ok=True)
                 return summary["dev"][select]
             finally:  # pruned too: the work a trial cost, however paused or busy the machine
                 trial.set_user_attr("cpu_seconds", time.process_time() - cpu)
