@@ -42,6 +42,17 @@ def cpu_hours(runs: list[dict]) -> float | None:
     seconds = [(r.get("cost") or {}).get("cpu_seconds") for r in runs]
     return None if None in seconds else sum(seconds) / 3600
 
+
+def epoch_cost_ratio(mine: dict, theirs: dict) -> tuple[float, str] | None:
+    """One cell's cost per epoch over another's (their mean ``cost``), in CPU seconds where both
+    counted them, else wall seconds; with the measure's name. None when either lacks both."""
+    for key, name in (("cpu_seconds_per_epoch", "CPU seconds per epoch"),
+                      ("seconds_per_epoch", "seconds per epoch")):
+        if mine.get(key) and theirs.get(key):
+            return mine[key] / theirs[key], name
+    return None
+
+
 def cost_measure(rows: list[dict]) -> tuple[str, str]:
     """What the cells of a table are compared by: CPU seconds (the work done, whatever else
     shared the machine or paused a run) where every cell has them, else wall seconds; and
@@ -143,12 +154,8 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
     significant = best["p"] < 0.05
     outcome = ("significantly better" if significant and best["delta"] > 0 else
                "significantly worse" if significant else "not significantly different")
-    ratio, per_epoch = None, ("cpu_seconds_per_epoch", "CPU seconds per epoch")
-    if not (mine.get(per_epoch[0]) and theirs.get(per_epoch[0])):
-        per_epoch = ("seconds_per_epoch", "seconds per epoch")
-    if mine.get(per_epoch[0]) and theirs.get(per_epoch[0]):
-        ratio = mine[per_epoch[0]] / theirs[per_epoch[0]]
-    cost = "" if ratio is None else f", at {ratio:.2f}× its {per_epoch[1]}"
+    ratio, per_epoch = epoch_cost_ratio(mine, theirs) or (None, "")
+    cost = "" if ratio is None else f", at {ratio:.2f}× its {per_epoch}"
     if significant and best["delta"] > 0 and ratio is not None:
         answer = ("the sparse graph beat the truncated complete graph at equal or lower cost"
                   if ratio <= 1 else "the sparse graph beat the truncated complete graph, "

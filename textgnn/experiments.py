@@ -429,10 +429,13 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     out = out_root / study.name
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
-    todo = [c for c in study.cells(datasets, seeds) if c.key not in done
-            and selected(c.key, match, exclude)]
-    waiting = [c.key for c in todo if not config_file(study, c).is_file()]
-    todo = [c for c in todo if c.key not in set(waiting)]
+    todo, waiting = [], []
+    for cell in study.cells(datasets, seeds):
+        if cell.key not in done and selected(cell.key, match, exclude):
+            if config_file(study, cell).is_file():
+                todo.append(cell)
+            else:
+                waiting.append(cell.key)
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}"
           + (f", {len(waiting)} waiting for a config a search has not written (--plan names "
              "them)" if waiting else ""), file=sys.stderr)

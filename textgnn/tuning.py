@@ -164,8 +164,12 @@ def spent(url: str) -> tuple[int, float]:
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
         trials += len(done)
-        seconds += sum(t.duration.total_seconds() for t in done if t.duration)
+        seconds += _wall_seconds(done)
     return trials, seconds / 3600
+
+
+def _wall_seconds(trials: list) -> float:
+    return sum(t.duration.total_seconds() for t in trials if t.duration)
 
 
 def tune(search: Search, results: Path = Path("results"), runs: Path = Path("runs"),
@@ -386,7 +390,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                  + (f" ({', '.join(p.encoders)} only)" if p.encoders else "")
                  for p in search.space), ""]
     rows: dict[str, list[str]] = {}
-    spent: dict[str, list[float]] = {}  # dataset -> [trials, hours]
+    totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
         pruned = sum(t.state == TrialState.PRUNED for t in first)
@@ -394,23 +398,23 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
             if best else "-"
         score = f"{100 * best.value:.2f}" if best else "-"
-        hours = sum((t.duration.total_seconds() if t.duration else 0) for t in first) / 3600
+        hours = _wall_seconds(first) / 3600
         cpu = [t.user_attrs.get("cpu_seconds") for t in first]
         cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
-        total = spent.setdefault(Path(dataset).name, [0, 0.0])
+        total = totals.setdefault(Path(dataset).name, [0, 0.0])
         total[0] += len(first)
         total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
             f"| {encoder} | {graph} | {len(first)} ({pruned} pruned{short}) | {score} | {hours:.2f} "
             f"| {cpu_hours} | {values} |")
-    lines += [f"Spent so far: {sum(t for t, _ in spent.values())} finished trials, "
-              f"{sum(h for _, h in spent.values()):.1f} hours of trial wall time (each trial on the "
+    lines += [f"Spent so far: {sum(t for t, _ in totals.values())} finished trials, "
+              f"{sum(h for _, h in totals.values()):.1f} hours of trial wall time (each trial on the "
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted.", ""]
     for dataset, table in rows.items():
-        trials, hours = spent[dataset]
+        trials, hours = totals[dataset]
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cost_report import cpu_hours
+from .cost_report import cpu_hours, epoch_cost_ratio
 from .stats import p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
@@ -60,12 +60,7 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     if ref is None or not mine:
         return None
     best = max(mine, key=lambda r: r["mean"])
-    ratio = None
-    for key in ("cpu_seconds_per_epoch", "seconds_per_epoch"):  # CPU where both counted it
-        spe, ref_spe = (r["cost"].get(key) for r in (best, ref))
-        if spe and ref_spe:
-            ratio = spe / ref_spe
-            break
+    ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio)
