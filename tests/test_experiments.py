@@ -530,11 +530,19 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     assert (row["part"], row["planned"], row["recorded"], row["ready"], row["waiting"]) == (
         "short texts", 5, 0, 3, 2)
     assert row["missing"][0].endswith(f"tuned/{toy_data.name}/gat-window.yaml")
+    assert (row["cpu_hours"], row["cpu_hours_left"], row["unestimated"]) == (0, 0, 5)
     run_study(study, out, match="*/tfidf-lr-*")
+    run_study(study, out, match="*/gcn-window/seed0")
     [row] = plan(study, out)
-    assert (row["recorded"], row["ready"], row["waiting"]) == (1, 2, 2)
+    assert (row["recorded"], row["ready"], row["waiting"]) == (2, 1, 2)
+    # CPU hours: the records' own; the seed left costs what its cell's recorded seed cost,
+    # the cells that wait have no recorded seed and so no estimate
+    cpu = {r["encoder"]: r["cost"]["cpu_seconds"] / 3600
+           for r in read_runs(out / "plan" / "runs.jsonl")}
+    assert row["cpu_hours"] == pytest.approx(cpu["gcn"] + cpu["tfidf-lr"])
+    assert (row["cpu_hours_left"], row["unestimated"]) == (pytest.approx(cpu["gcn"]), 2)
     [row] = plan(study, out, exclude="*/gat-*")  # --exclude: the cells still to be tuned
-    assert (row["planned"], row["recorded"], row["ready"], row["waiting"]) == (3, 1, 2, 0)
+    assert (row["planned"], row["recorded"], row["ready"], row["waiting"]) == (3, 2, 1, 0)
     # running the cells that wait: nothing runs, nothing fails, they are left for later
     done = run_study(study, out, match="*/gat-*")
     assert (done.finished, done.failed, len(done.waiting)) == (0, {}, 2)

@@ -155,13 +155,20 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def _print_plan(rows: list[dict]) -> None:
-    print(f"{'part':<15} {'dataset':<9} {'planned':>7} {'recorded':>8} {'ready':>6} {'waiting':>7}")
+    counts = {"planned": 7, "recorded": 8, "ready": 6, "waiting": 7}  # column widths
+    print(f"{'part':<15} {'dataset':<9} {'planned':>7} {'recorded':>8} {'ready':>6} "
+          f"{'waiting':>7} {'CPU h':>7} {'CPU h left':>10} {'no estimate':>11}")
+
+    def line(name: str, r: dict) -> str:
+        return (f"{name:<25} " + " ".join(f"{r[k]:>{w}}" for k, w in counts.items())
+                + f" {r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['unestimated']:>11}")
+
     for r in rows:
-        print(f"{r['part']:<15} {r['dataset']:<9} {r['planned']:>7} {r['recorded']:>8} "
-              f"{r['ready']:>6} {r['waiting']:>7}")
-    total = {k: sum(r[k] for r in rows) for k in ("planned", "recorded", "ready", "waiting")}
-    print(f"{'all':<25} {total['planned']:>7} {total['recorded']:>8} {total['ready']:>6} "
-          f"{total['waiting']:>7}")
+        print(line(f"{r['part']:<15} {r['dataset']:<9}", r))
+    print(line("all", {k: sum(r[k] for r in rows)
+                       for k in (*counts, "cpu_hours", "cpu_hours_left", "unestimated")}))
+    print("CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
+          "cell's recorded seeds; no estimate: runs of cells with no seed recorded yet")
     missing = sorted({m for r in rows for m in r["missing"]})
     if missing:
         print(f"waiting for {len(missing)} config file(s) a search has not written yet:")
@@ -265,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
     p.add_argument("--plan", action="store_true",
                    help="run nothing: per part and dataset, the runs planned, recorded, ready, "
-                        "and waiting for a config a search has not written yet")
+                        "and waiting for a config a search has not written yet; CPU hours "
+                        "recorded and an estimate of those left")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "

@@ -346,29 +346,51 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          exclude: str | None = None) -> list[dict]:
     """Where every run of the study stands, without running anything: per part (regime) and
     dataset, the runs planned, recorded, ready to run, and waiting for a config file that
-    does not exist yet (a search not finished), with those files named."""
+    does not exist yet (a search not finished), with those files named; the CPU hours the
+    recorded runs took, and an estimate of what the rest will take: a run costs the mean CPU
+    seconds of its cell's recorded seeds (the same dataset, encoder, graph, tag and share).
+    A run of a cell with no recorded seed yet has no estimate and is counted as such."""
     from .verdict import regime_of
 
-    done = {r["key"] for r in read_runs(Path(out_root) / study.name / "runs.jsonl")}
+    done: dict[str, float | None] = {}
+    family_cost: dict[str, list[float]] = {}
+    for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
+        cpu = (record.get("cost") or {}).get("cpu_seconds")
+        done[record["key"]] = cpu
+        if cpu is not None:
+            family_cost.setdefault(_family(record["key"]), []).append(cpu)
     rows: dict[tuple[str, str], dict] = {}
     for cell in study.cells(datasets, seeds):
         if not selected(cell.key, match, exclude):
             continue
         dataset = Path(cell.dataset).name
         part = regime_of(dataset, cell.fraction, cell.tag)
-        row = rows.setdefault((part, dataset), {"part": part, "dataset": dataset, "planned": 0,
-                                                "recorded": 0, "ready": 0, "waiting": 0,
-                                                "missing": set()})
+        row = rows.setdefault((part, dataset), {
+            "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
+            "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
+            "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
         if cell.key in done:
             row["recorded"] += 1
-        elif source.is_file():
+            row["cpu_hours"] += (done[cell.key] or 0.0) / 3600
+            continue
+        if source.is_file():
             row["ready"] += 1
         else:
             row["waiting"] += 1
             row["missing"].add(_relative(source))
+        costs = family_cost.get(_family(cell.key))
+        if costs:
+            row["cpu_hours_left"] += sum(costs) / len(costs) / 3600
+        else:
+            row["unestimated"] += 1
     return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
+
+
+def _family(key: str) -> str:
+    """A run key without its seed: the runs that differ only by seed, and so cost alike."""
+    return key.rsplit("/seed", 1)[0]
 
 
 @dataclass
