@@ -13,7 +13,11 @@
 #           searches. Once they end, the study's second worker has this core to itself.
 # Only lane 0 runs the study: one process writes a study (a second is refused).
 #
-#   bash scripts/claim2.sh            # both lanes in the background; logs in runs/claim2-lane*.log
+# Run directories (checkpoints to resume from, logs) go to $CLAIM2_RUNS, by default
+# ~/textgnn-runs: outside the checkout, so a work tree laid anew on the same machine still
+# finds the runs cut off and continues them instead of starting over.
+#
+#   bash scripts/claim2.sh            # both lanes in the background; logs in $CLAIM2_RUNS/claim2-lane*.log
 #   bash scripts/claim2.sh 1          # one lane in the foreground
 #   CLAIM2_CORES="2 3" bash scripts/claim2.sh   # other cores for lanes 0 and 1
 set -uo pipefail
@@ -24,11 +28,12 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 : "${TEXTGNN_DATA:?set TEXTGNN_DATA to the directory holding mr/, sst2/, ... (see README)}"
 export TEXTGNN_DATA
 read -r -a cores <<< "${CLAIM2_CORES:-0 1}"
+runs=${CLAIM2_RUNS:-$HOME/textgnn-runs}
 
 study_pass() {
   # prints the pass's JSON summary as its last line: {"finished": N, "failed": [...]}
   taskset -c "${cores[0]},${cores[1]}" nice -n 10 \
-    python -m textgnn experiment configs/claim2.yaml --jobs 2 "$@" | tail -n 1
+    python -m textgnn experiment configs/claim2.yaml --runs "$runs" --jobs 2 "$@" | tail -n 1
 }
 
 study_passes() {
@@ -52,7 +57,7 @@ s = json.loads(sys.argv[1]); print(s["finished"], len(s["failed"]), s["waiting"]
 
 lane() {
   local core=${cores[$1]}
-  run() { taskset -c "$core" nice -n 10 python -m textgnn "$@"; }
+  run() { taskset -c "$core" nice -n 10 python -m textgnn "$@" --runs "$runs"; }
   if [ "$1" = 0 ]; then
     run experiment configs/claim2.yaml --match '*/tfidf-lr-*' --datasets mr sst2 trec cola r8
     run experiment configs/claim2.yaml --match '*/wide-mlp--*' --datasets mr sst2 trec cola r8
@@ -70,9 +75,9 @@ lane() {
 if [ $# -ge 1 ]; then
   lane "$1"
 else
-  mkdir -p runs
+  mkdir -p "$runs"
   for l in 0 1; do
-    nohup bash "$0" "$l" > "runs/claim2-lane$l.log" 2>&1 &
-    echo "lane $l on core ${cores[$l]}: pid $!, log runs/claim2-lane$l.log"
+    nohup bash "$0" "$l" >> "$runs/claim2-lane$l.log" 2>&1 &
+    echo "lane $l on core ${cores[$l]}: pid $!, log $runs/claim2-lane$l.log"
   done
 fi

@@ -532,7 +532,9 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     assert row["missing"][0].endswith(f"tuned/{toy_data.name}/gat-window.yaml")
     assert (row["cpu_hours"], row["cpu_hours_left"], row["unestimated"]) == (0, 0, 5)
     run_study(study, out, match="*/tfidf-lr-*")
-    run_study(study, out, match="*/gcn-window/seed0")
+    run_study(study, out, match="*/gcn-window/seed0", runs=tmp_path / "elsewhere")  # --runs
+    assert (tmp_path / "elsewhere" / "plan" / f"{toy_data.name}/gcn-window/seed0" / "history.csv"
+            ).is_file()
     [row] = plan(study, out)
     assert (row["recorded"], row["ready"], row["waiting"]) == (2, 1, 2)
     # CPU hours: the records' own; the seed left costs what its cell's recorded seed cost,

@@ -143,7 +143,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
         return
     done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
                      match=args.match, exclude=args.exclude, scheduler=args.scheduler,
-                     retries=args.retries)
+                     retries=args.retries, runs=args.runs)
     if read_runs(done.runs):
         report(done.runs.parent)
     print(json.dumps({"runs": str(done.runs), "results": str(done.runs.parent / "RESULTS.md"),
@@ -270,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=2,
                    help="times a run whose worker died is started again on another worker")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
+    p.add_argument("--runs", type=Path,
+                   help="where run directories go (log, checkpoint, model): <runs>/<study>/<key>; "
+                        "default runs/ beside the results root")
     p.add_argument("--plan", action="store_true",
                    help="run nothing: per part and dataset, the runs planned, recorded, ready, "
                         "and waiting for a config a search has not written yet; CPU hours "

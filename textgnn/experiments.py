@@ -407,9 +407,12 @@ class StudyRun:
 
 def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] | None = None,
               seeds: int | None = None, match: str | None = None, exclude: str | None = None,
-              scheduler: str | None = None, retries: int = 2) -> StudyRun:
+              scheduler: str | None = None, retries: int = 2,
+              runs: Path | None = None) -> StudyRun:
     """Run every unfinished cell on Dask; ``match``: only cells whose key matches this glob
-    (``mr/*@minilm/seed0``); ``exclude``: not those that match this one.
+    (``mr/*@minilm/seed0``); ``exclude``: not those that match this one. A run's directory
+    (log, checkpoint to resume from, model) is ``<runs>/<study>/<key>``, ``runs`` by default
+    ``runs/`` beside the results root.
 
     One writer: workers return records and this process appends them to ``runs.jsonl``. A
     run that fails by itself (a bad config, a NaN loss), or whose workers died more than
@@ -420,8 +423,9 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
     out = out_root / study.name
     out.mkdir(parents=True, exist_ok=True)
     with sole_writer(out / ".lock", f"study {study.name}"):
+        run_root = Path(runs or out_root.parent / "runs").resolve() / study.name
         return _run_study(study, out_root, jobs, datasets, seeds, match, exclude, scheduler,
-                          retries)
+                          retries, run_root)
 
 
 @contextlib.contextmanager
@@ -447,7 +451,7 @@ def sole_writer(path: Path, what: str):
 
 def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | None,
                seeds: int | None, match: str | None, exclude: str | None, scheduler: str | None,
-               retries: int) -> StudyRun:
+               retries: int, run_root: Path) -> StudyRun:
     out = out_root / study.name
     runs_path = out / "runs.jsonl"
     done = {r["key"] for r in read_runs(runs_path)}
@@ -478,7 +482,6 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     if not configs:
         return StudyRun(runs_path, 0, failed, waiting)
     threads = 1 if scheduler else max(1, usable_cpus() // jobs)
-    run_root = out_root.parent / "runs" / study.name
     finished = 0
     with dask_client(jobs, scheduler, retries) as client:
         from distributed import as_completed
