@@ -35,6 +35,8 @@ from .errors import TextGNNError
 from .metrics import summarize
 from .runtime import usable_cpus
 
+PLANNED = "planned.json"  # beside runs.jsonl: the whole study's runs per part
+
 
 @dataclass
 class Study:
@@ -388,6 +390,18 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
 
 
+def _write_planned(study: Study, out: Path) -> None:
+    """``planned.json``: the whole study's run count per part, whatever part of it this
+    invocation runs, so the report can say how much of the study its tables hold."""
+    from .verdict import regime_of
+
+    planned: dict[str, int] = {}
+    for cell in study.cells():
+        part = regime_of(Path(cell.dataset).name, cell.fraction, cell.tag)
+        planned[part] = planned.get(part, 0) + 1
+    (out / PLANNED).write_text(json.dumps(planned, indent=1) + "\n")
+
+
 def _family(key: str) -> str:
     """A run key without its seed: the runs that differ only by seed, and so cost alike."""
     return key.rsplit("/seed", 1)[0]
@@ -454,6 +468,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
                retries: int, run_root: Path) -> StudyRun:
     out = out_root / study.name
     runs_path = out / "runs.jsonl"
+    _write_planned(study, out)
     done = {r["key"] for r in read_runs(runs_path)}
     todo, waiting = [], []
     for cell in study.cells(datasets, seeds):

@@ -17,7 +17,7 @@ import numpy as np
 from .baselines import BASELINES
 from .cost_report import cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
-from .experiments import read_runs
+from .experiments import PLANNED, read_runs
 from .stats import holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
 from .verdict import (
@@ -88,6 +88,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in _searches(runs)
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
+    lines += _progress_lines(study_dir, runs)
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
@@ -150,6 +151,26 @@ def _where(dataset: str, runs: list[dict]) -> str:
 def baseline_label(row: dict) -> str:
     """A baseline's row as tables and plots name it, e.g. "WideMLP (tuned)"."""
     return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
+
+
+def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+    """How much of the study the tables hold, where ``experiment`` wrote what it plans: a study
+    still running reads as one, not as finished."""
+    path = study_dir / PLANNED
+    if not path.is_file():
+        return []
+    planned: dict[str, int] = json.loads(path.read_text())
+    recorded: dict[str, int] = {}
+    for r in runs:
+        part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
+        recorded[part] = recorded.get(part, 0) + 1
+    total, done = sum(planned.values()), sum(recorded.get(p, 0) for p in planned)
+    if done >= total:
+        return []
+    parts = ", ".join(f"{part} {recorded.get(part, 0)}/{n}" for part, n in planned.items())
+    return [f"**In progress: {done} of the {total} planned runs are recorded** ({parts}); "
+            "the tables and verdicts below hold those alone. What is left, and its estimated "
+            "CPU hours: `python -m textgnn experiment <study.yaml> --plan`.", ""]
 
 
 def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
