@@ -81,8 +81,12 @@ def test_predict_cli_agrees_with_python_api(trained, tmp_path, capsys):
 ON_CPU = "train.device=cpu"
 
 
-def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path):
-    setting = ["graph.kind=dependency", "model.encoder=gcn", ON_CPU]
+FAST = ["model.dropout_kernel=bulk", "train.fused_optimizer=true"]
+
+
+@pytest.mark.parametrize("kernels", [[], FAST], ids=["torch", "bulk-fused"])
+def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path, kernels):
+    setting = ["graph.kind=dependency", "model.encoder=gcn", ON_CPU, *kernels]
     first = train_toy(toy_data, tmp_path / "first", *setting)
     again = train_toy(toy_data, tmp_path / "again", *setting)
     assert again["test"] == first["test"] and again["dev"] == first["dev"]
@@ -93,6 +97,10 @@ def test_same_seed_same_metrics_different_seed_differs(toy_data, tmp_path):
     train_toy(toy_data, tmp_path / "seed1", *setting, "train.seed=1")
     other = (tmp_path / "seed1" / "history.csv").read_text().splitlines()
     assert strip_time(other) != strip_time(history)
+    if kernels:  # the kernels are in effect: other masks and rounding than torch's defaults
+        train_toy(toy_data, tmp_path / "torch", *setting[:3])
+        plain = (tmp_path / "torch" / "history.csv").read_text().splitlines()
+        assert strip_time(plain) != strip_time(history)
 
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -206,7 +206,7 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     loader = DataLoader(train_graphs, batch_sampler=RankShard(sampler, rank, world) if world > 1
                         else sampler)
     optimizer = torch.optim.AdamW(_parameter_groups(pipeline.model, config), lr=t.lr,
-                                  weight_decay=t.weight_decay)
+                                  weight_decay=t.weight_decay, fused=t.fused_optimizer or None)
     run = Run(config, out_dir, rank, world, device, show, data, pipeline, train_graphs,
               dev_graphs, sampler, loader, optimizer, [g["lr"] for g in optimizer.param_groups],
               pipeline.model, params, sum(g.num_nodes for g in train_graphs) / len(train_graphs),

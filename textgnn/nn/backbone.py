@@ -17,6 +17,7 @@ from torch_geometric.nn.aggr import AttentionalAggregation
 from ..config import ModelConfig
 from ..errors import TextGNNError
 from .convs import DenseLayout, complete_layout, conv_class, make_conv
+from .dropout import Dropout, kernel
 
 
 class Block(nn.Module):
@@ -37,7 +38,7 @@ class Block(nn.Module):
         self.linear1 = nn.Linear(hidden, ffn)
         self.linear2 = nn.Linear(ffn, hidden)
         self.norm2 = nn.LayerNorm(hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
                 layout: DenseLayout | None = None) -> Tensor:
@@ -137,7 +138,7 @@ class Backbone(nn.Module):
         if cfg.positions != "none":
             make = _choice(POSITIONS, cfg.positions, "position encoding")
             self.positions = make(cfg.hidden, cfg.max_positions)
-        self.embedding_dropout = nn.Dropout(cfg.embedding_dropout)
+        self.embedding_dropout = Dropout(cfg.embedding_dropout)
         types = num_edge_types if cfg.edge_types else 0
         self.blocks = nn.ModuleList(
             Block(make_conv(cfg.encoder, cfg.hidden, cfg.heads, types, cfg.attention_dropout,
@@ -147,7 +148,7 @@ class Backbone(nn.Module):
         )
         self.dense = cfg.dense and getattr(conv_class(cfg.encoder), "dense_capable", False)
         self.pool = _choice(POOLING, cfg.pooling, "pooling")(cfg.hidden)
-        self.head_dropout = nn.Dropout(cfg.dropout)
+        self.head_dropout = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, num_classes)
 
     def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
@@ -155,7 +156,11 @@ class Backbone(nn.Module):
         """Node states after the last block; ``batch`` (node -> graph) enables the dense path
         of convs that have one, when every graph of the batch is complete. Index tensors may
         come narrow (graphs are stored as int32/int16) and are widened here."""
-        edge_index, edge_type = edge_index.long(), edge_type.long()
+        with kernel(self.cfg.dropout_kernel):
+            return self._node_states(x, edge_index.long(), edge_type.long(), pos, batch)
+
+    def _node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
+                     pos: Tensor | None, batch: Tensor | None) -> Tensor:
         if self.training and self.cfg.word_dropout > 0:
             # Replacing whole tokens by <unk> (id 0, or a zero vector) regularises more than
             # feature dropout.
@@ -180,7 +185,8 @@ class Backbone(nn.Module):
         h = self.node_states(batch.x if x is None else x, batch.edge_index, batch.edge_type,
                              batch.pos, batch.batch)
         pooled = self.pool(h, batch.batch, batch.num_graphs)
-        return self.head(self.head_dropout(pooled))
+        with kernel(self.cfg.dropout_kernel):
+            return self.head(self.head_dropout(pooled))
 
     def parameter_counts(self) -> dict[str, int]:
         count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731

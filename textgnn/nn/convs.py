@@ -21,6 +21,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import softmax
 
 from ..errors import TextGNNError
+from .dropout import dropout
 
 CONVS: dict[str, type[nn.Module]] = {}
 # GAT's edge-type embedding size: the conv maps it through a per-edge linear layer, so a
@@ -93,7 +94,7 @@ def attention_math(q: Tensor, k: Tensor, v: Tensor, keep: Tensor | None,
         scores = scores.masked_fill_(~keep, float("-inf"))
     weights = torch.softmax(scores, -1)
     if dropout_p > 0:
-        weights = F.dropout(weights, p=dropout_p)
+        weights = dropout(weights, dropout_p)
     return weights @ v
 
 
@@ -173,7 +174,7 @@ class TypedGATConv(GATConv):
         if edge_attr is not None:
             alpha = alpha + edge_attr
         alpha = softmax(F.leaky_relu(alpha, self.negative_slope), index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
+        return dropout(alpha, self.dropout, self.training)
 
 
 @register("gat")
@@ -243,7 +244,7 @@ class GAT(nn.Module):
             score = score + _type_rows(self.type_logits(), layout.types, layout.types.dim() == 4)
         score = F.leaky_relu(score, conv.negative_slope).permute(0, 3, 1, 2)  # (B, H, i, j)
         score = score.masked_fill(~layout.mask[:, None, None, :], float("-inf"))
-        alpha = F.dropout(torch.softmax(score, -1), p=conv.dropout, training=self.training)
+        alpha = dropout(torch.softmax(score, -1), conv.dropout, self.training)
         out = (alpha @ h.transpose(1, 2)).transpose(1, 2).flatten(2)  # (B, n, H * C)
         out = layout.from_dense(out)
         return out if conv.bias is None else out + conv.bias
@@ -321,7 +322,7 @@ class Transformer(MessagePassing):
         alpha = softmax(score, index, ptr, size_i)
         if self.keep_weights:  # attention per edge and head, (E, H)
             self.edge_weights = alpha.detach()
-        alpha = F.dropout(alpha, p=self.attention_dropout, training=self.training)
+        alpha = dropout(alpha, self.attention_dropout, self.training)
         return v_j * alpha.unsqueeze(-1)
 
     def _dense(self, x: Tensor, layout: DenseLayout) -> Tensor:
@@ -333,16 +334,16 @@ class Transformer(MessagePassing):
         dense = layout.to_dense(x)  # (B, n, hidden); padded rows are computed, then dropped
         shape = (*dense.shape[:2], self.heads, self.head_dim)
         q, k, v = (lin(dense).view(shape).transpose(1, 2) for lin in (self.query, self.key, self.value))
-        dropout = self.attention_dropout if self.training else 0.0
+        rate = self.attention_dropout if self.training else 0.0
         # On CPU, SDPA trains with dropout on its math backend; elsewhere it picks a fused
         # kernel, which is faster and rounds differently, so it stays for eval and GPU.
-        if dropout > 0 and not q.is_cuda:
-            out = attention_math(q, k, v, keep, bias, dropout)
+        if rate > 0 and not q.is_cuda:
+            out = attention_math(q, k, v, keep, bias, rate)
         else:
             mask = keep if bias is None else bias
             if bias is not None and keep is not None:
                 mask = bias.masked_fill(~keep, float("-inf"))
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=rate)
         return layout.from_dense(out.transpose(1, 2).flatten(2))
 
 
