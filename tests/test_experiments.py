@@ -505,7 +505,8 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
                                  storage=f"sqlite:///{tmp_path / 'sentences' / 'optuna.sqlite3'}")
     for state in ("COMPLETE", "PRUNED", "FAIL"):
         search.add_trial(optuna.trial.create_trial(
-            state=optuna.trial.TrialState[state], value=0.5 if state == "COMPLETE" else None))
+            state=optuna.trial.TrialState[state], value=0.5 if state == "COMPLETE" else None,
+            user_attrs={"cpu_seconds": 1800.0}))
     study_dir = tmp_path / "study"
     study_dir.mkdir()
     write_runs(study_dir, runs, {"mr": gold})
@@ -514,7 +515,8 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
             "`sentences`, the same number of trials per cell; trials, best dev and chosen values: "
             "[sentences/TUNING.md](../sentences/TUNING.md).") in text
     assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]
-    assert "| tuning: search `sentences` | 2 trials | - | 0.0 |" in text  # beside the runs' cost
+    # beside the runs' cost: the finished trials' CPU hours (not the failed one's)
+    assert "| tuning: search `sentences` | 2 trials | 1.0 | 0.0 |" in text
 
 
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):

@@ -155,17 +155,18 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def spent(url: str) -> tuple[int, float]:
-    """The finished trials (complete + pruned) of every cell in a search's storage, and their
-    hours of wall time."""
+def spent(url: str) -> tuple[int, float, float | None]:
+    """The finished trials (complete + pruned) of every cell in a search's storage, their
+    hours of wall time and their CPU hours (None while some trial predates their counting)."""
     import optuna
 
-    trials, seconds = 0, 0.0
+    trials, seconds, cpu = 0, 0.0, []
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
         trials += len(done)
         seconds += _wall_seconds(done)
-    return trials, seconds / 3600
+        cpu += [t.user_attrs.get("cpu_seconds") for t in done]
+    return trials, seconds / 3600, None if None in cpu else sum(cpu) / 3600
 
 
 def _wall_seconds(trials: list) -> float:

@@ -114,11 +114,13 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float]]) -> list[str]:
+def compute_lines(runs: list[dict],
+                  searches: dict[str, tuple[int, float, float | None]]) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
     the CPU seconds of all their threads; "-" where a run did not count them) and their wall
     hours (sum over runs; a run paused or on a busy machine counts that time too); then each
-    search that chose configs of the study (name -> finished trials, wall hours)."""
+    search that chose configs of the study (name -> finished trials, wall hours, CPU hours or
+    None)."""
     parts: dict[str, list[dict]] = {}
     for r in runs:
         parts.setdefault(regime_of(r["dataset"], r.get("fraction"), r.get("tag", "")), []).append(r)
@@ -128,7 +130,8 @@ def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float]]) -> l
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    for name, (trials, hours) in sorted(searches.items()):
-        lines.append(f"| tuning: search `{name}` | {trials} trials | - | {hours:.1f} |")
+    for name, (trials, hours, cpu) in sorted(searches.items()):
+        lines.append(f"| tuning: search `{name}` | {trials} trials | "
+                     f"{'-' if cpu is None else f'{cpu:.1f}'} | {hours:.1f} |")
     return lines + [""]
 
