@@ -100,26 +100,28 @@ class Study:
             raise TextGNNError(f"{path}: missing study key {exc}") from None
 
     def cells(self, datasets: list[str] | None = None, seeds: int | None = None) -> list[Cell]:
-        """Baselines first (seconds each), then the grid, then the extra cells."""
+        """Dataset by dataset, in the study's order, so one dataset's tables fill before the
+        next one's runs start (a study runs them in this order): its baselines, the grid, the
+        extra cells, then its low-resource cells."""
         chosen = [d for d in self.datasets if datasets is None or d in datasets]
         seed_list = self.seeds[:seeds] if seeds else self.seeds
-        return ([Cell(d, "-", b, s) for d in chosen for b in self.baselines
-                 for s in _baseline_seeds(b, seed_list)]
-                + [Cell(d, g, e, s) for d in chosen for g in self.graphs for e in self.encoders
-                   for s in seed_list]
-                + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
-                   for c in self.extra for d in chosen if d in c["datasets"]
-                   for s in (seed_list if c["seeds"] is None else c["seeds"][:len(seed_list)])]
-                + self._low_resource_cells(chosen, seed_list))
+        return [cell for d in chosen for cell in self._dataset_cells(d, seed_list)]
 
-    def _low_resource_cells(self, chosen: list[str], seed_list: list[int]) -> list[Cell]:
+    def _dataset_cells(self, d: str, seed_list: list[int]) -> list[Cell]:
+        return ([Cell(d, "-", b, s) for b in self.baselines for s in _baseline_seeds(b, seed_list)]
+                + [Cell(d, g, e, s) for g in self.graphs for e in self.encoders for s in seed_list]
+                + [Cell(d, c["graph"], c["encoder"], s, c["tag"], c["config"], c["label"])
+                   for c in self.extra if d in c["datasets"]
+                   for s in (seed_list if c["seeds"] is None else c["seeds"][:len(seed_list)])]
+                + self._low_resource_cells(d, seed_list))
+
+    def _low_resource_cells(self, d: str, seed_list: list[int]) -> list[Cell]:
         low = self.low_resource
-        if not low:
+        if not low or d not in low["datasets"]:
             return []
-        datasets = [d for d in chosen if d in low["datasets"]]
-        return ([Cell(d, "-", b, s, fraction=f) for d in datasets for f in low["fractions"]
+        return ([Cell(d, "-", b, s, fraction=f) for f in low["fractions"]
                  for b in low["baselines"] for s in _baseline_seeds(b, seed_list)]
-                + [Cell(d, g, e, s, config=low["config"], fraction=f) for d in datasets
+                + [Cell(d, g, e, s, config=low["config"], fraction=f)
                    for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
 
 
