@@ -77,6 +77,7 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     # the chosen config is the best trial's and retrains to its dev score
     text = report.read_text()
     assert f"| gcn | window | {TRIALS} (" in text and "| transformer | window |" in text
+    assert f"Fixed for every cell of a dataset: {toy_data.name}: -" in text  # the protocol
     # an ended or pruned trial keeps no checkpoint (only one cut off needs it)
     assert not list((root / "runs").rglob("checkpoint*")) and list((root / "runs").rglob("history.csv"))
     # what each trial cost in CPU seconds, pruned ones too, and each cell's CPU hours

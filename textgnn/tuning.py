@@ -389,7 +389,12 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                  f"`{p.key}` " + (f"in {list(p.choices)}" if p.choices is not None
                                   else f"[{p.low}, {p.high}]{' log' if p.log else ''}")
                  + (f" ({', '.join(p.encoders)} only)" if p.encoders else "")
-                 for p in search.space), ""]
+                 for p in search.space), "",
+             "Fixed for every cell of a dataset: " + "; ".join(
+                 f"{Path(d).name}: {', '.join(f'`{o}`' for o in overrides) or '-'}"
+                 for d, overrides in search.datasets.items())
+             + "".join(f"; for {encoder}-{graph} only: {', '.join(f'`{o}`' for o in overrides)}"
+                       for (encoder, graph), overrides in search.cell_overrides.items()), ""]
     rows: dict[str, list[str]] = {}
     totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
