@@ -546,8 +546,9 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     assert row["cpu_hours"] == pytest.approx(cpu["gcn"] + cpu["tfidf-lr"])
     assert (row["cpu_hours_left"], row["unestimated"]) == (pytest.approx(cpu["gcn"]), 2)
     # the report says how much of the whole study its tables hold (a study still running)
-    assert ("**In progress: 2 of the 5 planned runs are recorded** (short texts 2/5)"
-            in report(out / "plan"))
+    text = report(out / "plan")
+    assert "**In progress: 2 of the 5 planned runs are recorded** (short texts 2/5)" in text
+    assert f"experiment {study.path} --plan" in text
     [row] = plan(study, out, exclude="*/gat-*")  # --exclude: the cells still to be tuned
     assert (row["planned"], row["recorded"], row["ready"], row["waiting"]) == (3, 2, 1, 0)
     # running the cells that wait: nothing runs, nothing fails, they are left for later

@@ -55,6 +55,7 @@ class Study:
     # config}; each cell and baseline again on a stratified share of train
     # (data.train_fraction), the cells on ``config`` when given (a template, as a cell's)
     low_resource: dict = field(default_factory=dict)
+    path: Path | None = None  # the study file, when read from one
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
@@ -89,6 +90,7 @@ class Study:
                         "config": (path.parent / c["config"]).resolve() if c.get("config") else None,
                         "seeds": _seed_list(c["seeds"]) if "seeds" in c else None}
                        for c in raw.get("cells") or []],
+                path=path,
                 low_resource={} if not low else {
                     "config": (path.parent / low["config"]).resolve() if low.get("config") else None,
                     "datasets": list(low["datasets"]),
@@ -393,15 +395,17 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
 
 
 def _write_planned(study: Study, out: Path) -> None:
-    """``planned.json``: the whole study's run count per part, whatever part of it this
-    invocation runs, so the report can say how much of the study its tables hold."""
+    """``planned.json``: the study file and the whole study's run count per part, whatever
+    part of it this invocation runs, so the report can say how much of the study its tables
+    hold and how to see the rest."""
     from .verdict import regime_of
 
-    planned: dict[str, int] = {}
+    parts: dict[str, int] = {}
     for cell in study.cells():
         part = regime_of(Path(cell.dataset).name, cell.fraction, cell.tag)
-        planned[part] = planned.get(part, 0) + 1
-    (out / PLANNED).write_text(json.dumps(planned, indent=1) + "\n")
+        parts[part] = parts.get(part, 0) + 1
+    source = _relative(study.path) if study.path else None
+    (out / PLANNED).write_text(json.dumps({"study": source, "parts": parts}, indent=1) + "\n")
 
 
 def _family(key: str) -> str:

@@ -159,7 +159,8 @@ def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
     path = study_dir / PLANNED
     if not path.is_file():
         return []
-    planned: dict[str, int] = json.loads(path.read_text())
+    plan = json.loads(path.read_text())
+    planned: dict[str, int] = plan["parts"]
     recorded: dict[str, int] = {}
     for r in runs:
         part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
@@ -170,7 +171,8 @@ def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
     parts = ", ".join(f"{part} {recorded.get(part, 0)}/{n}" for part, n in planned.items())
     return [f"**In progress: {done} of the {total} planned runs are recorded** ({parts}); "
             "the tables and verdicts below hold those alone. What is left, and its estimated "
-            "CPU hours: `python -m textgnn experiment <study.yaml> --plan`.", ""]
+            f"CPU hours: `python -m textgnn experiment {plan['study'] or '<study file>'} "
+            "--plan`.", ""]
 
 
 def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
