@@ -53,6 +53,25 @@ def test_token_budget_bounds_batches_by_tokens():
     assert all(len(b) == 1 or sum((lengths * 20)[i] for i in b) <= 30 for b in epoch)
 
 
+@pytest.mark.parametrize("kind", ["window", "complete", "dependency+complete"])
+def test_graphs_built_a_chunk_of_texts_at_a_time_are_the_graphs_built_at_once(monkeypatch, kind):
+    """pipeline.graphs builds GRAPH_CHUNK texts at a time (bounded memory on long documents):
+    the graphs are exactly those of one pass over every text."""
+    import textgnn.pipeline
+
+    cfg = load_config(None, [f"graph.kind={kind}"])
+    texts = ["the cat sat on the mat", "a dog ran", "the dog sat", "it rained all day", "no"]
+    pipeline = Pipeline(cfg, Vocab.build([t.split() for t in texts], 1, True), ["x", "y"])
+    at_once = pipeline.graphs(texts, progress=False)
+    monkeypatch.setattr(textgnn.pipeline, "GRAPH_CHUNK", 2)
+    chunked = pipeline.graphs(texts, progress=False)
+    assert len(chunked) == len(at_once) == len(texts)
+    for a, b in zip(at_once, chunked, strict=True):
+        a, b = a.to_dict(), b.to_dict()
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in a)
+
+
 def test_graphs_are_stored_narrow_and_computed_as_wide():
     """Index tensors are kept as int32/int16 (a training set stays in memory all run); the
     model widens them, so the logits equal those computed from int64 inputs."""

@@ -38,6 +38,10 @@ from .parsing import ParsedText, Parser
 SURROGATE = re.compile("[\ud800-\udfff]")
 CHARS_PER_TOKEN = 50  # generous: English averages under 6 characters per token
 PREDICT_MAX_TOKENS = {"sparse": 10_000, "complete": 2_000}
+# Graphs are built this many texts at a time: the vectorised builder holds int64 arrays of
+# every edge of what it builds until those graphs are stored narrow, 33 bytes an edge at the
+# peak; all of 20NG's complete graphs cut at 512 tokens (0.9 G edges) would need 38 GB.
+GRAPH_CHUNK = 512
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,7 +159,11 @@ class Pipeline:
             xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
         else:
             xs = [self.vocab.encode(p.tokens) for p in parsed]
-        graphs = [to_pyg(g, x, y) for g, x, y in zip(self.builder.build_many(parsed), xs, ys, strict=True)]
+        graphs = []
+        for start in range(0, len(parsed), GRAPH_CHUNK):
+            part = slice(start, start + GRAPH_CHUNK)
+            graphs += [to_pyg(g, x, y) for g, x, y in
+                       zip(self.builder.build_many(parsed[part]), xs[part], ys[part], strict=True)]
         if self.tokenizer is not None:
             enc = self.tokenizer(list(texts), truncation=True, return_offsets_mapping=True,
                                  max_length=self.config.model.max_subwords)
