@@ -156,12 +156,15 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 def _print_plan(rows: list[dict]) -> None:
     counts = {"planned": 7, "recorded": 8, "ready": 6, "waiting": 7}  # column widths
-    print(f"{'part':<15} {'dataset':<9} {'planned':>7} {'recorded':>8} {'ready':>6} "
-          f"{'waiting':>7} {'CPU h':>7} {'CPU h left':>10} {'no estimate':>11}")
+    hours = {"cpu_hours": ("CPU h", 7), "cpu_hours_left": ("CPU h left", 10)}
 
     def line(name: str, r: dict) -> str:
         return (f"{name:<25} " + " ".join(f"{r[k]:>{w}}" for k, w in counts.items())
-                + f" {r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['unestimated']:>11}")
+                + "".join(f" {r[k]:>{w}.1f}" for k, (_, w) in hours.items())
+                + f" {r['unestimated']:>11}")
+
+    print(f"{'part':<15} {'dataset':<9} " + " ".join(f"{k:>{w}}" for k, w in counts.items())
+          + "".join(f" {title:>{w}}" for title, w in hours.values()) + f" {'no estimate':>11}")
 
     for r in rows:
         print(line(f"{r['part']:<15} {r['dataset']:<9}", r))
