@@ -65,7 +65,7 @@ def test_transformer_block_on_complete_graph_is_self_attention(path):
     batch = complete_batch(sizes, HIDDEN, gen)
     layout = None
     if path == "dense":
-        layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
+        layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch)
         assert layout is not None
     sparse = block(batch.x, batch.edge_index, batch.edge_type, layout)
 
@@ -135,7 +135,7 @@ def test_dense_fast_path_matches_message_passing(kind, encoder, with_types, devi
         torch.nn.init.normal_(table, std=1.0, generator=gen)
     conv.to(device)
     batch = complete_batch([4, 13, 1, 7], HIDDEN, gen, kind).to(device)
-    layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes)
+    layout = complete_layout(batch.edge_index, batch.edge_type, batch.batch)
     results = []
     for path_layout in (None, layout):
         x = batch.x.clone().requires_grad_(True)
@@ -171,8 +171,7 @@ def test_hybrid_without_local_conv_is_the_transformer_block():
                            for k, v in hybrid.state_dict().items()})
     # the transformer on the complete graph: same edges, each with its complete-part type
     complete_type = union.edge_type[:, -1]
-    for layout in (None, complete_layout(union.edge_index, union.edge_type, union.batch,
-                                         union.num_nodes)):
+    for layout in (None, complete_layout(union.edge_index, union.edge_type, union.batch)):
         with torch.no_grad():
             a = hybrid(union.x, union.edge_index, union.edge_type, layout)
             b = plain(union.x, union.edge_index, complete_type,
@@ -190,19 +189,19 @@ def test_dense_layout_only_for_complete_graphs():
     gen = torch.Generator().manual_seed(0)
     batch = complete_batch([3, 5], HIDDEN, gen)
     ei, et, b, n = batch.edge_index, batch.edge_type, batch.batch, batch.num_nodes
-    layout = complete_layout(ei, et, b, n)
+    layout = complete_layout(ei, et, b)
     assert layout is not None and layout.mask.sum() == n
     assert layout.types[0, 0, 2] == et[(ei[0] == 2) & (ei[1] == 0)]  # source 2 -> target 0
     order = torch.randperm(ei.size(1), generator=gen)
-    shuffled = complete_layout(ei[:, order], et[order], b, n)
+    shuffled = complete_layout(ei[:, order], et[order], b)
     assert torch.equal(shuffled.types, layout.types)
-    assert complete_layout(ei[:, 1:], et[1:], b, n) is None
+    assert complete_layout(ei[:, 1:], et[1:], b) is None
     duplicated = ei.clone()
     duplicated[:, 0] = duplicated[:, 1]  # same count, one pair missing
-    assert complete_layout(duplicated, et, b, n) is None
+    assert complete_layout(duplicated, et, b) is None
     window = GraphBuilder("window", window=1).build(ParsedText(list("abcd")))
     assert complete_layout(torch.from_numpy(window.edge_index), torch.from_numpy(window.edge_type),
-                           torch.zeros(4, dtype=torch.long), 4) is None
+                           torch.zeros(4, dtype=torch.long)) is None
 
 
 def test_dense_layout_shares_types_that_depend_on_positions_only():
@@ -210,7 +209,7 @@ def test_dense_layout_shares_types_that_depend_on_positions_only():
     gen = torch.Generator().manual_seed(3)
     batch = complete_batch([3, 5, 4], HIDDEN, gen)
     ei, et = batch.edge_index, batch.edge_type
-    layout = complete_layout(ei, et, batch.batch, batch.num_nodes)
+    layout = complete_layout(ei, et, batch.batch)
     assert layout.types.shape == (1, 5, 5)
     slot = torch.arange(batch.num_nodes) - batch.ptr[batch.batch]
     assert torch.equal(layout.types[0, slot[ei[1]], slot[ei[0]]], et)  # every edge's own type

@@ -89,6 +89,29 @@ def test_building_many_at_once_equals_one_by_one(parsed, window):
             assert np.array_equal(together.position, np.arange(len(p.tokens)))
 
 
+@FAST
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=6), st.integers(1, 9),
+       st.booleans(), st.booleans())
+def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loops, reverse):
+    # what collate() puts in a batch of complete graphs: their stored edges, node ids offset
+    # text after text, in the same order
+    builder = GraphBuilder("complete", clip=clip, self_loops=self_loops, reverse=reverse)
+    graphs = builder.build_many([ParsedText([f"w{i}" for i in range(n)]) for n in lengths])
+    starts = np.cumsum(lengths) - np.asarray(lengths)
+    edge_index, edge_type = builder.batch_edges(np.asarray(lengths))
+    assert np.array_equal(edge_index, np.concatenate(
+        [g.edge_index + start for g, start in zip(graphs, starts, strict=True)], axis=1))
+    assert np.array_equal(edge_type, np.concatenate([g.edge_type for g in graphs]))
+    # what a dense model gets instead: the types of the longest graph, [target, source],
+    # every other graph's being its top-left corner
+    types = builder.complete_types(max(lengths))
+    assert (types is None) == (not (self_loops and reverse))
+    for g in graphs if types is not None else []:
+        (source, target), n = g.edge_index, g.num_nodes
+        assert np.array_equal(types[target, source], g.edge_type)
+        assert g.edge_index.shape[1] == n * n
+
+
 @pytest.fixture(scope="module")
 def parser():
     return Parser()

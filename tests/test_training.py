@@ -10,6 +10,7 @@ from textgnn.batching import BucketBatchSampler, token_budget_batches
 from textgnn.config import TrainConfig, load_config
 from textgnn.errors import TextGNNError
 from textgnn.features import Vocab
+from textgnn.graphs import to_pyg
 from textgnn.pipeline import Pipeline
 from textgnn.training import lr_factor
 
@@ -70,6 +71,32 @@ def test_graphs_built_a_chunk_of_texts_at_a_time_are_the_graphs_built_at_once(mo
         a, b = a.to_dict(), b.to_dict()
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in a)
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "gcn", "gatv2"])
+def test_complete_graphs_store_no_edges_and_each_batch_makes_them(encoder):
+    """n^2 edges a text are not kept for a run: collate() gives a dense model the matrix of
+    their types and a sparse one the edges the graphs would have stored (same order), and
+    the logits are exactly those computed from the stored edges."""
+    cfg = load_config(None, ["graph.kind=complete", "model.hidden=16", "model.heads=2",
+                             "model.ffn=32", f"model.encoder={encoder}"])
+    texts = ["the cat sat on the mat", "a dog ran", "the dog sat", "no"]
+    pipeline = Pipeline(cfg, Vocab.build([t.split() for t in texts], 1, True), ["x", "y"])
+    graphs = pipeline.graphs(texts, ["x", "y", "x", "y"], progress=False)
+    assert [g.edge_index.shape[1] for g in graphs] == [0, 0, 0, 0]
+    stored = Batch.from_data_list([to_pyg(t, g.x, int(g.y)) for t, g in
+                                   zip(pipeline.token_graphs(texts), graphs, strict=True)])
+    model = pipeline.model.eval()
+    for dense in (True, False):
+        model.dense = dense and encoder != "gatv2"  # gatv2 has no dense path
+        made = pipeline.collate(graphs)
+        if model.dense:
+            assert made.edge_index.shape[1] == 0 and made.complete_types.shape == (6, 6)
+        else:
+            assert not hasattr(made, "complete_types")
+            assert torch.equal(made.edge_index, stored.edge_index.long())
+            assert torch.equal(made.edge_type, stored.edge_type.long())
+        assert torch.equal(model(made), model(stored))
 
 
 def test_graphs_are_stored_narrow_and_computed_as_wide():

@@ -14,8 +14,6 @@ from .nn import Backbone
 
 def explain(pipeline, text: str, layer: int = -1) -> dict:
     """Tokens, ``edges`` as ``[source, target, weight, type]`` and the prediction."""
-    from torch_geometric.data import Batch
-
     model = pipeline.model
     if not isinstance(model, Backbone):
         raise TextGNNError("explain draws graph encoders on learned, static or frozen contextual "
@@ -33,7 +31,7 @@ def explain(pipeline, text: str, layer: int = -1) -> dict:
     try:
         model.eval()
         with torch.no_grad():
-            probs = torch.softmax(model(Batch.from_data_list([data])), -1)[0]
+            probs = torch.softmax(model(pipeline.collate([data])), -1)[0]
         weights = conv.edge_weights
         weights = (weights.mean(-1) if weights.dim() == 2 else weights).tolist()  # heads averaged
     finally:

@@ -53,6 +53,12 @@ class TokenGraph:
     def num_nodes(self) -> int:
         return len(self.tokens)
 
+    @classmethod
+    def edgeless(cls, tokens: list[str]) -> TokenGraph:
+        """The nodes alone: what is stored of a graph whose edges a batch makes."""
+        empty = np.zeros((2, 0), dtype=np.int64)
+        return cls(list(tokens), empty, empty[0], np.arange(len(tokens), dtype=np.int64))
+
 
 def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
     """All ordered pairs (src, dst) with src < dst <= src + max_offset, sorted by (src, dst).
@@ -68,7 +74,8 @@ def _pairs_within(n: int, max_offset: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Corpus:
-    """Many parsed texts laid end to end: node ``i`` of text ``t`` is ``starts[t] + i``."""
+    """Many parsed texts laid end to end: node ``i`` of text ``t`` is ``starts[t] + i``.
+    ``parsed`` is empty when only the lengths are known (:meth:`GraphBuilder.batch_edges`)."""
 
     parsed: list[ParsedText]
     lengths: np.ndarray  # (T,)
@@ -139,6 +146,14 @@ class GraphBuilder:
     def build(self, parsed: ParsedText) -> TokenGraph:
         return self.build_many([parsed])[0]
 
+    @property
+    def lengths_only(self) -> bool:
+        """Whether the edges follow from the text's length alone, so a batch can make them
+        (:meth:`batch_edges`) instead of each text storing them: true of the complete graph,
+        whose n^2 edges would otherwise dominate memory on long texts (all of 20NG cut at
+        512 tokens: 0.9 G edges, 9 GB stored narrow)."""
+        return self.kind == "complete"
+
     def build_many(self, parsed: list[ParsedText]) -> list[TokenGraph]:
         """The graphs of many texts, computed in one vectorised pass over all their tokens
         (per-text Python overhead, not the arithmetic, dominates a cached re-run)."""
@@ -146,9 +161,47 @@ class GraphBuilder:
             per_part = [p.build_many(parsed) for p in self.parts]
             return [self._union(list(graphs)) for graphs in zip(*per_part, strict=True)]
         corpus = Corpus.of(parsed)
+        edge_index, edge_type, size = self._edges(corpus)
+        local = np.arange(corpus.node_text.size) - corpus.starts[corpus.node_text]
+        cuts = np.cumsum(size)[:-1]
+        return [TokenGraph(list(p.tokens), np.ascontiguousarray(ei), et, position)
+                for p, ei, et, position in zip(
+            parsed, np.split(edge_index, cuts, axis=1), np.split(edge_type, cuts),
+            np.split(local, np.cumsum(corpus.lengths)[:-1]), strict=True)]
+
+    def batch_edges(self, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The edges of texts of these lengths laid end to end, node ids offset as a PyG
+        ``Batch`` offsets them: exactly the concatenation of their :meth:`build_many` graphs'
+        edges, in the same order (so a model reads the same sums in the same order). Only
+        for a kind that is :attr:`lengths_only`."""
+        if not self.lengths_only:
+            raise TextGNNError(f"the {self.kind!r} graph needs each text's parse, not only its length")
+        lengths = np.asarray(lengths, dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        corpus = Corpus([], lengths, starts, np.repeat(np.arange(lengths.size), lengths))
+        edge_index, edge_type, size = self._edges(corpus)
+        return edge_index + np.repeat(starts, size), edge_type
+
+    def complete_types(self, n: int) -> np.ndarray | None:
+        """(n, n): the type of the edge source j -> target i at ``[i, j]``, for every pair
+        of a complete graph of ``n`` nodes, which is each text's top-left corner of it:
+        what a dense layout needs instead of the edges. None unless this builds complete
+        graphs with self-loops and both directions (else the graph is not complete)."""
+        if self.kind != "complete" or not (self.self_loops and self.reverse):
+            return None
+        offset = np.arange(n)[None, :] - np.arange(n)[:, None]  # j - i: > 0 when j comes after
+        clipped = np.minimum(np.abs(offset), self.clip)
+        types = np.where(offset < 0, self.type_id["rel-1"] + 1 - clipped,
+                         self.type_id["rel+1"] - 1 + clipped)
+        np.fill_diagonal(types, self.type_id["self"])
+        return types.astype(np.int64)
+
+    def _edges(self, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every text's edges, text after text, node ids local to their text: (edge_index,
+        edge_type, edges per text)."""
         src, dst, fwd_type, rev_type, text = self.kinds[self.kind](self, corpus)
         starts, lengths = corpus.starts, corpus.lengths
-        m = np.bincount(text, minlength=len(parsed))  # forward edges per text
+        m = np.bincount(text, minlength=lengths.size)  # forward edges per text
         # each text's block, in a fixed order: forward, reversed (reverse), self-loops
         loops_at = m * (2 if self.reverse else 1)
         size = loops_at + (lengths if self.self_loops else 0)
@@ -161,16 +214,12 @@ class GraphBuilder:
         if self.reverse:
             pos = pos + m[text]
             edge_index[0, pos], edge_index[1, pos], edge_type[pos] = dst, src, rev_type
-        local = np.arange(corpus.node_text.size) - starts[corpus.node_text]
         if self.self_loops:
+            local = np.arange(corpus.node_text.size) - starts[corpus.node_text]
             pos = (block + loops_at)[corpus.node_text] + local
             edge_index[:, pos] = local
             edge_type[pos] = self.type_id["self"]
-        cuts = np.cumsum(size)[:-1]
-        return [TokenGraph(list(p.tokens), np.ascontiguousarray(ei), et, position)
-                for p, ei, et, position in zip(
-            parsed, np.split(edge_index, cuts, axis=1), np.split(edge_type, cuts),
-            np.split(local, np.cumsum(lengths)[:-1]), strict=True)]
+        return edge_index, edge_type, size
 
     def _union(self, graphs: list[TokenGraph]) -> TokenGraph:
         n = graphs[0].num_nodes

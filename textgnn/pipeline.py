@@ -162,8 +162,10 @@ class Pipeline:
         graphs = []
         for start in range(0, len(parsed), GRAPH_CHUNK):
             part = slice(start, start + GRAPH_CHUNK)
-            graphs += [to_pyg(g, x, y) for g, x, y in
-                       zip(self.builder.build_many(parsed[part]), xs[part], ys[part], strict=True)]
+            built = ([TokenGraph.edgeless(p.tokens) for p in parsed[part]]
+                     if self.builder.lengths_only  # edges made per batch by collate()
+                     else self.builder.build_many(parsed[part]))
+            graphs += [to_pyg(g, x, y) for g, x, y in zip(built, xs[part], ys[part], strict=True)]
         if self.tokenizer is not None:
             enc = self.tokenizer(list(texts), truncation=True, return_offsets_mapping=True,
                                  max_length=self.config.model.max_subwords)
@@ -176,6 +178,29 @@ class Pipeline:
             graphs = [TextData(**g.to_dict()) for g in graphs]
         return graphs
 
+    def collate(self, graphs: list):
+        """Graphs -> one PyG ``Batch``. The complete graph's edges are not stored (n^2 a
+        text) but made here for this batch only: as the (n, n) matrix of their types
+        (``complete_types``) when the model reads complete graphs densely, else as the
+        edges themselves, the same edges in the same order as the graphs would have stored.
+        Either way the model computes exactly what it computes from stored edges."""
+        from torch_geometric.data import Batch
+
+        batch = Batch.from_data_list(graphs)
+        if not self.builder.lengths_only:
+            return batch
+        lengths = np.fromiter((g.num_nodes for g in graphs), np.int64, len(graphs))
+        backbone = self.model if isinstance(self.model, Backbone) else getattr(self.model, "backbone", None)
+        dense = backbone is not None and backbone.dense
+        types = self.builder.complete_types(int(lengths.max())) if dense else None
+        if types is not None:
+            batch.complete_types = torch.from_numpy(types)
+        else:
+            edge_index, edge_type = self.builder.batch_edges(lengths)
+            batch.edge_index = torch.from_numpy(edge_index)
+            batch.edge_type = torch.from_numpy(edge_type)
+        return batch
+
     # graph -> prediction -------------------------------------------------------------------
     @torch.no_grad()
     def logits(self, graphs: list, batch_size: int | None = None,
@@ -183,7 +208,6 @@ class Pipeline:
         """Logits in input order. Graphs are batched in order of size (less padding on the
         dense path), a deterministic order, so the same inputs always give bit-identical
         outputs on the same machine."""
-        from torch_geometric.data import Batch
         from tqdm.auto import tqdm
 
         lengths = [g.num_nodes for g in graphs]
@@ -196,7 +220,7 @@ class Pipeline:
         # disable=None: silent when stderr is not a terminal
         for idx in tqdm(batches, desc="evaluating", unit="batch", leave=False,
                         disable=None if progress else True):
-            batch = Batch.from_data_list([graphs[i] for i in idx]).to(self.device)
+            batch = self.collate([graphs[i] for i in idx]).to(self.device)
             out[idx] = self.model(batch).float().cpu()
         return out
 

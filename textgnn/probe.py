@@ -193,7 +193,6 @@ def graph_attention(pipeline, texts: Sequence[str], parsed: Sequence, relations:
     """Maps of our own attention encoders, read per edge from every block's attention (the
     sparse path sees every edge) and laid out as (layers, heads, n, n) per text."""
     import torch
-    from torch_geometric.data import Batch
 
     model = pipeline.model
     convs = [getattr(block.conv, "attention", block.conv) for block in model.blocks]
@@ -205,7 +204,7 @@ def graph_attention(pipeline, texts: Sequence[str], parsed: Sequence, relations:
     try:
         for start in range(0, len(texts), batch_size):
             graphs = pipeline.graphs(list(texts[start:start + batch_size]), progress=False)
-            batch = Batch.from_data_list(graphs)
+            batch = pipeline.collate(graphs)
             with torch.no_grad():
                 model(batch)
             weights = torch.stack([conv.edge_weights for conv in convs], 1)  # (E, L, H)

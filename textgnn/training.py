@@ -198,13 +198,12 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     train_graphs = pipeline.graphs(train_split.texts, train_split.labels, show)
     dev_graphs = pipeline.graphs(data.dev.texts, data.dev.labels, show)
 
-    from torch_geometric.loader import DataLoader
-
     t = config.train
     sampler = BucketBatchSampler([g.num_nodes for g in train_graphs], t.batch_size, t.bucket,
                                  t.seed, t.max_batch_tokens)
-    loader = DataLoader(train_graphs, batch_sampler=RankShard(sampler, rank, world) if world > 1
-                        else sampler)
+    loader = torch.utils.data.DataLoader(
+        train_graphs, batch_sampler=RankShard(sampler, rank, world) if world > 1 else sampler,
+        collate_fn=pipeline.collate)
     optimizer = torch.optim.AdamW(_parameter_groups(pipeline.model, config), lr=t.lr,
                                   weight_decay=t.weight_decay, fused=t.fused_optimizer or None)
     run = Run(config, out_dir, rank, world, device, show, data, pipeline, train_graphs,

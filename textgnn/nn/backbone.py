@@ -16,7 +16,7 @@ from torch_geometric.nn.aggr import AttentionalAggregation
 
 from ..config import ModelConfig
 from ..errors import TextGNNError
-from .convs import DenseLayout, complete_layout, conv_class, make_conv
+from .convs import DenseLayout, complete_layout, conv_class, lengths_layout, make_conv
 from .dropout import Dropout, kernel
 
 
@@ -152,15 +152,25 @@ class Backbone(nn.Module):
         self.head = nn.Linear(cfg.hidden, num_classes)
 
     def node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                    pos: Tensor | None = None, batch: Tensor | None = None) -> Tensor:
+                    pos: Tensor | None = None, batch: Tensor | None = None,
+                    complete_types: Tensor | None = None) -> Tensor:
         """Node states after the last block; ``batch`` (node -> graph) enables the dense path
         of convs that have one, when every graph of the batch is complete. Index tensors may
-        come narrow (graphs are stored as int32/int16) and are widened here."""
+        come narrow (graphs are stored as int32/int16) and are widened here.
+
+        ``complete_types`` (n, n) stands for the edges of a batch of complete graphs whose
+        edge types follow from positions (see :func:`~textgnn.nn.convs.lengths_layout`):
+        the dense path then needs no edges, and ``edge_index`` may be empty."""
+        if complete_types is not None and not (self.dense and batch is not None):
+            raise TextGNNError("complete_types replaces the edges only on the dense path "
+                               "(model.dense with a dense-capable encoder, and batch given)")
         with kernel(self.cfg.dropout_kernel):
-            return self._node_states(x, edge_index.long(), edge_type.long(), pos, batch)
+            return self._node_states(x, edge_index.long(), edge_type.long(), pos, batch,
+                                     complete_types)
 
     def _node_states(self, x: Tensor, edge_index: Tensor, edge_type: Tensor,
-                     pos: Tensor | None, batch: Tensor | None) -> Tensor:
+                     pos: Tensor | None, batch: Tensor | None,
+                     complete_types: Tensor | None) -> Tensor:
         if self.training and self.cfg.word_dropout > 0:
             # Replacing whole tokens by <unk> (id 0, or a zero vector) regularises more than
             # feature dropout.
@@ -173,8 +183,10 @@ class Backbone(nn.Module):
             h = h + self.positions(pos.long())
         h = self.embedding_dropout(h)
         layout = None
-        if self.dense and batch is not None:
-            layout = complete_layout(edge_index, edge_type, batch, x.size(0))
+        if complete_types is not None:
+            layout = lengths_layout(batch, complete_types)
+        elif self.dense and batch is not None:
+            layout = complete_layout(edge_index, edge_type, batch)
         for block in self.blocks:
             h = block(h, edge_index, edge_type, layout)
         return h
@@ -183,7 +195,7 @@ class Backbone(nn.Module):
         """``batch``: a PyG Batch with x, edge_index, edge_type, pos, batch; ``x`` replaces
         ``batch.x`` (node features computed by an enclosing model)."""
         h = self.node_states(batch.x if x is None else x, batch.edge_index, batch.edge_type,
-                             batch.pos, batch.batch)
+                             batch.pos, batch.batch, getattr(batch, "complete_types", None))
         pooled = self.pool(h, batch.batch, batch.num_graphs)
         with kernel(self.cfg.dropout_kernel):
             return self.head(self.head_dropout(pooled))

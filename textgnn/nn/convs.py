@@ -461,8 +461,28 @@ def _shared_types(types: Tensor, pair_mask: Tensor) -> Tensor:
     return pattern if bool((same | ~pair_mask).all()) else types
 
 
-def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
-                    num_nodes: int) -> DenseLayout | None:
+def _slots(batch: Tensor, counts: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """(B, n) real-node mask and each node's flat slot, graph-major, in node order."""
+    first = (torch.cumsum(counts, 0) - counts).index_select(0, batch)
+    node_slot = torch.arange(batch.numel(), device=batch.device) - first
+    mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
+    return mask, batch * n + node_slot
+
+
+def lengths_layout(batch: Tensor, types: Tensor) -> DenseLayout:
+    """The dense layout of a batch of complete graphs whose edge types follow from node
+    positions alone, from ``batch`` (node -> graph) and ``types`` (n, n), the types of the
+    longest graph (every other graph's are its top-left corner): the layout
+    :func:`complete_layout` finds from those graphs' n^2 edges each, without the edges."""
+    counts = torch.bincount(batch)
+    n = int(counts.max())
+    if types.shape[:2] != (n, n):
+        raise TextGNNError(f"complete_types is {tuple(types.shape)}, the longest graph has {n} nodes")
+    mask, slots = _slots(batch, counts, n)
+    return DenseLayout(mask, types.long().unsqueeze(0), slots)
+
+
+def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor) -> DenseLayout | None:
     """The dense layout if every graph in the batch is complete with self-loops, else None.
 
     Checked from the edges themselves (every (target, source) slot of every graph covered
@@ -475,19 +495,17 @@ def complete_layout(edge_index: Tensor, edge_type: Tensor, batch: Tensor,
         return None
     # index_select rather than indexing with [] throughout: on n^2 edges per graph the
     # latter is several times slower on CPU, and this runs on every forward pass
-    first = (torch.cumsum(counts, 0) - counts).index_select(0, batch)
-    node_slot = torch.arange(num_nodes, device=batch.device) - first
     source, target = edge_index
     if not torch.equal(batch.index_select(0, target), batch.index_select(0, source)):
         return None
     n = int(counts.max())
-    slots = batch * n + node_slot
+    mask, slots = _slots(batch, counts, n)
+    node_slot = slots - batch * n
     types = torch.full((counts.numel() * n * n, *edge_type.shape[1:]), -1, dtype=torch.long,
                        device=batch.device)
     cell = slots.index_select(0, target) * n + node_slot.index_select(0, source)
     types.index_copy_(0, cell, edge_type)
     types = types.view(counts.numel(), n, n, *edge_type.shape[1:])
-    mask = torch.arange(n, device=batch.device) < counts.unsqueeze(1)
     pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)
     if bool(((types.view(*types.shape[:3], -1)[..., 0] < 0) & pair_mask).any()):
         return None  # duplicate edges hid a missing pair
