@@ -145,16 +145,19 @@ class Pipeline:
         return self.builder.build_many(self.parse(texts, progress))
 
     def graphs(self, texts: Sequence[str], labels: Sequence[str] | None = None,
-               progress: bool = True, max_tokens: int | None = None) -> list:
+               progress: bool = True, max_tokens: int | None = None,
+               parsed: list[ParsedText] | None = None) -> list:
         """Texts (and gold labels) -> PyG ``Data`` objects ready for batching. Node inputs
         ``x`` are token ids or frozen contextual vectors; a model that fine-tunes its encoder
-        also gets each text's sub-word ids and their alignment to the tokens."""
+        also gets each text's sub-word ids and their alignment to the tokens. ``parsed``:
+        what :meth:`parse` gave for these texts, when the caller has it already."""
         ys: list[int | None] = [None] * len(texts)
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
             ys = [index.get(label, -1) for label in labels]
         texts = [SURROGATE.sub("\ufffd", t) for t in texts]
-        parsed = self.parse(texts, progress, max_tokens)
+        if parsed is None:
+            parsed = self.parse(texts, progress, max_tokens)
         if self.features is not None:
             xs = [torch.from_numpy(v) for v in self.features(texts, [p.tokens for p in parsed], progress)]
         else:
