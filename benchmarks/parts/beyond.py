@@ -21,8 +21,6 @@ BEYOND = (("transformer", "complete"), ("transformer", "dependency+complete"),
 def bench_beyond(batches: int, repeats: int) -> tuple[dict, list[dict]]:
     """Training steps on real MR sentences (64 per batch, as in training): biased attention
     and the hybrid block as ratios to the plain transformer on the complete graph."""
-    from torch_geometric.data import Batch
-
     texts = load_dataset("mr", splits=("train",)).train.texts[: 64 * batches]
     vocab = Vocab.build([t.lower().split() for t in texts], min_freq=1)
     detail = {"texts": len(texts), "batch_size": 64}
@@ -33,7 +31,7 @@ def bench_beyond(batches: int, repeats: int) -> tuple[dict, list[dict]]:
         pipeline = Pipeline(config, vocab, ["negative", "positive"])
         data = pipeline.graphs(texts, ["negative"] * len(texts), progress=False)
         steps = [training_step(pipeline.model, (b,), b.y) for b in
-                 (Batch.from_data_list(data[i:i + 64]) for i in range(0, len(data), 64))]
+                 (pipeline.collate(data[i:i + 64]) for i in range(0, len(data), 64))]
         stats = timed(lambda steps=steps: [step() for step in steps], repeats)
         detail[f"{encoder}-{graph}"] = stats | {"graphs_per_s": len(texts) / stats["median"]}
         log(f"beyond {encoder}-{graph}: {len(texts) / stats['median']:.0f} graphs/s")
