@@ -149,8 +149,10 @@ class Pipeline:
                parsed: list[ParsedText] | None = None) -> list:
         """Texts (and gold labels) -> PyG ``Data`` objects ready for batching. Node inputs
         ``x`` are token ids or frozen contextual vectors; a model that fine-tunes its encoder
-        also gets each text's sub-word ids and their alignment to the tokens. ``parsed``:
-        what :meth:`parse` gave for these texts, when the caller has it already."""
+        also gets each text's sub-word ids and their alignment to the tokens. Batch them
+        with :meth:`collate`, not ``Batch.from_data_list``: complete graphs come without
+        their edges. ``parsed``: what :meth:`parse` gave for these texts, when the caller
+        has it already."""
         ys: list[int | None] = [None] * len(texts)
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
