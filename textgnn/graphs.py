@@ -183,18 +183,19 @@ class GraphBuilder:
         return edge_index + np.repeat(starts, size), edge_type
 
     def complete_types(self, n: int) -> np.ndarray | None:
-        """(n, n): the type of the edge source j -> target i at ``[i, j]``, for every pair
-        of a complete graph of ``n`` nodes, which is each text's top-left corner of it:
-        what a dense layout needs instead of the edges. None unless this builds complete
-        graphs with self-loops and both directions (else the graph is not complete)."""
+        """(n, n): the type of the edge source j -> target i at ``[i, j]`` in a complete
+        graph of ``n`` nodes; a shorter text's types are its top-left corner. What a dense
+        layout needs instead of the edges. None unless this builds complete graphs with
+        self-loops and both directions (else the graph is not complete)."""
         if self.kind != "complete" or not (self.self_loops and self.reverse):
             return None
-        offset = np.arange(n)[None, :] - np.arange(n)[:, None]  # j - i: > 0 when j comes after
-        clipped = np.minimum(np.abs(offset), self.clip)
-        types = np.where(offset < 0, self.type_id["rel-1"] + 1 - clipped,
-                         self.type_id["rel+1"] - 1 + clipped)
+        target, source = np.indices((n, n))
+        # the pair's forward edge runs from the earlier token to the later one
+        _, _, before, after, _ = self._relative(np.minimum(source, target),
+                                                np.maximum(source, target), None)
+        types = np.where(source < target, before, after)
         np.fill_diagonal(types, self.type_id["self"])
-        return types.astype(np.int64)
+        return types
 
     def _edges(self, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every text's edges, text after text, node ids local to their text: (edge_index,
