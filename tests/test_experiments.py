@@ -8,7 +8,8 @@ import yaml
 from conftest import REPO
 
 from textgnn.cost_report import pareto
-from textgnn.experiments import Study, plan, read_runs, resolved_config, run_study
+from textgnn.experiments import Study, read_runs, resolved_config, run_study
+from textgnn.plan import plan
 from textgnn.report import _search_lines, _syntax_verdict, report
 from textgnn.stats import holm, mean_ci, paired_bootstrap
 
@@ -555,3 +556,52 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     done = run_study(study, out, match="*/gat-*")
     assert (done.finished, done.failed, len(done.waiting)) == (0, {}, 2)
     assert not (out / "plan" / "failures.jsonl").exists()
+
+
+def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path):
+    """A cell with no recorded seed costs what its search's chosen trial cost, scaled by the
+    training examples a run reads over a trial's (the search read a subsample; a
+    low-resource run a share of it); the search's own trials left cost the mean of the
+    cell's finished ones. The search is found by tune's layout: tuned/<s>/ from tune/<s>.yaml."""
+    import optuna
+
+    from textgnn.plan import search_file, search_plan
+
+    template = "tuned/s/{dataset}/{encoder}-{graph}.yaml"
+    study = write_study(tmp_path, name="est", datasets={str(toy_data): {"data.max_train": None}},
+                        graphs=[], encoders=[], seeds=2,
+                        cells=[{"encoder": e, "graph": "window", "config": template}
+                               for e in ("gcn", "gat")],
+                        low_resource={"datasets": [str(toy_data)], "fractions": [0.5],
+                                      "config": template, "cells": [{"encoder": "gcn",
+                                                                     "graph": "window"}]})
+    (tmp_path / "tune").mkdir()
+    (tmp_path / "tune" / "s.yaml").write_text(yaml.safe_dump({
+        "name": "s", "config": "../base.yaml", "datasets": {str(toy_data): {"data.max_train": 40}},
+        "cells": [{"encoder": "gcn", "graph": "window"}, {"encoder": "gat", "graph": "window"}],
+        "trials": 2, "space": {"train.lr": {"low": 0.001, "high": 0.1}}}))
+    assert search_file(tmp_path / template) == tmp_path / "tune" / "s.yaml"
+    assert search_file(tmp_path / "wide.yaml") is None
+    out = tmp_path / "results"
+    (out / "s").mkdir(parents=True)
+    storage = f"sqlite:///{out / 's' / 'optuna.sqlite3'}"
+    trials = {"gcn": [("COMPLETE", 0.5, 100.0), ("COMPLETE", 0.7, 300.0)],  # budget spent
+              "gat": [("PRUNED", None, 50.0)]}  # one of two: no complete trial yet
+    for encoder, rows in trials.items():
+        cell = optuna.create_study(study_name=f"{toy_data.name}/{encoder}-window", storage=storage)
+        for state, value, cpu in rows:
+            cell.add_trial(optuna.trial.create_trial(
+                state=optuna.trial.TrialState[state], value=value, params={"train.lr": 0.01},
+                distributions={"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)},
+                user_attrs={"cpu_seconds": cpu}, intermediate_values={1: 0.5}))
+    train = 144  # the toy's 160 training texts less the 10 % carved out as dev
+    short, low = sorted(plan(study, out), key=lambda r: r["part"] != "short texts")
+    # gcn: the chosen trial's 300 s on 40 texts, for all 144; gat: nothing to go by yet
+    assert (short["waiting"], short["unestimated"]) == (4, 2)
+    assert short["cpu_hours_left"] == pytest.approx(2 * 300 * train / 40 / 3600)
+    assert (low["part"], low["unestimated"]) == ("low resource", 0)
+    assert low["cpu_hours_left"] == pytest.approx(2 * 300 * train * 0.5 / 40 / 3600)
+    [row] = search_plan(study, out)
+    assert (row["search"], row["planned"], row["finished"], row["unestimated"]) == ("s", 4, 3, 0)
+    assert row["cpu_hours"] == pytest.approx(450 / 3600)
+    assert row["cpu_hours_left"] == pytest.approx(50 / 3600)  # gat's second trial

@@ -132,14 +132,17 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from .experiments import Study, plan, read_runs, run_study
+    from .experiments import Study, read_runs, run_study
     from .report import report
 
     study = Study.load(args.grid)
     if args.jobs < 1 or args.retries < 0:
         raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
     if args.plan:
+        from .plan import plan, search_plan
+
         _print_plan(plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude))
+        _print_search_plan(search_plan(study, args.out, args.datasets))
         return
     done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
                      match=args.match, exclude=args.exclude, scheduler=args.scheduler,
@@ -171,11 +174,26 @@ def _print_plan(rows: list[dict]) -> None:
     print(line("all", {k: sum(r[k] for r in rows)
                        for k in (*counts, "cpu_hours", "cpu_hours_left", "unestimated")}))
     print("CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
-          "cell's recorded seeds; no estimate: runs of cells with no seed recorded yet")
+          "cell's recorded seeds, for a cell with none its search's trials scaled by the "
+          "training examples a run reads; no estimate: runs with neither")
     missing = sorted({m for r in rows for m in r["missing"]})
     if missing:
         print(f"waiting for {len(missing)} config file(s) a search has not written yet:")
         print("\n".join(f"  {m}" for m in missing))
+
+
+def _print_search_plan(rows: list[dict]) -> None:
+    if not rows:
+        return
+    print(f"\n{'search':<15} {'dataset':<9} {'trials':>7} {'finished':>8} {'CPU h':>7} "
+          f"{'CPU h left':>10} {'no estimate':>11}")
+    for r in rows:
+        print(f"{r['search']:<15} {r['dataset']:<9} {r['planned']:>7} {r['finished']:>8} "
+              f"{r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['unestimated']:>11}")
+    print("trials: the budget times the cells; CPU h: their CPU time (a trial from before it "
+          "was counted: its wall time, an upper bound); CPU h left: each cell's trials left at "
+          "the mean of its finished ones (a cell not started: of the dataset's other cells); "
+          "no estimate: trials of a dataset with none finished")
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -279,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="run nothing: per part and dataset, the runs planned, recorded, ready, "
                         "and waiting for a config a search has not written yet; CPU hours "
-                        "recorded and an estimate of those left")
+                        "recorded and an estimate of those left (a cell with no seed recorded: "
+                        "from its search's trials); then the trials of the study's searches")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "

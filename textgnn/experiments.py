@@ -325,8 +325,9 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     return record
 
 
-def _relative(path: Path) -> str:
-    path = path.resolve()
+def shown_path(path: Path) -> str:
+    """``path`` as a user would type it here: relative to the working directory when inside it."""
+    path = Path(path).resolve()
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
@@ -347,53 +348,6 @@ def selected(key: str, match: str | None, exclude: str | None) -> bool:
             and (exclude is None or not fnmatch.fnmatchcase(key, exclude)))
 
 
-def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
-         seeds: int | None = None, match: str | None = None,
-         exclude: str | None = None) -> list[dict]:
-    """Where every run of the study stands, without running anything: per part (regime) and
-    dataset, the runs planned, recorded, ready to run, and waiting for a config file that
-    does not exist yet (a search not finished), with those files named; the CPU hours the
-    recorded runs took, and an estimate of what the rest will take: a run costs the mean CPU
-    seconds of its cell's recorded seeds (the same dataset, encoder, graph, tag and share).
-    A run of a cell with no recorded seed yet has no estimate and is counted as such."""
-    from .verdict import regime_of
-
-    done: dict[str, float | None] = {}
-    family_cost: dict[str, list[float]] = {}
-    for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
-        cpu = (record.get("cost") or {}).get("cpu_seconds")
-        done[record["key"]] = cpu
-        if cpu is not None:
-            family_cost.setdefault(_family(record["key"]), []).append(cpu)
-    rows: dict[tuple[str, str], dict] = {}
-    for cell in study.cells(datasets, seeds):
-        if not selected(cell.key, match, exclude):
-            continue
-        dataset = Path(cell.dataset).name
-        part = regime_of(dataset, cell.fraction, cell.tag)
-        row = rows.setdefault((part, dataset), {
-            "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
-            "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
-            "unestimated": 0})
-        row["planned"] += 1
-        source = config_file(study, cell)
-        if cell.key in done:
-            row["recorded"] += 1
-            row["cpu_hours"] += (done[cell.key] or 0.0) / 3600
-            continue
-        if source.is_file():
-            row["ready"] += 1
-        else:
-            row["waiting"] += 1
-            row["missing"].add(_relative(source))
-        costs = family_cost.get(_family(cell.key))
-        if costs:
-            row["cpu_hours_left"] += sum(costs) / len(costs) / 3600
-        else:
-            row["unestimated"] += 1
-    return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
-
-
 def _write_planned(study: Study, out: Path) -> None:
     """``planned.json``: the study file and the whole study's run count per part, whatever
     part of it this invocation runs, so the report can say how much of the study its tables
@@ -404,13 +358,8 @@ def _write_planned(study: Study, out: Path) -> None:
     for cell in study.cells():
         part = regime_of(Path(cell.dataset).name, cell.fraction, cell.tag)
         parts[part] = parts.get(part, 0) + 1
-    source = _relative(study.path) if study.path else None
+    source = shown_path(study.path) if study.path else None
     (out / PLANNED).write_text(json.dumps({"study": source, "parts": parts}, indent=1) + "\n")
-
-
-def _family(key: str) -> str:
-    """A run key without its seed: the runs that differ only by seed, and so cost alike."""
-    return key.rsplit("/seed", 1)[0]
 
 
 @dataclass
@@ -522,7 +471,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
                 index = {label: i for i, label in enumerate(record["labels"])}
                 gold_path.write_text(json.dumps([index[g] for g in _test_labels(configs[cell])]))
             # where the config came from: a tuned cell names its search (report: TUNING.md)
-            record["config_file"] = _relative(config_file(study, cell))
+            record["config_file"] = shown_path(config_file(study, cell))
             _append(runs_path, record)
             finished += 1
             print(f"{cell.key}: test accuracy {record['test']['accuracy']:.4f} "

@@ -169,6 +169,36 @@ def spent(url: str) -> tuple[int, float, float | None]:
     return trials, seconds / 3600, None if None in cpu else sum(cpu) / 3600
 
 
+def cell_costs(search: Search, url: str) -> dict[str, dict]:
+    """What each searched cell's trials cost so far, by cell name (``<dataset>/<encoder>-<graph>``):
+    ``finished`` trials (up to the budget); ``trial_cpu``, their mean CPU seconds; ``run_cpu``,
+    what one run on the cell's chosen values costs at the trials' training-set size: the
+    chosen (best) trial's CPU seconds once the budget is spent, before that the mean of the
+    complete trials (a pruned trial stopped early and would underestimate it). A trial from
+    before CPU seconds were counted stands in with its wall time, which bounds them from
+    above for the one-thread trials of the project's searches. None where no trial finished.
+    """
+    from optuna.trial import TrialState
+
+    def seconds(trial) -> float | None:
+        cpu = trial.user_attrs.get("cpu_seconds")
+        return cpu if cpu is not None else (_wall_seconds([trial]) or None)
+
+    costs = {}
+    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
+        first = _finished(study)[:search.trials]
+        known = [s for s in map(seconds, first) if s is not None]
+        complete = [s for s in map(seconds, [t for t in first if t.state == TrialState.COMPLETE])
+                    if s is not None]
+        best = best_trial(study, search.trials) if len(first) >= search.trials else None
+        run_cpu = (seconds(best) if best is not None
+                   else sum(complete) / len(complete) if complete else None)
+        costs[cell_name(dataset, encoder, graph)] = {
+            "finished": len(first), "run_cpu": run_cpu,
+            "trial_cpu": sum(known) / len(known) if known else None}
+    return costs
+
+
 def _wall_seconds(trials: list) -> float:
     return sum(t.duration.total_seconds() for t in trials if t.duration)
 

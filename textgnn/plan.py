@@ -1,0 +1,185 @@
+"""What a study has left to do, without running anything (``experiment --plan``): its runs
+per part and dataset, and the trials of the searches that write its cells' configs, each
+with the CPU hours spent and an estimate of the hours left.
+
+A study's cell names its tuned config as a template (``tuned/sentences/{dataset}/...``); the
+search that writes it is found by the layout ``tune`` writes with its defaults: a config
+under ``<dir>/tuned/<search>/`` comes from ``<dir>/tune/<search>.yaml``, its trials in
+``<results>/<search>/optuna.sqlite3`` (or the search's own ``storage``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Config, apply_overrides
+from .data import load_configured
+from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
+
+
+def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
+         seeds: int | None = None, match: str | None = None,
+         exclude: str | None = None) -> list[dict]:
+    """Where every run of the study stands: per part (regime) and dataset, the runs planned,
+    recorded, ready to run, and waiting for a config file that does not exist yet (a search
+    not finished), with those files named; the CPU hours the recorded runs took, and an
+    estimate of what the rest will take. A run costs the mean CPU seconds of its cell's
+    recorded seeds (the same dataset, encoder, graph, tag and share); a cell with no seed
+    recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
+    the training examples a run reads over those a trial read (a search on a subsample, a
+    low-resource share). A run with neither is counted as unestimated."""
+    from .verdict import regime_of
+
+    searches = _Searches(Path(out_root))
+    done: dict[str, float | None] = {}
+    family_cost: dict[str, list[float]] = {}
+    for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
+        cpu = (record.get("cost") or {}).get("cpu_seconds")
+        done[record["key"]] = cpu
+        if cpu is not None:
+            family_cost.setdefault(_family(record["key"]), []).append(cpu)
+    rows: dict[tuple[str, str], dict] = {}
+    for cell in study.cells(datasets, seeds):
+        if not selected(cell.key, match, exclude):
+            continue
+        dataset = Path(cell.dataset).name
+        part = regime_of(dataset, cell.fraction, cell.tag)
+        row = rows.setdefault((part, dataset), {
+            "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
+            "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
+            "unestimated": 0})
+        row["planned"] += 1
+        source = config_file(study, cell)
+        if cell.key in done:
+            row["recorded"] += 1
+            row["cpu_hours"] += (done[cell.key] or 0.0) / 3600
+            continue
+        if source.is_file():
+            row["ready"] += 1
+        else:
+            row["waiting"] += 1
+            row["missing"].add(shown_path(source))
+        costs = family_cost.get(_family(cell.key))
+        seconds = sum(costs) / len(costs) if costs else searches.run_estimate(study, cell)
+        if seconds is None:
+            row["unestimated"] += 1
+        else:
+            row["cpu_hours_left"] += seconds / 3600
+    return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
+
+
+def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None) -> list[dict]:
+    """Per search that writes this study's configs, and per dataset of it the study reads:
+    the trials planned (the budget times the cells), finished, the CPU hours they took, and
+    an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
+    ones, or of the dataset's other cells' for a cell not started; unestimated where the
+    dataset has no finished trial yet."""
+    from .tuning import cell_name
+
+    searches = _Searches(Path(out_root))
+    found = {}
+    for cell in study.cells(datasets):
+        loaded = searches.of(cell)
+        if loaded is not None:
+            found[loaded[0].name] = loaded
+    rows = []
+    for name, (search, costs) in sorted(found.items()):
+        for dataset in search.datasets:
+            if dataset not in study.datasets or (datasets is not None and dataset not in datasets):
+                continue
+            cells = [costs.get(cell_name(dataset, e, g), {"finished": 0, "trial_cpu": None})
+                     for e, g in search.cells]
+            known = [c["trial_cpu"] for c in cells if c["trial_cpu"] is not None]
+            fallback = sum(known) / len(known) if known else None
+            row = {"search": name, "dataset": dataset, "planned": search.trials * len(cells),
+                   "finished": sum(c["finished"] for c in cells), "cpu_hours": 0.0,
+                   "cpu_hours_left": 0.0, "unestimated": 0}
+            for c in cells:
+                left = search.trials - c["finished"]
+                if c["trial_cpu"] is not None:
+                    row["cpu_hours"] += c["finished"] * c["trial_cpu"] / 3600
+                per = c["trial_cpu"] if c["trial_cpu"] is not None else fallback
+                if per is None:
+                    row["unestimated"] += left
+                else:
+                    row["cpu_hours_left"] += left * per / 3600
+            rows.append(row)
+    return rows
+
+
+def search_file(template: str | Path) -> Path | None:
+    """The search file that writes a tuned config (template or file), by ``tune``'s default
+    layout: ``<dir>/tuned/<search>/...`` comes from ``<dir>/tune/<search>.yaml``; None for a
+    config outside that layout or whose search file does not exist."""
+    parts = Path(template).parts
+    if "tuned" not in parts[:-2]:
+        return None
+    i = len(parts) - 1 - parts[::-1].index("tuned")
+    if i > len(parts) - 3:  # tuned/<file>: no search folder
+        return None
+    path = Path(*parts[:i], "tune", f"{parts[i + 1]}.yaml")
+    return path if path.is_file() else None
+
+
+def _family(key: str) -> str:
+    """A run key without its seed: the runs that differ only by seed, and so cost alike."""
+    return key.rsplit("/seed", 1)[0]
+
+
+class _Searches:
+    """The searches that write a study's tuned configs, each loaded once, with its trials'
+    costs, and the training-set sizes that scale a trial's cost to a run's."""
+
+    def __init__(self, results: Path):
+        self.results = results
+        self._loaded: dict[Path, tuple | None] = {}
+        self._sizes: dict[str, int] = {}
+
+    def of(self, cell: Cell) -> tuple | None:
+        """(search, its cells' costs) for a cell on a tuned config; None for any other."""
+        path = search_file(cell.config) if cell.config else None
+        if path is None:
+            return None
+        if path not in self._loaded:
+            from .tuning import Search, cell_costs
+
+            search = Search.load(path)
+            database = self.results / search.name / "optuna.sqlite3"
+            url = search.storage or (f"sqlite:///{database.resolve()}" if database.is_file()
+                                     else None)
+            self._loaded[path] = (search, cell_costs(search, url) if url else {})
+        return self._loaded[path]
+
+    def run_estimate(self, study: Study, cell: Cell) -> float | None:
+        """CPU seconds a run of ``cell`` will take, from its search's trials; None when the
+        cell is not searched or no trial of it says."""
+        from .tuning import cell_name
+
+        loaded = self.of(cell)
+        if loaded is None or cell.dataset not in loaded[0].datasets:
+            return None
+        search, costs = loaded
+        cost = costs.get(cell_name(cell.dataset, cell.encoder, cell.graph), {}).get("run_cpu")
+        if cost is None:
+            return None
+        trial = search.trial_config(cell.dataset, cell.encoder, cell.graph, {})
+        share = [] if cell.fraction is None else [f"data.train_fraction={cell.fraction}"]
+        run = apply_overrides(trial, [*study.overrides, *study.datasets[cell.dataset], *share])
+        # the training set's size cancels out of the ratio unless a side caps it
+        capped = any(c["data"].get("max_train") is not None for c in (run, trial))
+        total = self._train_size(trial) if capped else 1.0
+        return cost * _examples(run["data"], total) / _examples(trial["data"], total)
+
+    def _train_size(self, config: dict) -> int:
+        name = config["data"]["name"]
+        if name not in self._sizes:
+            data = Config.from_dict(config).data
+            self._sizes[name] = len(load_configured(data, splits=("train",)).train)
+        return self._sizes[name]
+
+
+def _examples(data: dict, total: float) -> float:
+    """How many of a training set of ``total`` examples a run reads: ``data.max_train`` of
+    them, then ``data.train_fraction`` of those."""
+    cap = data.get("max_train")
+    return (total if cap is None else min(total, cap)) * (data.get("train_fraction") or 1.0)
