@@ -22,6 +22,10 @@ LINGUISTIC = ("window", "dependency")
 # ~11,800) and Ohsumed (mean 136)
 LONG_DOCUMENTS = ("r8", "20ng", "ohsumed")
 REGIMES = ("short texts", "long documents", "low resource", "pretrained")
+# The graph-free control: the GCN block on self-loops alone, no edge between tokens (with
+# nothing to attend over, a GAT reduces to the same per-token model). Against it, what a
+# linguistic graph itself adds to a GCN-style encoder's score.
+CONTROL = ("gcn", "none")
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,31 @@ class Outcome:
     delta: float
     p: float  # Holm-adjusted, within its table
     cost_ratio: float | None  # its seconds per epoch over the reference's
+    # the same cell against the graph-free control of its table (Δ, Holm-adjusted p over the
+    # table's GCN-style cells); None where the table has no control
+    against_control: tuple[float, float] | None = None
 
     @property
     def word(self) -> str:
-        if self.p >= 0.05:
-            return "equal"
-        return "better" if self.delta > 0 else "worse"
+        return _word(self.delta, self.p)
+
+    @property
+    def graph_word(self) -> str | None:
+        """What the graph adds over the graph-free control: better, equal or worse."""
+        return None if self.against_control is None else _word(*self.against_control)
+
+
+def _word(delta: float, p: float) -> str:
+    if p >= 0.05:
+        return "equal"
+    return "better" if delta > 0 else "worse"
+
+
+def linguistic_cells(rows: list[dict]) -> list[dict]:
+    """A table's GCN-style cells on a linguistic graph (window, dependency or a union of
+    them) that were tested against the table's reference."""
+    return [r for r in rows if r["model"] in GCN_STYLE and "p" in r
+            and all(part in LINGUISTIC for part in r["graph"].split("+"))]
 
 
 def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str:
@@ -55,15 +78,14 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     """The best GCN-style cell of one table against its reference; None if either is missing."""
     ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
                None)
-    mine = [r for r in rows if r["model"] in GCN_STYLE and "p" in r
-            and all(part in LINGUISTIC for part in r["graph"].split("+"))]
+    mine = linguistic_cells(rows)
     if ref is None or not mine:
         return None
     best = max(mine, key=lambda r: r["mean"])
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
-                   best["p"], ratio)
+                   best["p"], ratio, best.get("against_control"))
 
 
 def verdict_lines(outcomes: list[Outcome]) -> list[str]:
@@ -76,14 +98,21 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
              "Transformer on the complete graph (cut at `data.max_tokens` where the study sets "
              "it), or for pretrained features the pretrained encoder fine-tuned alone. Outcome: "
              "significantly better or worse at Holm p < 0.05 (paired bootstrap), else equal. "
-             "Cost: its training seconds per epoch over the reference's.", "",
+             "Cost: its training seconds per epoch over the reference's. Graph: the same cell "
+             f"against the graph-free control of its table ({CONTROL[0]} on the graph "
+             f"`{CONTROL[1]}`: the same block with no edge between tokens), seeds paired, Holm "
+             "over the table's GCN-style cells: whether the linguistic graph itself adds to the "
+             "score (\"-\" where the table has no control).", "",
              "| regime | dataset | best GCN-style cell | score | reference | score | Δ | "
-             "p (Holm) | outcome | cost × |", "|---|---|---|---:|---|---:|---:|---:|---|---:|"]
+             "p (Holm) | outcome | cost × | graph: Δ vs no graph | p (Holm) |",
+             "|---|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|"]
     for o in sorted(outcomes, key=lambda o: REGIMES.index(o.regime)):  # stable: datasets stay sorted
         cost = "-" if o.cost_ratio is None else f"{o.cost_ratio:.2f}"
+        graph = ("- | -" if o.against_control is None else
+                 f"{100 * o.against_control[0]:+.2f} | {p_text(o.against_control[1])}")
         lines.append(f"| {o.regime} | {o.where} | {o.cell} | {100 * o.mean:.2f} | {o.reference} "
                      f"| {100 * o.reference_mean:.2f} | {100 * o.delta:+.2f} | {p_text(o.p)} | "
-                     f"{o.word} | {cost} |")
+                     f"{o.word} | {cost} | {graph} |")
     lines.append("")
     for regime in REGIMES:
         if sentence := regime_sentence(regime, outcomes):
@@ -106,8 +135,18 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
     names = {"transformer-complete": "the Transformer", "finetune-none": "the fine-tuned encoder alone"}
     references = sorted({o.reference for o in mine})
     against = " or ".join(names.get(r, r) for r in references)
-    return (f"**{regime.capitalize()}**: the best GCN-style encoder on a linguistic graph is "
-            f"{_join(parts)} compared with {against}{cost}.")
+    sentence = (f"**{regime.capitalize()}**: the best GCN-style encoder on a linguistic graph "
+                f"is {_join(parts)} compared with {against}{cost}.")
+    controlled = [o for o in mine if o.graph_word is not None]
+    if controlled:
+        says = {"better": "adds significantly", "equal": "adds nothing significant",
+                "worse": "costs significantly"}
+        found = {w: [o.where for o in controlled if o.graph_word == w] for w in says}
+        sentence += (f" Against the graph-free control ({CONTROL[0]} with no edge between "
+                     "tokens), the graph itself " + _join([f"{says[w]} on {_join(where)}"
+                                                          for w, where in found.items() if where])
+                     + ".")
+    return sentence
 
 
 def _join(items: list[str]) -> str:
