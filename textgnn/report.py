@@ -379,17 +379,23 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
     theirs = cells[(control["encoder"], control["graph"])]
     tested, pvals = [], []
     for row in linguistic_cells(rows):
-        mine = cells[(row["encoder"], row["graph"])]
-        seeds = sorted(set(mine) & set(theirs))
-        if not seeds:
-            continue
-        delta, p = paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
-                                    np.asarray([theirs[s]["test_predictions"] for s in seeds]),
-                                    metric=metric)
-        tested.append((row, delta))
-        pvals.append(p)
+        if paired := _paired(gold, cells[(row["encoder"], row["graph"])], theirs, metric):
+            tested.append((row, paired[0]))
+            pvals.append(paired[1])
     for (row, delta), p in zip(tested, holm(pvals), strict=True):
         row["against_control"] = (delta, p)
+
+
+def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[float, float, int] | None:
+    """Two cells' runs (seed -> record) compared on the seeds both have: Δ and p of the paired
+    bootstrap, and how many seeds; None when they share none."""
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return None
+    delta, p = paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
+                                np.asarray([theirs[s]["test_predictions"] for s in seeds]),
+                                metric=metric)
+    return delta, p, len(seeds)
 
 
 TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
@@ -553,15 +559,12 @@ def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dic
     best_runs = cells[(best["encoder"], best["graph"])]
     outcomes, pvals = [], []
     for r in extra:
-        mine = cells[(r["encoder"], r["graph"])]
-        seeds = sorted(set(mine) & set(best_runs))
-        if not seeds:
+        paired = _paired(gold, cells[(r["encoder"], r["graph"])], best_runs, metric)
+        if paired is None:
             continue
-        delta, p = paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
-                                    np.asarray([best_runs[s]["test_predictions"] for s in seeds]),
-                                    metric=metric)
+        delta, p, seeds = paired
         outcomes.append({"cell": f"{r['encoder']}-{r['graph']}", "mean": r["mean"], "n": r["n"],
-                         "delta": delta, "seeds": len(seeds),
+                         "delta": delta, "seeds": seeds,
                          "syntax": "dependency" in r["graph"].split("+")})
         pvals.append(p)
     for outcome, p in zip(outcomes, holm(pvals), strict=True):
