@@ -591,7 +591,7 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     assert not (out / "plan" / "failures.jsonl").exists()
 
 
-def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path):
+def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path, capsys):
     """A cell with no recorded seed costs what its search's chosen trial cost, scaled by the
     training examples a run reads over a trial's (the search read a subsample; a
     low-resource run a share of it); the search's own trials left cost the mean of the
@@ -638,3 +638,9 @@ def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, 
     assert (row["search"], row["planned"], row["finished"], row["unestimated"]) == ("s", 4, 3, 0)
     assert row["cpu_hours"] == pytest.approx(450 / 3600)
     assert row["cpu_hours_left"] == pytest.approx(50 / 3600)  # gat's second trial
+    from textgnn.cli import main
+
+    main(["experiment", str(study.path), "--plan", "--out", str(out)])
+    printed = capsys.readouterr().out  # 2 x 1080 s + 2 x 540 s of runs, 50 s of trials
+    assert ("left: 0.9 CPU h estimated (0.9 for 6 runs, 0.0 for 1 search trials), besides 2 "
+            "runs and 0 trials with no estimate yet\nwaiting for 2 config file(s)") in printed

@@ -141,8 +141,11 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     if args.plan:
         from .plan import plan, search_plan
 
-        _print_plan(plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude))
-        _print_search_plan(search_plan(study, args.out, args.datasets))
+        runs = plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude)
+        trials = search_plan(study, args.out, args.datasets)
+        _print_plan(runs)
+        _print_search_plan(trials)
+        _print_plan_total(runs, trials)
         return
     done = run_study(study, args.out, jobs=args.jobs, datasets=args.datasets, seeds=args.seeds,
                      match=args.match, exclude=args.exclude, scheduler=args.scheduler,
@@ -176,10 +179,6 @@ def _print_plan(rows: list[dict]) -> None:
     print("CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
           "cell's recorded seeds, for a cell with none its search's trials scaled by the "
           "training examples a run reads; no estimate: runs with neither")
-    missing = sorted({m for r in rows for m in r["missing"]})
-    if missing:
-        print(f"waiting for {len(missing)} config file(s) a search has not written yet:")
-        print("\n".join(f"  {m}" for m in missing))
 
 
 def _print_search_plan(rows: list[dict]) -> None:
@@ -194,6 +193,19 @@ def _print_search_plan(rows: list[dict]) -> None:
           "was counted: its wall time, an upper bound); CPU h left: each cell's trials left at "
           "the mean of its finished ones (a cell not started: of the dataset's other cells); "
           "no estimate: trials of a dataset with none finished")
+
+
+def _print_plan_total(runs: list[dict], trials: list[dict]) -> None:
+    left = sum(r["cpu_hours_left"] for r in runs), sum(r["cpu_hours_left"] for r in trials)
+    print(f"\nleft: {sum(left):.1f} CPU h estimated ({left[0]:.1f} for "
+          f"{sum(r['planned'] - r['recorded'] for r in runs)} runs, {left[1]:.1f} for "
+          f"{sum(r['planned'] - r['finished'] for r in trials)} search trials), besides "
+          f"{sum(r['unestimated'] for r in runs)} runs and "
+          f"{sum(r['unestimated'] for r in trials)} trials with no estimate yet")
+    missing = sorted({m for r in runs for m in r["missing"]})
+    if missing:
+        print(f"waiting for {len(missing)} config file(s) a search has not written yet:")
+        print("\n".join(f"  {m}" for m in missing))
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
