@@ -460,6 +460,19 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     assert seeds[("mr", "gcn", "window")] == set(range(5))
     assert seeds[("20ng", "gcn", "window")] == set(range(3))
     assert seeds[("20ng", "transformer", "complete")] == set(range(3))
+    # the graph-free control on every dataset, the documents included
+    assert {d for d, e, g in seeds if (e, g) == ("gcn", "none")} == {d for d, _, _ in seeds}
+    # every tuned config a cell waits for is one a search writes: none waits forever
+    from textgnn.plan import search_file
+    from textgnn.tuning import Search
+
+    searches = {path: Search.load(path) for path in {search_file(c.config) for c in cells
+                                                    if c.config and "tuned" in c.config.parts}}
+    assert {p.name for p in searches} == {"sentences.yaml", "documents.yaml"}
+    for c in study.cells():
+        if c.config and "tuned" in c.config.parts:
+            search = searches[search_file(c.config)]
+            assert c.dataset in search.datasets and (c.encoder, c.graph) in search.cells, c.key
     assert seeds[("ohsumed", "wide-mlp", "-")] == set(range(5)) and seeds[("r8", "tfidf-lr", "-")] == {0}
     assert {d for d, _, _ in seeds} == {"mr", "sst2", "trec", "cola", "r8", "20ng", "ohsumed"}
     assert len(study.cells(seeds=2)) < len(study.cells())  # --seeds limits every cell
