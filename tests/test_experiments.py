@@ -7,7 +7,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from textgnn.cost_report import pareto
+from textgnn.cost_report import pareto, sparse_vs_complete
 from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.plan import plan
 from textgnn.report import _search_lines, _syntax_verdict, report
@@ -352,6 +352,27 @@ def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
 def test_pareto_keeps_the_points_nothing_dominates():
     points = [(1.0, 70.0), (2.0, 80.0), (3.0, 75.0), (2.0, 60.0), (10.0, 81.0), (10.0, 79.0)]
     assert pareto(points) == [0, 1, 4]
+
+
+def test_long_document_sentence_separates_reading_everything_from_the_graph():
+    """The sparse graph beats the truncated Transformer, but the graph-free control reading
+    the same whole documents does nearly as well: the sentence says the graph adds nothing
+    significant; without a control it says nothing of the kind."""
+    cost = lambda cpu, tokens: {"cpu_seconds_per_epoch": cpu, "tokens_per_document": tokens}  # noqa: E731
+    rows = [{"encoder": "transformer", "graph": "complete", "mean": 0.80, "cost": cost(8.0, 512)},
+            {"encoder": "gcn", "graph": "window", "mean": 0.85, "delta": 0.05, "p": 0.001,
+             "cost": cost(2.0, 900), "against_control": (0.004, 0.4)},
+            {"encoder": "gcn", "graph": "none", "mean": 0.846, "delta": 0.046, "p": 0.001,
+             "cost": cost(1.0, 900)}]
+    sentence = sparse_vs_complete("20ng", "accuracy", rows, ("transformer", "complete"))
+    assert sentence.startswith("On 20ng, the best sparse-graph cell, gcn-window (85.00, 900 tokens")
+    assert "the sparse graph beat the truncated complete graph at equal or lower cost." in sentence
+    assert sentence.endswith("Against the graph-free control, which reads the same tokens with no "
+                             "edge between them, the graph adds nothing significant to that score "
+                             "(+0.40 points, Holm p = 0.4).")
+    del rows[1]["against_control"]
+    assert "graph-free" not in sparse_vs_complete("20ng", "accuracy", rows,
+                                                  ("transformer", "complete"))
 
 
 def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):

@@ -164,7 +164,15 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
         answer = "the sparse graph did not beat the truncated complete graph"
     tokens = lambda r: ("" if r["cost"].get("tokens_per_document") is None  # noqa: E731
                         else f", {r['cost']['tokens_per_document']:.0f} tokens per document")
-    return (f"On {dataset}, the best sparse-graph cell, {_name(best)} ({100 * best['mean']:.2f}"
-            f"{tokens(best)}), against {_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
-            f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
-            f"{p_text(best['p'], '= ')}){cost}: {answer}.")
+    sentence = (f"On {dataset}, the best sparse-graph cell, {_name(best)} ({100 * best['mean']:.2f}"
+                f"{tokens(best)}), against {_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
+                f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
+                f"{p_text(best['p'], '= ')}){cost}: {answer}.")
+    if best.get("against_control"):  # reading everything, or the graph? (report._against_control)
+        delta, p = best["against_control"]
+        adds = ("adds significantly to" if p < 0.05 and delta > 0 else "takes significantly from"
+                if p < 0.05 else "adds nothing significant to")
+        sentence += (f" Against the graph-free control, which reads the same tokens with no edge "
+                     f"between them, the graph {adds} that score ({100 * delta:+.2f} points, Holm "
+                     f"p {p_text(p, '= ')}).")
+    return sentence
