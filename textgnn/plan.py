@@ -15,6 +15,8 @@ from pathlib import Path
 from .config import Config, apply_overrides
 from .data import load_configured
 from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
+from .tuning import Search, cell_costs, cell_name
+from .verdict import regime_of
 
 
 def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
@@ -28,8 +30,6 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
     the training examples a run reads over those a trial read (a search on a subsample, a
     low-resource share). A run with neither is counted as unestimated."""
-    from .verdict import regime_of
-
     searches = _Searches(Path(out_root))
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
@@ -74,8 +74,6 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None)
     an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
     ones, or of the dataset's other cells' for a cell not started; unestimated where the
     dataset has no finished trial yet."""
-    from .tuning import cell_name
-
     searches = _Searches(Path(out_root))
     found = {}
     for cell in study.cells(datasets):
@@ -141,8 +139,6 @@ class _Searches:
         if path is None:
             return None
         if path not in self._loaded:
-            from .tuning import Search, cell_costs
-
             search = Search.load(path)
             database = self.results / search.name / "optuna.sqlite3"
             url = search.storage or (f"sqlite:///{database.resolve()}" if database.is_file()
@@ -153,8 +149,6 @@ class _Searches:
     def run_estimate(self, study: Study, cell: Cell) -> float | None:
         """CPU seconds a run of ``cell`` will take, from its search's trials; None when the
         cell is not searched or no trial of it says."""
-        from .tuning import cell_name
-
         loaded = self.of(cell)
         if loaded is None or cell.dataset not in loaded[0].datasets:
             return None
