@@ -623,6 +623,11 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     done = run_study(study, out, match="*/gat-*")
     assert (done.finished, done.failed, len(done.waiting)) == (0, {}, 2)
     assert not (out / "plan" / "failures.jsonl").exists()
+    # a cell seed added to the study file counts at once, before any run of the new plan
+    study.path.write_text(study.path.read_text().replace("seeds: 2", "seeds: 3"))
+    assert "**In progress: 2 of the 7 planned runs are recorded**" in report(out / "plan")
+    study.path.write_text("name: [")  # a file mid-edit: the counts the last run wrote
+    assert "**In progress: 2 of the 5 planned runs are recorded**" in report(out / "plan")
 
 
 def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path, capsys):

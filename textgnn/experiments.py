@@ -348,18 +348,24 @@ def selected(key: str, match: str | None, exclude: str | None) -> bool:
             and (exclude is None or not fnmatch.fnmatchcase(key, exclude)))
 
 
-def _write_planned(study: Study, out: Path) -> None:
-    """``planned.json``: the study file and the whole study's run count per part, whatever
-    part of it this invocation runs, so the report can say how much of the study its tables
-    hold and how to see the rest."""
+def planned_parts(study: Study) -> dict[str, int]:
+    """The whole study's run count per part (regime)."""
     from .verdict import regime_of
 
     parts: dict[str, int] = {}
     for cell in study.cells():
         part = regime_of(Path(cell.dataset).name, cell.fraction, cell.tag)
         parts[part] = parts.get(part, 0) + 1
+    return parts
+
+
+def _write_planned(study: Study, out: Path) -> None:
+    """``planned.json``: the study file and the whole study's run count per part, whatever
+    part of it this invocation runs, so the report can say how much of the study its tables
+    hold and how to see the rest."""
     source = shown_path(study.path) if study.path else None
-    (out / PLANNED).write_text(json.dumps({"study": source, "parts": parts}, indent=1) + "\n")
+    (out / PLANNED).write_text(json.dumps({"study": source, "parts": planned_parts(study)},
+                                          indent=1) + "\n")
 
 
 @dataclass

@@ -7,6 +7,7 @@ markdown is never edited by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -17,7 +18,7 @@ import numpy as np
 from .baselines import BASELINES
 from .cost_report import cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
-from .experiments import PLANNED, read_runs, shown_path
+from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
 from .stats import holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
 from .verdict import (
@@ -165,6 +166,10 @@ def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
         return []
     plan = json.loads(path.read_text())
     planned: dict[str, int] = plan["parts"]
+    # the study file as it is now counts cells added since the last `experiment` wrote this
+    if plan["study"] and Path(plan["study"]).is_file():
+        with contextlib.suppress(TextGNNError):  # a file mid-edit: the recorded counts
+            planned = planned_parts(Study.load(plan["study"]))
     recorded: dict[str, int] = {}
     for r in runs:
         part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
