@@ -139,10 +139,12 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     if args.jobs < 1 or args.retries < 0:
         raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
     if args.plan:
-        from .plan import plan, search_plan
+        from .plan import SearchCosts, plan, search_plan
 
-        runs = plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude)
-        trials = search_plan(study, args.out, args.datasets)
+        searches = SearchCosts(args.out)  # each search and its storage read once
+        runs = plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude,
+                    searches)
+        trials = search_plan(study, args.out, args.datasets, searches)
         _print_plan(runs)
         _print_search_plan(trials)
         _print_plan_total(runs, trials)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
-from .stats import p_text
+from .stats import outcome_word, p_text
 
 SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
 
@@ -170,8 +170,8 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
                 f"{p_text(best['p'], '= ')}){cost}: {answer}.")
     if best.get("against_control"):  # reading everything, or the graph? (report._against_control)
         delta, p = best["against_control"]
-        adds = ("adds significantly to" if p < 0.05 and delta > 0 else "takes significantly from"
-                if p < 0.05 else "adds nothing significant to")
+        adds = {"better": "adds significantly to", "worse": "takes significantly from",
+                "equal": "adds nothing significant to"}[outcome_word(delta, p)]
         sentence += (f" Against the graph-free control, which reads the same tokens with no edge "
                      f"between them, the graph {adds} that score ({100 * delta:+.2f} points, Holm "
                      f"p {p_text(p, '= ')}).")

@@ -15,13 +15,13 @@ from pathlib import Path
 from .config import Config, apply_overrides
 from .data import load_configured
 from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
-from .tuning import Search, cell_costs, cell_name
+from .tuning import Search, cell_costs, cell_name, storage_url
 from .verdict import regime_of
 
 
 def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          seeds: int | None = None, match: str | None = None,
-         exclude: str | None = None) -> list[dict]:
+         exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
     recorded, ready to run, and waiting for a config file that does not exist yet (a search
     not finished), with those files named; the CPU hours the recorded runs took, and an
@@ -29,8 +29,9 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     recorded seeds (the same dataset, encoder, graph, tag and share); a cell with no seed
     recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
     the training examples a run reads over those a trial read (a search on a subsample, a
-    low-resource share). A run with neither is counted as unestimated."""
-    searches = _Searches(Path(out_root))
+    low-resource share). A run with neither is counted as unestimated. ``searches``: the
+    searches' costs when already loaded (:func:`search_plan` reads the same)."""
+    searches = searches or SearchCosts(Path(out_root))
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
     for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
@@ -68,13 +69,14 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
 
 
-def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None) -> list[dict]:
+def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
+                searches: SearchCosts | None = None) -> list[dict]:
     """Per search that writes this study's configs, and per dataset of it the study reads:
     the trials planned (the budget times the cells), finished, the CPU hours they took, and
     an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
     ones, or of the dataset's other cells' for a cell not started; unestimated where the
     dataset has no finished trial yet."""
-    searches = _Searches(Path(out_root))
+    searches = searches or SearchCosts(Path(out_root))
     found = {}
     for cell in study.cells(datasets):
         loaded = searches.of(cell)
@@ -124,13 +126,13 @@ def _family(key: str) -> str:
     return key.rsplit("/seed", 1)[0]
 
 
-class _Searches:
+class SearchCosts:
     """The searches that write a study's tuned configs, each loaded once, with its trials'
     costs, and the training-set sizes that scale a trial's cost to a run's."""
 
     def __init__(self, results: Path):
         self.results = results
-        self._loaded: dict[Path, tuple | None] = {}
+        self._loaded: dict[Path, tuple[Search, dict]] = {}
         self._sizes: dict[str, int] = {}
 
     def of(self, cell: Cell) -> tuple | None:
@@ -140,9 +142,7 @@ class _Searches:
             return None
         if path not in self._loaded:
             search = Search.load(path)
-            database = self.results / search.name / "optuna.sqlite3"
-            url = search.storage or (f"sqlite:///{database.resolve()}" if database.is_file()
-                                     else None)
+            url = storage_url(search, self.results, create=False)
             self._loaded[path] = (search, cell_costs(search, url) if url else {})
         return self._loaded[path]
 

@@ -76,6 +76,13 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
+def outcome_word(delta: float, p: float) -> str:
+    """A paired comparison's outcome: "better" or "worse" at p < 0.05, else "equal"."""
+    if p >= 0.05:
+        return "equal"
+    return "better" if delta > 0 else "worse"
+
+
 def p_text(p: float, equals: str = "") -> str:
     # 2,000 bootstrap resamples cannot resolve a p-value below 0.001
     return "< 0.001" if p < 0.001 else f"{equals}{p:.3g}"

@@ -141,11 +141,16 @@ def cell_name(dataset: str, encoder: str, graph: str) -> str:
     return f"{Path(dataset).name}/{encoder}-{graph}"
 
 
-def storage_url(search: Search, results: Path) -> str:
+def storage_url(search: Search, results: Path, create: bool = True) -> str | None:
+    """The search's storage: its own URL, else ``<results>/<search>/optuna.sqlite3``
+    (its folder made unless ``create`` is false; then None while the file does not exist)."""
     if search.storage:
         return search.storage
-    (results / search.name).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(results / search.name / 'optuna.sqlite3').resolve()}"
+    database = results / search.name / "optuna.sqlite3"
+    if not create and not database.is_file():
+        return None
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{database.resolve()}"
 
 
 def _finished(study) -> list:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cost_report import cpu_hours, epoch_cost_ratio
-from .stats import p_text
+from .stats import outcome_word, p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
 LINGUISTIC = ("window", "dependency")
@@ -45,18 +45,12 @@ class Outcome:
 
     @property
     def word(self) -> str:
-        return _word(self.delta, self.p)
+        return outcome_word(self.delta, self.p)
 
     @property
     def graph_word(self) -> str | None:
         """What the graph adds over the graph-free control: better, equal or worse."""
-        return None if self.against_control is None else _word(*self.against_control)
-
-
-def _word(delta: float, p: float) -> str:
-    if p >= 0.05:
-        return "equal"
-    return "better" if delta > 0 else "worse"
+        return None if self.against_control is None else outcome_word(*self.against_control)
 
 
 def linguistic_cells(rows: list[dict]) -> list[dict]:
