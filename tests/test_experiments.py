@@ -9,6 +9,7 @@ from conftest import REPO
 
 from textgnn.cost_report import pareto, sparse_vs_complete
 from textgnn.experiments import Study, read_runs, resolved_config, run_study
+from textgnn.length_report import length_bins
 from textgnn.plan import plan
 from textgnn.report import _search_lines, _syntax_verdict, report
 from textgnn.stats import holm, mean_ci, paired_bootstrap
@@ -101,6 +102,12 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert [r["seed"] for r in wide] == [0, 1] and wide[0]["params"] > 1024 * 20
     assert 1 <= wide[0]["search"]["best_epoch"] <= wide[0]["search"]["epochs"]
     assert len(json.loads((runs_path.parent / f"gold-{toy_data.name}.json").read_text())) == 40
+    # the test texts' lengths in tokens, beside the gold labels (the report's length bins);
+    # the toy sentences' tokens are their words and the full stop
+    lengths_path = runs_path.parent / f"lengths-{toy_data.name}.json"
+    texts = [json.loads(line)["text"] for line in (toy_data / "test.jsonl").read_text().splitlines()]
+    assert json.loads(lengths_path.read_text()) == [len(t.split()) for t in texts]
+    lengths_path.unlink()  # a study recorded before lengths were kept
 
     # killed while writing the last record: the torn line is ignored, only that run is redone
     run_root = tmp_path / "runs" / "toy"
@@ -110,6 +117,7 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     runs_path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:30])
     run_study(study, tmp_path / "results", jobs=1, match="*/no-such-cell/*")
     assert torn_key not in {r["key"] for r in read_runs(runs_path)}  # filtered out: not rerun
+    assert json.loads(lengths_path.read_text()) == [len(t.split()) for t in texts]  # written again
     run_study(study, tmp_path / "results", jobs=1)
     assert sorted(r["key"] for r in read_runs(runs_path)) == sorted(r["key"] for r in runs)
     changed = [p for p, t in stamps.items() if p.stat().st_mtime_ns != t]
@@ -434,6 +442,63 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     readme.write_text("<!-- docs-table:start -->\n<!-- docs-table:end -->\n")
     report(study_dir, readme)
     assert "**Long documents**: the best GCN-style encoder" in readme.read_text()
+
+
+def test_length_bins_are_quartiles_and_the_cuts_some_text_exceeds():
+    lengths = np.arange(1, 101)
+    assert length_bins(lengths, set()) == [(0, 25), (25, 50), (50, 75), (75, 100)]
+    # the texts beyond a cut in one bin: no quartile above the shortest cut
+    assert length_bins(lengths, {60, 100, 512}) == [(0, 25), (25, 50), (50, 60), (60, 100)]
+    assert length_bins(lengths, {10, 60}) == [(0, 10), (10, 60), (60, 100)]
+    assert length_bins(np.array([3, 3, 3, 9]), set()) == [(0, 3), (4, 9)]  # (3, 4] is empty
+
+
+def test_length_section_finds_where_the_gap_lies(tmp_path):
+    """Long documents where the Transformer is cut at 512: the sparse graph wins only on the
+    texts beyond the cut, and only there does it differ from the graph-free control too; the
+    table, the sentence and the plot say so bin by bin."""
+    rng = np.random.default_rng(3)
+    n = 1200
+    gold = rng.integers(0, 2, n)
+    lengths = np.where(np.arange(n) < 800, rng.integers(20, 500, n), rng.integers(600, 3000, n))
+    long = lengths > 512
+
+    def runs_of(encoder, graph, right_short, right_long, max_tokens=None):
+        out = []
+        for seed in range(3):
+            right = rng.random(n) < np.where(long, right_long, right_short)
+            run = fake_run("20ng", encoder, graph, seed, gold, 1.0, rng, cost=(1.0, 1.0, 200))
+            run["test_predictions"] = np.where(right, gold, 1 - gold).tolist()
+            run["config"] = {"data": {"max_tokens": max_tokens}}
+            out.append(run)
+        return out
+
+    runs = (runs_of("transformer", "complete", 0.85, 0.6, max_tokens=512)
+            + runs_of("gcn", "window", 0.85, 0.85) + runs_of("gcn", "none", 0.85, 0.6)
+            + runs_of("tfidf-lr", "-", 0.8, 0.8)[:1])
+    study_dir = tmp_path / "docs"
+    study_dir.mkdir()
+    write_runs(study_dir, runs, {"20ng": gold})
+    (study_dir / "lengths-20ng.json").write_text(json.dumps(lengths.tolist()))
+    text = report(study_dir)
+    section = text[text.index("### 20ng by text length"):]
+    table = [line for line in section.splitlines() if line.startswith("| ") and "texts" not in line]
+    # 2 quartile edges below the cut, the cut (the third quartile is a long text's length)
+    assert len(table) == 4 and "(beyond the 512 cut)" in table[-1]
+    assert [int(row.split("|")[2]) for row in table] == [
+        int(((lengths > low) & (lengths <= high)).sum()) for low, high in length_bins(lengths, {512})]
+    beyond = [c.strip() for c in table[-1].split("|")]
+    assert 20 < float(beyond[-5]) < 30 and beyond[-4] == "< 0.001"  # vs the Transformer
+    assert 20 < float(beyond[-3]) < 30 and beyond[-2] == "< 0.001"  # vs the control
+    for row in table[:3]:  # bins of texts read whole: no difference
+        cells = [c.strip() for c in row.split("|")]
+        assert abs(float(cells[-5])) < 6 and float(cells[-4]) > 0.05
+    assert ("On the texts longer than 512 tokens, which a cell cut at 512 never reads whole, "
+            "gcn-window is better") in section
+    assert (study_dir / "20ng-length.png").stat().st_size > 10_000
+    assert "![20ng by length](20ng-length.png)" in section
+    (study_dir / "lengths-20ng.json").unlink()  # no lengths (a study from before): no section
+    assert "by text length" not in report(study_dir)
 
 
 def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):

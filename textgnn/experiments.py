@@ -297,8 +297,31 @@ def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str,
     sys.exit(code)
 
 
-def _test_labels(config: dict) -> list[str]:
-    return load_configured(Config.from_dict(config).data, splits=("test",)).test.labels
+def test_files(out: Path, dataset: str) -> tuple[Path, Path]:
+    """Where a study keeps a dataset's test gold labels (indices into a record's ``labels``)
+    and its test texts' lengths in tokens, so that the report reads no data."""
+    return out / f"gold-{dataset}.json", out / f"lengths-{dataset}.json"
+
+
+def _write_test_files(out: Path, dataset: str, config: dict, labels: list[str] | None) -> None:
+    """Write whichever of :func:`test_files` is missing (the gold labels only when a record's
+    ``labels`` name their order). A length is the tokens of the whole text, as the parser's
+    tokenizer cuts it: the nodes of its graph before any ``data.max_tokens`` cut."""
+    gold_path, lengths_path = test_files(out, dataset)
+    if (gold_path.is_file() or labels is None) and lengths_path.is_file():
+        return
+    from .parsing import Parser
+    from .pipeline import SURROGATE
+
+    cfg = Config.from_dict(config)
+    test = load_configured(cfg.data, splits=("test",)).test
+    if labels is not None and not gold_path.is_file():
+        index = {label: i for i, label in enumerate(labels)}
+        gold_path.write_text(json.dumps([index[g] for g in test.labels]))
+    if not lengths_path.is_file():
+        texts = [SURROGATE.sub("\ufffd", t) for t in test.texts]
+        lengths = [len(p.tokens) for p in Parser(cfg.graph.parser).tokenize(texts)]
+        lengths_path.write_text(json.dumps(lengths))
 
 
 def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
@@ -424,6 +447,21 @@ def sole_writer(path: Path, what: str):
         yield
 
 
+def _complete_test_files(study: Study, out: Path, datasets: list[str] | None,
+                         seeds: int | None) -> None:
+    """The lengths file of every dataset that has runs (a gold file) but none yet: a study
+    recorded before lengths were kept gets them on its next pass, finished datasets too."""
+    first: dict[str, Cell] = {}
+    for cell in study.cells(datasets, seeds):
+        if config_file(study, cell).is_file():
+            first.setdefault(Path(cell.dataset).name, cell)
+    for name, cell in first.items():
+        gold_path, lengths_path = test_files(out, name)
+        if gold_path.is_file() and not lengths_path.is_file():
+            with contextlib.suppress(TextGNNError):  # a broken config fails its own runs
+                _write_test_files(out, name, resolved_config(study, cell), None)
+
+
 def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | None,
                seeds: int | None, match: str | None, exclude: str | None, scheduler: str | None,
                retries: int, run_root: Path) -> StudyRun:
@@ -441,6 +479,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     print(f"study {study.name}: {len(todo)} runs to do, {len(done)} already in {runs_path}"
           + (f", {len(waiting)} waiting for a config a search has not written (--plan names "
              "them)" if waiting else ""), file=sys.stderr)
+    _complete_test_files(study, out, datasets, seeds)
     failed: dict[str, str] = {}
 
     def fail(key: str, error: str) -> None:
@@ -472,10 +511,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
             except Exception as exc:  # noqa: BLE001 - the run's own error, or KilledWorker
                 fail(cell.key, f"{type(exc).__name__}: {exc}")
                 continue
-            gold_path = out / f"gold-{Path(cell.dataset).name}.json"
-            if not gold_path.is_file():
-                index = {label: i for i, label in enumerate(record["labels"])}
-                gold_path.write_text(json.dumps([index[g] for g in _test_labels(configs[cell])]))
+            _write_test_files(out, Path(cell.dataset).name, configs[cell], record["labels"])
             # where the config came from: a tuned cell names its search (report: TUNING.md)
             record["config_file"] = shown_path(config_file(study, cell))
             _append(runs_path, record)

@@ -18,7 +18,8 @@ import numpy as np
 from .baselines import BASELINES
 from .cost_report import cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
+from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path, test_files
+from .length_report import length_lines
 from .stats import holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
 from .verdict import (
@@ -302,7 +303,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     for r in runs:  # a labelled cell shows as "encoder (label)"
         encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
         cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
-    gold_path = study_dir / f"gold-{dataset}.json"
+    gold_path = test_files(study_dir, dataset)[0]
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
     ref = cells.get(reference, {})
     rows, pvals = [], []
@@ -369,6 +370,10 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines += _tuning_lines(study_dir, runs)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
+    lengths_path = test_files(study_dir, dataset)[1]
+    lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
+    lines += length_lines(dataset, metric, rows, cells, gold, lengths, reference,
+                          study_dir / f"{dataset}-length.png")
     return section
 
 

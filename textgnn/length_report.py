@@ -1,0 +1,176 @@
+"""Where a gap comes from: one dataset's test set cut into bins by text length, and in each
+bin the best GCN-style cell against the Transformer and against the graph-free control.
+
+The study's argument is about length. Attention over the complete graph costs O(n²), so on
+long documents the Transformer is cut (at 512 tokens, as BERT is) while a sparse graph reads
+everything; if that is why a sparse graph wins, its gain must sit in the texts longer than
+the cut. On sentences, a structural prior (a window, a parse) may matter more as sentences
+grow. The bins are the test set's length quartiles; every cut of a cell in the table that
+some test text exceeds is a bin edge instead of the quartiles above it, so the texts a
+truncated cell never read whole form a bin of their own.
+
+Each bin's comparison is the paired bootstrap of ``stats`` on that bin's texts, seeds paired,
+Holm-corrected over the bins of one column. A text's length is its tokens as the parser's
+tokenizer cuts them, before any cut (``lengths-<dataset>.json``, written by the study).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import BASELINES
+from .stats import holm, outcome_word, p_text, paired_bootstrap
+from .verdict import CONTROL, linguistic_cells
+
+QUANTILES = (0.25, 0.5, 0.75)
+
+
+def length_bins(lengths: np.ndarray, cuts: set[int]) -> list[tuple[int, int]]:
+    """``(low, high]`` token ranges that each hold at least one text: edges at every cut
+    shorter than the longest text and at the length quartiles below the shortest such cut,
+    so that the texts beyond a cut stay together."""
+    longest = int(lengths.max())
+    cuts = {c for c in cuts if c < longest}
+    edges = {q for q in (int(np.quantile(lengths, q)) for q in QUANTILES)
+             if q < min(cuts, default=longest)} | cuts
+    bounds = [0, *sorted(e for e in edges if 0 < e < longest), longest]
+    return [(low, high) for low, high in zip(bounds, bounds[1:], strict=False)
+            if np.any((lengths > low) & (lengths <= high))]
+
+
+def _bin_name(low: int, high: int, cuts: set[int]) -> str:
+    name = f"≤ {high}" if low == 0 else f"{low + 1}–{high}"
+    return name + (f" (beyond the {low} cut)" if low in cuts else "")
+
+
+def _score(gold: np.ndarray, preds: np.ndarray, metric: str) -> float:
+    """Mean over seeds (rows of ``preds``) of the metric on these texts."""
+    if metric == "accuracy":
+        return float((preds == gold).mean())
+    from sklearn.metrics import matthews_corrcoef
+
+    return float(np.mean([matthews_corrcoef(gold, p) for p in preds]))
+
+
+def _predictions(by_seed: dict[int, dict], seeds: list[int] | None = None) -> np.ndarray:
+    """(seeds, texts): the runs of ``seeds``, by default all of the cell's."""
+    return np.asarray([by_seed[s]["test_predictions"] for s in (seeds or sorted(by_seed))])
+
+
+def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: np.ndarray | None,
+                 lengths: np.ndarray | None, reference: tuple[str, str], path: Path) -> list[str]:
+    """The section "By text length" of one dataset's table: a table of the bins, one generated
+    sentence and a plot (written to ``path``); nothing when the table lacks the reference, a
+    GCN-style cell tested against it, the gold labels or the lengths."""
+    ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
+    mine = linguistic_cells(rows)
+    if ref is None or not mine or gold is None or lengths is None or len(lengths) != len(gold):
+        return []
+    best = max(mine, key=lambda r: r["mean"])
+    control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
+                   None)
+    baselines = [r for r in rows if r["model"] in BASELINES]
+    baseline = max(baselines, key=lambda r: r["mean"]) if baselines else None
+    shown = [r for r in (ref, best, control, baseline) if r is not None]
+    runs = {id(r): cells[(r["encoder"], r["graph"])] for r in shown}
+    cuts = {c for r in shown for run in runs[id(r)].values()
+            if (c := run["config"]["data"].get("max_tokens"))}
+    bins = length_bins(lengths, cuts)
+    masks = [(lengths > low) & (lengths <= high) for low, high in bins]
+    preds = {id(r): _predictions(runs[id(r)]) for r in shown}
+
+    def compare(other: dict | None) -> list[tuple[float, float] | None]:
+        """The best cell against ``other`` in every bin, on the seeds both have."""
+        seeds = sorted(set(runs[id(best)]) & set(runs[id(other)])) if other else []
+        if not seeds:
+            return [None] * len(bins)
+        a, b = _predictions(runs[id(best)], seeds), _predictions(runs[id(other)], seeds)
+        tests = [paired_bootstrap(gold[m], a[:, m], b[:, m], metric=metric) for m in masks]
+        return [(d, p) for (d, _), p in zip(tests, holm([p for _, p in tests]), strict=True)]
+
+    against_ref, against_control = compare(ref), compare(control)
+    name = lambda r: f"{r['encoder']}-{r['graph']}" if r["graph"] != "-" else r["encoder"]  # noqa: E731
+    scale = 100.0
+    lines = [f"### {dataset} by text length", "",
+             f"The test set in bins of text length (tokens before any cut; quartiles and each "
+             f"cut some text exceeds), test {metric} × 100 per bin, mean over each cell's "
+             f"seeds; Δ: {name(best)}, the best GCN-style cell, against each, seeds paired, "
+             "paired bootstrap within the bin, Holm over the bins.", "",
+             "| tokens | texts | " + " | ".join(name(r) for r in shown)
+             + f" | Δ vs {name(ref)} | p (Holm) |"
+             + (f" Δ vs {name(control)} | p (Holm) |" if control else ""),
+             "|---|---:|" + "---:|" * (len(shown) + 2 + (2 if control else 0))]
+    for b, m, vs_ref, vs_control in zip(bins, masks, against_ref, against_control, strict=True):
+        row = (f"| {_bin_name(*b, cuts)} | {int(m.sum())} | "
+               + " | ".join(f"{scale * _score(gold[m], preds[id(r)][:, m], metric):.2f}"
+                            for r in shown)
+               + f" | {scale * vs_ref[0]:+.2f} | {p_text(vs_ref[1])} |")
+        if control is not None:
+            row += (" - | - |" if vs_control is None
+                    else f" {scale * vs_control[0]:+.2f} | {p_text(vs_control[1])} |")
+        lines.append(row)
+    lines += ["", _sentence(dataset, name(best), name(ref), bins, cuts, against_ref,
+                            name(control) if control else None, against_control), ""]
+    if _plot(dataset, metric, bins, masks, cuts, gold,
+             [(name(r), preds[id(r)], r is baseline) for r in shown], path):
+        lines += [f"![{dataset} by length]({path.name})", ""]
+    return lines
+
+
+def _sentence(dataset: str, best: str, ref: str, bins: list[tuple[int, int]], cuts: set[int],
+              against_ref: list, control: str | None, against_control: list) -> str:
+    def where(tests: list) -> str:
+        found = [_bin_name(*b, set()) for b, t in zip(bins, tests, strict=True)
+                 if t is not None and outcome_word(*t) != "equal"]
+        if not found:
+            return "no bin"
+        return f"the bin{'s' if len(found) > 1 else ''} of {', '.join(found)} tokens"
+
+    ref_deltas = ", ".join(f"{100 * d:+.2f}" for d, _ in against_ref)
+    sentence = (f"On {dataset}, {best} against {ref} from the shortest bin to the longest: "
+                f"{ref_deltas} points; significant (Holm p < 0.05) in {where(against_ref)}.")
+    for (low, _), (delta, p) in zip(bins, against_ref, strict=True):
+        if low not in cuts:
+            continue
+        sentence += (f" On the texts longer than {low} tokens, which a cell cut at {low} never "
+                     f"reads whole, {best} is {outcome_word(delta, p)} "
+                     f"({100 * delta:+.2f} points, Holm p {p_text(p, '= ')}).")
+    if control is not None:
+        sentence += (f" Against the graph-free control {control}, the graph's difference is "
+                     "significant in " + where(against_control) + ".")
+    return sentence
+
+
+def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np.ndarray],
+          cuts: set[int], gold: np.ndarray, series: list[tuple[str, np.ndarray, bool]],
+          path: Path) -> bool:
+    """The metric per length bin, one line per cell (a baseline dashed and gray)."""
+    if len(bins) < 2:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    x = np.arange(len(bins))
+    for label, preds, baseline in series:
+        y = [100 * _score(gold[m], preds[:, m], metric) for m in masks]
+        ax.plot(x, y, marker="o", label=label,
+                **({"color": "gray", "ls": "--"} if baseline else {}))
+    ax.set_xticks(x, [_bin_name(low, high, set()) for low, high in bins], fontsize=8)
+    for i, (low, _) in enumerate(bins):
+        if low in cuts:
+            ax.axvline(i - 0.5, color="black", lw=1, ls=":")
+            ax.annotate(f"cut at {low}", (i - 0.5, ax.get_ylim()[0]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="test text length, tokens (bins)", ylabel=f"test {metric} (%)",
+           title=f"{dataset}: {metric} by text length")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
