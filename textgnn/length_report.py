@@ -94,8 +94,9 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     name = lambda r: f"{r['encoder']}-{r['graph']}" if r["graph"] != "-" else r["encoder"]  # noqa: E731
     scale = 100.0
     lines = [f"### {dataset} by text length", "",
-             f"The test set in bins of text length (tokens before any cut; quartiles and each "
-             f"cut some text exceeds), test {metric} × 100 per bin, mean over each cell's "
+             f"The test set in bins of text length (tokens before any cut; the length "
+             f"quartiles, and the texts longer than a cell's cut in a bin of their own), test "
+             f"{metric} × 100 per bin, mean over each cell's "
              f"seeds; Δ: {name(best)}, the best GCN-style cell, against each, seeds paired, "
              "paired bootstrap within the bin, Holm over the bins.", "",
              "| tokens | texts | " + " | ".join(name(r) for r in shown)
