@@ -60,14 +60,17 @@ def _predictions(by_seed: dict[int, dict], seeds: list[int] | None = None) -> np
 
 
 def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: np.ndarray | None,
-                 lengths: np.ndarray | None, reference: tuple[str, str], path: Path) -> list[str]:
+                 lengths: np.ndarray | None, reference: tuple[str, str],
+                 path: Path) -> tuple[list[str], tuple[float, float, int] | None]:
     """The section "By text length" of one dataset's table: a table of the bins, one generated
     sentence and a plot (written to ``path``); nothing when the table lacks the reference, a
-    GCN-style cell tested against it, the gold labels or the lengths."""
+    GCN-style cell tested against it, the gold labels or the lengths. Also the best cell
+    against the reference on the texts beyond the reference's own cut, for the verdict:
+    (Δ, Holm p, the cut), or None where the reference reads every text whole."""
     ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
     mine = linguistic_cells(rows)
     if ref is None or not mine or gold is None or lengths is None or len(lengths) != len(gold):
-        return []
+        return [], None
     best = max(mine, key=lambda r: r["mean"])
     control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
                    None)
@@ -117,7 +120,10 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     if _plot(dataset, metric, bins, masks, cuts, gold,
              [(name(r), preds[id(r)], r is baseline) for r in shown], path):
         lines += [f"![{dataset} by length]({path.name})", ""]
-    return lines
+    ref_cut = next((run["config"]["data"].get("max_tokens") for run in runs[id(ref)].values()), None)
+    beyond = next(((*t, low) for (low, _), t in zip(bins, against_ref, strict=True)
+                   if low == ref_cut), None)
+    return lines, beyond
 
 
 def _sentence(dataset: str, best: str, ref: str, bins: list[tuple[int, int]], cuts: set[int],

@@ -104,7 +104,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         section = _dataset_section(study_dir, dataset, mine, REFERENCE, f"## {dataset}")
         syntax[dataset] = section["outcomes"]
         regimes.append(regime_outcome(regime_of(dataset), _where(dataset, mine), section["rows"],
-                                      REFERENCE))
+                                      REFERENCE, section.get("beyond_cut")))
         if section["headline"]:
             headline.append(section["headline"])
         lines += section["lines"]
@@ -372,8 +372,9 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
     lengths_path = test_files(study_dir, dataset)[1]
     lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
-    lines += length_lines(dataset, metric, rows, cells, gold, lengths, reference,
-                          study_dir / f"{dataset}-length.png")
+    length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
+                                                 reference, study_dir / f"{dataset}-length.png")
+    lines += length
     return section
 
 

@@ -42,6 +42,9 @@ class Outcome:
     # the same cell against the graph-free control of its table (Δ, Holm-adjusted p over the
     # table's GCN-style cells); None where the table has no control
     against_control: tuple[float, float] | None = None
+    # the same cell against the reference on the texts longer than the reference's cut (Δ,
+    # Holm p over the table's length bins, the cut; length_report); None where it reads all
+    beyond_cut: tuple[float, float, int] | None = None
 
     @property
     def word(self) -> str:
@@ -68,7 +71,8 @@ def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str
     return "long documents" if dataset in LONG_DOCUMENTS else "short texts"
 
 
-def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[str, str]) -> Outcome | None:
+def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[str, str],
+                   beyond_cut: tuple[float, float, int] | None = None) -> Outcome | None:
     """The best GCN-style cell of one table against its reference; None if either is missing."""
     ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
                None)
@@ -79,7 +83,7 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
-                   best["p"], ratio, best.get("against_control"))
+                   best["p"], ratio, best.get("against_control"), beyond_cut)
 
 
 def verdict_lines(outcomes: list[Outcome]) -> list[str]:
@@ -141,6 +145,15 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
                      "tokens), the graph itself " + _join([f"{says[w]} on {_join(where)}"
                                                           for w, where in found.items() if where])
                      + ".")
+    if cut := [o for o in mine if o.beyond_cut is not None]:
+        def beyond(o: Outcome) -> str:
+            delta, p, tokens = o.beyond_cut
+            word = outcome_word(delta, p)
+            return (f"{o.where}, the texts over {tokens} tokens: "
+                    f"{'significantly ' if word != 'equal' else ''}{word}, {100 * delta:+.2f} "
+                    f"points (p {p_text(p, '= ')}, Holm over the length bins)")
+        sentence += (" Beyond the reference's cut, on the texts it never reads whole, that cell "
+                     "against it: " + "; ".join(beyond(o) for o in cut) + ".")
     return sentence
 
 
