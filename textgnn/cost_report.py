@@ -62,7 +62,8 @@ def cost_measure(rows: list[dict]) -> tuple[str, str]:
     return "train_seconds", "wall s"
 
 
-def _name(row: dict) -> str:
+def cell_name(row: dict) -> str:
+    """A table row as the report names its cell: ``gcn-window``, or a baseline's ``wide-mlp``."""
     return row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
 
 
@@ -86,7 +87,7 @@ def cost_lines(dataset: str, metric: str, rows: list[dict], reference: tuple[str
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: r["cost"][measure]):
         c = r["cost"]
-        lines.append(f"| {_name(r)} | {100 * r['mean']:.2f} | {_fmt(c.get('cpu_seconds'), '.0f')} | "
+        lines.append(f"| {cell_name(r)} | {100 * r['mean']:.2f} | {_fmt(c.get('cpu_seconds'), '.0f')} | "
                      f"{_fmt(c.get('cpu_seconds_per_epoch'), '.1f')} | {c['train_seconds']:.0f} | "
                      f"{_fmt(c.get('peak_rss_gb'), '.2f')} | "
                      f"{_fmt(c.get('tokens_per_document'), '.0f')} |")
@@ -126,7 +127,7 @@ def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
         baseline = row["model"] in BASELINES
         ax.scatter([x], [y], marker="s" if baseline else "o",
                    color="gray" if baseline else None, zorder=3)
-        ax.annotate(_name(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(cell_name(row), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     front = [points[i] for i in pareto(points)]
     ax.step([x for x, _ in front], [y for _, y in front], where="post", color="black", lw=1,
             ls="--", label="Pareto frontier")
@@ -164,8 +165,8 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
         answer = "the sparse graph did not beat the truncated complete graph"
     tokens = lambda r: ("" if r["cost"].get("tokens_per_document") is None  # noqa: E731
                         else f", {r['cost']['tokens_per_document']:.0f} tokens per document")
-    sentence = (f"On {dataset}, the best sparse-graph cell, {_name(best)} ({100 * best['mean']:.2f}"
-                f"{tokens(best)}), against {_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
+    sentence = (f"On {dataset}, the best sparse-graph cell, {cell_name(best)} ({100 * best['mean']:.2f}"
+                f"{tokens(best)}), against {cell_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
                 f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
                 f"{p_text(best['p'], '= ')}){cost}: {answer}.")
     if best.get("against_control"):  # reading everything, or the graph? (report._against_control)

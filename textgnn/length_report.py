@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
+from .cost_report import cell_name
 from .stats import holm, outcome_word, p_text, paired_bootstrap
 from .verdict import CONTROL, linguistic_cells
 
@@ -77,50 +78,50 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     baselines = [r for r in rows if r["model"] in BASELINES]
     baseline = max(baselines, key=lambda r: r["mean"]) if baselines else None
     shown = [r for r in (ref, best, control, baseline) if r is not None]
-    runs = {id(r): cells[(r["encoder"], r["graph"])] for r in shown}
-    cuts = {c for r in shown for run in runs[id(r)].values()
+    runs = {cell_name(r): cells[(r["encoder"], r["graph"])] for r in shown}  # seed -> record
+    cuts = {c for r in shown for run in runs[cell_name(r)].values()
             if (c := run["config"]["data"].get("max_tokens"))}
     bins = length_bins(lengths, cuts)
     masks = [(lengths > low) & (lengths <= high) for low, high in bins]
-    preds = {id(r): _predictions(runs[id(r)]) for r in shown}
+    preds = {name: _predictions(by_seed) for name, by_seed in runs.items()}
 
     def compare(other: dict | None) -> list[tuple[float, float] | None]:
         """The best cell against ``other`` in every bin, on the seeds both have."""
-        seeds = sorted(set(runs[id(best)]) & set(runs[id(other)])) if other else []
+        mine, theirs = runs[cell_name(best)], runs[cell_name(other)] if other else {}
+        seeds = sorted(set(mine) & set(theirs))
         if not seeds:
             return [None] * len(bins)
-        a, b = _predictions(runs[id(best)], seeds), _predictions(runs[id(other)], seeds)
+        a, b = _predictions(mine, seeds), _predictions(theirs, seeds)
         tests = [paired_bootstrap(gold[m], a[:, m], b[:, m], metric=metric) for m in masks]
         return [(d, p) for (d, _), p in zip(tests, holm([p for _, p in tests]), strict=True)]
 
     against_ref, against_control = compare(ref), compare(control)
-    name = lambda r: f"{r['encoder']}-{r['graph']}" if r["graph"] != "-" else r["encoder"]  # noqa: E731
     scale = 100.0
     lines = [f"### {dataset} by text length", "",
              f"The test set in bins of text length (tokens before any cut; the length "
              f"quartiles, and the texts longer than a cell's cut in a bin of their own), test "
              f"{metric} × 100 per bin, mean over each cell's "
-             f"seeds; Δ: {name(best)}, the best GCN-style cell, against each, seeds paired, "
+             f"seeds; Δ: {cell_name(best)}, the best GCN-style cell, against each, seeds paired, "
              "paired bootstrap within the bin, Holm over the bins.", "",
-             "| tokens | texts | " + " | ".join(name(r) for r in shown)
-             + f" | Δ vs {name(ref)} | p (Holm) |"
-             + (f" Δ vs {name(control)} | p (Holm) |" if control else ""),
+             "| tokens | texts | " + " | ".join(cell_name(r) for r in shown)
+             + f" | Δ vs {cell_name(ref)} | p (Holm) |"
+             + (f" Δ vs {cell_name(control)} | p (Holm) |" if control else ""),
              "|---|---:|" + "---:|" * (len(shown) + 2 + (2 if control else 0))]
     for b, m, vs_ref, vs_control in zip(bins, masks, against_ref, against_control, strict=True):
         row = (f"| {_bin_name(*b, cuts)} | {int(m.sum())} | "
-               + " | ".join(f"{scale * _score(gold[m], preds[id(r)][:, m], metric):.2f}"
+               + " | ".join(f"{scale * _score(gold[m], preds[cell_name(r)][:, m], metric):.2f}"
                             for r in shown)
                + f" | {scale * vs_ref[0]:+.2f} | {p_text(vs_ref[1])} |")
         if control is not None:
             row += (" - | - |" if vs_control is None
                     else f" {scale * vs_control[0]:+.2f} | {p_text(vs_control[1])} |")
         lines.append(row)
-    lines += ["", _sentence(dataset, name(best), name(ref), bins, cuts, against_ref,
-                            name(control) if control else None, against_control), ""]
+    lines += ["", _sentence(dataset, cell_name(best), cell_name(ref), bins, cuts, against_ref,
+                            cell_name(control) if control else None, against_control), ""]
     if _plot(dataset, metric, bins, masks, cuts, gold,
-             [(name(r), preds[id(r)], r is baseline) for r in shown], path):
+             [(cell_name(r), preds[cell_name(r)], r is baseline) for r in shown], path):
         lines += [f"![{dataset} by length]({path.name})", ""]
-    ref_cut = next((run["config"]["data"].get("max_tokens") for run in runs[id(ref)].values()), None)
+    ref_cut = next(iter(runs[cell_name(ref)].values()))["config"]["data"].get("max_tokens")
     beyond = next(((*t, low) for (low, _), t in zip(bins, against_ref, strict=True)
                    if low == ref_cut), None)
     return lines, beyond
