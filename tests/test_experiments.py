@@ -656,6 +656,13 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]
     # beside the runs' cost: the finished trials' CPU hours (not the failed one's)
     assert "| tuning: search `sentences` | 2 trials | 1.0 | 0.0 |" in text
+    assert "≤: an upper bound" not in text
+    # a trial from before CPU time was counted: its wall time stands in, the sum is a bound
+    search.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.6))
+    text = report(study_dir)
+    assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in text
+    assert ("≤: an upper bound; 1 of `sentences`'s trials ran before CPU time was counted, and "
+            "their wall time stands in for it (one thread each).") in text
 
 
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):

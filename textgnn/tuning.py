@@ -160,18 +160,28 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def spent(url: str) -> tuple[int, float, float | None]:
+def spent(url: str) -> tuple[int, float, float, int]:
     """The finished trials (complete + pruned) of every cell in a search's storage, their
-    hours of wall time and their CPU hours (None while some trial predates their counting)."""
+    hours of wall time, their CPU hours (:func:`trial_cpu`), and how many of them predate the
+    counting of CPU time (with any, the CPU hours are an upper bound)."""
     import optuna
 
-    trials, seconds, cpu = 0, 0.0, []
+    trials, seconds, cpu, uncounted = 0, 0.0, 0.0, 0
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
         trials += len(done)
         seconds += _wall_seconds(done)
-        cpu += [t.user_attrs.get("cpu_seconds") for t in done]
-    return trials, seconds / 3600, None if None in cpu else sum(cpu) / 3600
+        cpu += sum(trial_cpu(t) or 0.0 for t in done)
+        uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
+    return trials, seconds / 3600, cpu / 3600, uncounted
+
+
+def trial_cpu(trial) -> float | None:
+    """A finished trial's CPU seconds. A trial from before they were counted stands in with its
+    wall time, which bounds them from above for the one-thread trials of the project's
+    searches; None where it has neither."""
+    cpu = trial.user_attrs.get("cpu_seconds")
+    return cpu if cpu is not None else (_wall_seconds([trial]) or None)
 
 
 def cell_costs(search: Search, url: str) -> dict[str, dict]:
@@ -179,24 +189,19 @@ def cell_costs(search: Search, url: str) -> dict[str, dict]:
     ``finished`` trials (up to the budget); ``trial_cpu``, their mean CPU seconds; ``run_cpu``,
     what one run on the cell's chosen values costs at the trials' training-set size: the
     chosen (best) trial's CPU seconds once the budget is spent, before that the mean of the
-    complete trials (a pruned trial stopped early and would underestimate it). A trial from
-    before CPU seconds were counted stands in with its wall time, which bounds them from
-    above for the one-thread trials of the project's searches. None where no trial finished.
+    complete trials (a pruned trial stopped early and would underestimate it). CPU seconds
+    as :func:`trial_cpu` gives them. None where no trial finished.
     """
     from optuna.trial import TrialState
-
-    def seconds(trial) -> float | None:
-        cpu = trial.user_attrs.get("cpu_seconds")
-        return cpu if cpu is not None else (_wall_seconds([trial]) or None)
 
     costs = {}
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
-        known = [s for s in map(seconds, first) if s is not None]
-        complete = [s for s in map(seconds, [t for t in first if t.state == TrialState.COMPLETE])
+        known = [s for s in map(trial_cpu, first) if s is not None]
+        complete = [s for s in map(trial_cpu, [t for t in first if t.state == TrialState.COMPLETE])
                     if s is not None]
         best = best_trial(study, search.trials) if len(first) >= search.trials else None
-        run_cpu = (seconds(best) if best is not None
+        run_cpu = (trial_cpu(best) if best is not None
                    else sum(complete) / len(complete) if complete else None)
         costs[cell_name(dataset, encoder, graph)] = {
             "finished": len(first), "run_cpu": run_cpu,

@@ -162,12 +162,12 @@ def _join(items: list[str]) -> str:
 
 
 def compute_lines(runs: list[dict],
-                  searches: dict[str, tuple[int, float, float | None]]) -> list[str]:
+                  searches: dict[str, tuple[int, float, float, int]]) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
     the CPU seconds of all their threads; "-" where a run did not count them) and their wall
     hours (sum over runs; a run paused or on a busy machine counts that time too); then each
-    search that chose configs of the study (name -> finished trials, wall hours, CPU hours or
-    None)."""
+    search that chose configs of the study (name -> finished trials, wall hours, CPU hours,
+    trials whose CPU time was not counted: ``tuning.spent``)."""
     parts: dict[str, list[dict]] = {}
     for r in runs:
         parts.setdefault(regime_of(r["dataset"], r.get("fraction"), r.get("tag", "")), []).append(r)
@@ -177,8 +177,14 @@ def compute_lines(runs: list[dict],
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    for name, (trials, hours, cpu) in sorted(searches.items()):
+    bounded = []
+    for name, (trials, hours, cpu, uncounted) in sorted(searches.items()):
         lines.append(f"| tuning: search `{name}` | {trials} trials | "
-                     f"{'-' if cpu is None else f'{cpu:.1f}'} | {hours:.1f} |")
+                     f"{'≤ ' if uncounted else ''}{cpu:.1f} | {hours:.1f} |")
+        if uncounted:
+            bounded.append(f"{uncounted} of `{name}`'s")
+    if bounded:
+        lines += ["", f"≤: an upper bound; {_join(bounded)} trials ran before CPU time was "
+                  "counted, and their wall time stands in for it (one thread each)."]
     return lines + [""]
 
