@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
-from .cost_report import cost_lines, cpu_hours, mean_cost
+from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path, test_files
 from .length_report import length_lines
@@ -471,7 +471,7 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
                 outcomes.append(regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
                                         section["rows"], REFERENCE))
             for row in section["rows"]:
-                name = row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
+                name = cell_name(row)
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
                 if row["model"] in BASELINES:
                     dashed.add(name)
