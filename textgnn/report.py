@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .agreement import agreement_lines
 from .baselines import BASELINES
 from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
@@ -375,6 +376,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
                                                  reference, study_dir / f"{dataset}-length.png")
     lines += length
+    lines += agreement_lines(dataset, rows, cells, reference)
     return section
 
 

@@ -1,0 +1,70 @@
+"""Do two encoders learn the same function? How often their test predictions agree, beside
+how often two seeds of one encoder agree.
+
+Equal accuracy does not mean the same predictions: a GCN on a window graph and the
+Transformer on the complete graph may score alike while getting different texts wrong. Two
+runs of one cell that differ only in their seed set the scale: if the two encoders agree
+about as often as an encoder's own reruns do, the data cannot tell them apart; if they agree
+less, they learned different functions, and "equal" hides a difference an ensemble or a
+per-text analysis could use. Agreement here is the share of test texts on which two runs
+predict the same label, averaged over pairs of runs (seeds s ≠ t within a cell, every seed
+pair across two cells). Descriptive: no test is made on it.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations, product
+
+import numpy as np
+
+from .cost_report import cell_name
+from .verdict import CONTROL, linguistic_cells
+
+
+def agreement(a: np.ndarray, b: np.ndarray | None = None) -> float | None:
+    """Mean share of texts on which two runs predict alike: over the pairs of rows of ``a``
+    (its seeds) when ``b`` is None, else over every row of ``a`` with every row of ``b``.
+    None when ``a`` alone has fewer than two rows."""
+    pairs = list(combinations(a, 2)) if b is None else list(product(a, b))
+    if not pairs:
+        return None
+    return float(np.mean([np.mean(x == y) for x, y in pairs]))
+
+
+def agreement_lines(dataset: str, rows: list[dict], cells: dict,
+                    reference: tuple[str, str]) -> list[str]:
+    """A small table and a sentence: the best GCN-style cell, the reference and the
+    graph-free control, each against its own seeds and against the others."""
+    ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
+    mine = linguistic_cells(rows)
+    if ref is None or not mine:
+        return []
+    best = max(mine, key=lambda r: r["mean"])
+    control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
+                   None)
+    shown = [r for r in (best, ref, control) if r is not None]
+    preds = {cell_name(r): np.asarray([run["test_predictions"] for run in
+                                       cells[(r["encoder"], r["graph"])].values()])
+             for r in shown}
+    names = list(preds)
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    lines = [f"### {dataset}: do they learn the same function?", "",
+             "Share of test texts (%) on which two runs predict the same label: on the "
+             "diagonal two seeds of one cell (mean over seed pairs), elsewhere a run of each "
+             "cell (mean over all pairs of their seeds).", "",
+             "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for x in names:
+        lines.append(f"| {x} | " + " | ".join(
+            pct(agreement(preds[x]) if x == y else agreement(preds[x], preds[y])) for y in names)
+            + " |")
+    b, r = cell_name(best), cell_name(ref)
+    within = {name: agreement(preds[name]) for name in (b, r)}
+    sentence = (f"On {dataset}, {b} and {r} predict alike on {pct(agreement(preds[b], preds[r]))} % "
+                "of the test texts")
+    if None not in within.values():
+        sentence += (f", two seeds of {b} on {pct(within[b])} % and two of {r} on "
+                     f"{pct(within[r])} %")
+    return lines + ["", sentence + ".", ""]
