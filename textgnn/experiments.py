@@ -297,17 +297,18 @@ def _train_command(argv: list[str], log: str, environ: dict[str, str], cwd: str,
     sys.exit(code)
 
 
-def test_files(out: Path, dataset: str) -> tuple[Path, Path]:
+def gold_and_lengths(out: Path, dataset: str) -> tuple[Path, Path]:
     """Where a study keeps a dataset's test gold labels (indices into a record's ``labels``)
     and its test texts' lengths in tokens, so that the report reads no data."""
     return out / f"gold-{dataset}.json", out / f"lengths-{dataset}.json"
 
 
 def _write_test_files(out: Path, dataset: str, config: dict, labels: list[str] | None) -> None:
-    """Write whichever of :func:`test_files` is missing (the gold labels only when a record's
-    ``labels`` name their order). A length is the tokens of the whole text, as the parser's
-    tokenizer cuts it: the nodes of its graph before any ``data.max_tokens`` cut."""
-    gold_path, lengths_path = test_files(out, dataset)
+    """Write whichever of the :func:`gold_and_lengths` files is missing (the gold labels only
+    when a record's ``labels`` name their order). A length is the tokens of the whole text,
+    as the parser's tokenizer cuts it: the nodes of its graph before any ``data.max_tokens``
+    cut."""
+    gold_path, lengths_path = gold_and_lengths(out, dataset)
     if (gold_path.is_file() or labels is None) and lengths_path.is_file():
         return
     from .parsing import Parser
@@ -456,7 +457,7 @@ def _complete_test_files(study: Study, out: Path, datasets: list[str] | None,
         if config_file(study, cell).is_file():
             first.setdefault(Path(cell.dataset).name, cell)
     for name, cell in first.items():
-        gold_path, lengths_path = test_files(out, name)
+        gold_path, lengths_path = gold_and_lengths(out, name)
         if gold_path.is_file() and not lengths_path.is_file():
             with contextlib.suppress(TextGNNError):  # a broken config fails its own runs
                 _write_test_files(out, name, resolved_config(study, cell), None)

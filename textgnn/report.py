@@ -19,7 +19,7 @@ from .agreement import agreement_lines
 from .baselines import BASELINES
 from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path, test_files
+from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
 from .length_report import length_lines
 from .stats import holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
@@ -304,7 +304,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     for r in runs:  # a labelled cell shows as "encoder (label)"
         encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
         cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
-    gold_path = test_files(study_dir, dataset)[0]
+    gold_path = gold_and_lengths(study_dir, dataset)[0]
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
     ref = cells.get(reference, {})
     rows, pvals = [], []
@@ -371,7 +371,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines += _tuning_lines(study_dir, runs)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
-    lengths_path = test_files(study_dir, dataset)[1]
+    lengths_path = gold_and_lengths(study_dir, dataset)[1]
     lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
     length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
                                                  reference, study_dir / f"{dataset}-length.png")
