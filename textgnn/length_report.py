@@ -168,7 +168,8 @@ def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np
         y = [100 * _score(gold[m], preds[:, m], metric) for m in masks]
         ax.plot(x, y, marker="o", label=label,
                 **({"color": "gray", "ls": "--"} if baseline else {}))
-    ax.set_xticks(x, [_bin_name(low, high, set()) for low, high in bins], fontsize=8)
+    ax.set_xticks(x, [f"{_bin_name(low, high, set())}\n{int(m.sum())} texts"
+                      for (low, high), m in zip(bins, masks, strict=True)], fontsize=8)
     for i, (low, _) in enumerate(bins):
         if low in cuts:
             ax.axvline(i - 0.5, color="black", lw=1, ls=":")
