@@ -18,7 +18,7 @@ from itertools import combinations, product
 import numpy as np
 
 from .cost_report import cell_name
-from .verdict import CONTROL, linguistic_cells
+from .verdict import compared_rows
 
 
 def agreement(a: np.ndarray, b: np.ndarray | None = None) -> float | None:
@@ -35,13 +35,9 @@ def agreement_lines(dataset: str, rows: list[dict], cells: dict,
                     reference: tuple[str, str]) -> list[str]:
     """A small table and a sentence: the best GCN-style cell, the reference and the
     graph-free control, each against its own seeds and against the others."""
-    ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
-    mine = linguistic_cells(rows)
-    if ref is None or not mine:
+    if (compared := compared_rows(rows, reference)) is None:
         return []
-    best = max(mine, key=lambda r: r["mean"])
-    control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
-                   None)
+    ref, best, control = compared
     shown = [r for r in (best, ref, control) if r is not None]
     preds = {cell_name(r): np.asarray([run["test_predictions"] for run in
                                        cells[(r["encoder"], r["graph"])].values()])

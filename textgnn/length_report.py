@@ -23,7 +23,7 @@ import numpy as np
 from .baselines import BASELINES
 from .cost_report import cell_name
 from .stats import holm, outcome_word, p_text, paired_bootstrap
-from .verdict import CONTROL, linguistic_cells
+from .verdict import compared_rows
 
 QUANTILES = (0.25, 0.5, 0.75)
 
@@ -68,13 +68,10 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     GCN-style cell tested against it, the gold labels or the lengths. Also the best cell
     against the reference on the texts beyond the reference's own cut, for the verdict:
     (Δ, Holm p, the cut), or None where the reference reads every text whole."""
-    ref = next((r for r in rows if (r["encoder"], r["graph"]) == reference), None)
-    mine = linguistic_cells(rows)
-    if ref is None or not mine or gold is None or lengths is None or len(lengths) != len(gold):
+    compared = compared_rows(rows, reference)
+    if compared is None or gold is None or lengths is None or len(lengths) != len(gold):
         return [], None
-    best = max(mine, key=lambda r: r["mean"])
-    control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
-                   None)
+    ref, best, control = compared
     baselines = [r for r in rows if r["model"] in BASELINES]
     baseline = max(baselines, key=lambda r: r["mean"]) if baselines else None
     shown = [r for r in (ref, best, control, baseline) if r is not None]
@@ -83,7 +80,9 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
             if (c := run["config"]["data"].get("max_tokens"))}
     bins = length_bins(lengths, cuts)
     masks = [(lengths > low) & (lengths <= high) for low, high in bins]
-    preds = {name: _predictions(by_seed) for name, by_seed in runs.items()}
+    # each cell's metric per bin, mean over its own seeds (the table and the plot)
+    scores = {name: [_score(gold[m], _predictions(by_seed)[:, m], metric) for m in masks]
+              for name, by_seed in runs.items()}
 
     def compare(other: dict | None) -> list[tuple[float, float] | None]:
         """The best cell against ``other`` in every bin, on the seeds both have."""
@@ -107,10 +106,10 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
              + f" | Δ vs {cell_name(ref)} | p (Holm) |"
              + (f" Δ vs {cell_name(control)} | p (Holm) |" if control else ""),
              "|---|---:|" + "---:|" * (len(shown) + 2 + (2 if control else 0))]
-    for b, m, vs_ref, vs_control in zip(bins, masks, against_ref, against_control, strict=True):
+    for i, (b, m, vs_ref, vs_control) in enumerate(
+            zip(bins, masks, against_ref, against_control, strict=True)):
         row = (f"| {_bin_name(*b, cuts)} | {int(m.sum())} | "
-               + " | ".join(f"{scale * _score(gold[m], preds[cell_name(r)][:, m], metric):.2f}"
-                            for r in shown)
+               + " | ".join(f"{scale * scores[cell_name(r)][i]:.2f}" for r in shown)
                + f" | {scale * vs_ref[0]:+.2f} | {p_text(vs_ref[1])} |")
         if control is not None:
             row += (" - | - |" if vs_control is None
@@ -118,8 +117,8 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
         lines.append(row)
     lines += ["", _sentence(dataset, cell_name(best), cell_name(ref), bins, cuts, against_ref,
                             cell_name(control) if control else None, against_control), ""]
-    if _plot(dataset, metric, bins, masks, cuts, gold,
-             [(cell_name(r), preds[cell_name(r)], r is baseline) for r in shown], path):
+    if _plot(dataset, metric, bins, masks, cuts,
+             [(cell_name(r), scores[cell_name(r)], r is baseline) for r in shown], path):
         lines += [f"![{dataset} by length]({path.name})", ""]
     ref_cut = next(iter(runs[cell_name(ref)].values()))["config"]["data"].get("max_tokens")
     beyond = next(((*t, low) for (low, _), t in zip(bins, against_ref, strict=True)
@@ -152,8 +151,7 @@ def _sentence(dataset: str, best: str, ref: str, bins: list[tuple[int, int]], cu
 
 
 def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np.ndarray],
-          cuts: set[int], gold: np.ndarray, series: list[tuple[str, np.ndarray, bool]],
-          path: Path) -> bool:
+          cuts: set[int], series: list[tuple[str, list[float], bool]], path: Path) -> bool:
     """The metric per length bin, one line per cell (a baseline dashed and gray)."""
     if len(bins) < 2:
         return False
@@ -164,9 +162,8 @@ def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     x = np.arange(len(bins))
-    for label, preds, baseline in series:
-        y = [100 * _score(gold[m], preds[:, m], metric) for m in masks]
-        ax.plot(x, y, marker="o", label=label,
+    for label, scores, baseline in series:
+        ax.plot(x, [100 * v for v in scores], marker="o", label=label,
                 **({"color": "gray", "ls": "--"} if baseline else {}))
     ax.set_xticks(x, [f"{_bin_name(low, high, set())}\n{int(m.sum())} texts"
                       for (low, high), m in zip(bins, masks, strict=True)], fontsize=8)

@@ -24,10 +24,10 @@ from .length_report import length_lines
 from .stats import holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
 from .verdict import (
-    CONTROL,
     GCN_STYLE,
     REGIMES,
     compute_lines,
+    control_row,
     linguistic_cells,
     regime_of,
     regime_outcome,
@@ -385,8 +385,7 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
     seeds paired, Holm over those comparisons: ``row["against_control"]`` = (Δ, p). What
     the graph itself adds; a cell that beats the Transformer by as much as the control does
     owes its gain to the encoder, not to the graph."""
-    control = next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]),
-                   None)
+    control = control_row(rows)
     if control is None or gold is None:
         return
     theirs = cells[(control["encoder"], control["graph"])]

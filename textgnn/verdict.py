@@ -63,6 +63,23 @@ def linguistic_cells(rows: list[dict]) -> list[dict]:
             and all(part in LINGUISTIC for part in r["graph"].split("+"))]
 
 
+def control_row(rows: list[dict]) -> dict | None:
+    """A table's graph-free control (:data:`CONTROL`), or None."""
+    return next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]), None)
+
+
+def compared_rows(rows: list[dict], reference: tuple[str, str]) -> tuple[dict, dict, dict | None] | None:
+    """The rows a table's verdict compares: its reference, its best GCN-style cell on a
+    linguistic graph (by mean test score over seeds) and its graph-free control (None where
+    it has none); None where the table lacks the reference or a tested GCN-style cell."""
+    ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
+               None)
+    mine = linguistic_cells(rows)
+    if ref is None or not mine:
+        return None
+    return ref, max(mine, key=lambda r: r["mean"]), control_row(rows)
+
+
 def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str:
     if tag:
         return "pretrained"
@@ -74,12 +91,9 @@ def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str
 def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[str, str],
                    beyond_cut: tuple[float, float, int] | None = None) -> Outcome | None:
     """The best GCN-style cell of one table against its reference; None if either is missing."""
-    ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
-               None)
-    mine = linguistic_cells(rows)
-    if ref is None or not mine:
+    if (compared := compared_rows(rows, reference)) is None:
         return None
-    best = max(mine, key=lambda r: r["mean"])
+    ref, best, _ = compared
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
