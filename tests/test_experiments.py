@@ -32,13 +32,48 @@ def test_paired_bootstrap_detects_a_real_difference_only():
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 2, 400)
     same = np.stack([gold] * 3)
-    assert paired_bootstrap(gold, same, same) == (0.0, 1.0)
+    tie = paired_bootstrap(gold, same, same)
+    assert (tie.delta, tie.p, tie.interval()) == (0.0, 1.0, (0.0, 0.0))
     noisy = np.where(rng.random((3, 400)) < 0.3, 1 - gold, gold)
     better = np.where(rng.random((3, 400)) < 0.1, 1 - gold, gold)
-    delta, p = paired_bootstrap(gold, better, noisy)
-    assert delta > 0.1 and p < 0.01
-    delta, p = paired_bootstrap(gold, noisy, noisy[::-1])
-    assert p > 0.05
+    found = paired_bootstrap(gold, better, noisy)
+    assert found.delta > 0.1 and found.p < 0.01
+    low, high = found.interval()
+    assert 0 < low < found.delta < high
+    found = paired_bootstrap(gold, noisy, noisy[::-1])
+    assert found.p > 0.05 and found.interval()[0] < 0 < found.interval()[1]
+
+
+def test_paired_bootstrap_resamples_the_seeds_too():
+    """One lucky seed: seed 0 of a makes 5 % errors, seeds 1 and 2 are b's own predictions
+    (30 % errors). Over the 3 seeds a is 8 points better, far beyond what the test examples'
+    chance explains, but a third of the seed resamples draw no seed 0 at all."""
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 2, 2000)
+    b = np.where(rng.random((3, 2000)) < 0.3, 1 - gold, gold)
+    a = b.copy()
+    a[0] = np.where(rng.random(2000) < 0.05, 1 - gold, gold)
+    found = paired_bootstrap(gold, a, b)
+    assert found.delta == pytest.approx((a == gold).mean() - (b == gold).mean())
+    assert found.delta > 0.07
+    # (2/3)^3 of the resamples hold no seed 0, and their difference is exactly 0
+    assert (found.resampled == 0).mean() == pytest.approx((2 / 3) ** 3, abs=0.04)
+    assert found.p > 0.5 and found.interval()[0] == 0.0
+    # with the lucky seed's gap on every seed the test is significant: the seed resample is
+    # what tells the two apart
+    steady = np.stack([a[0]] * 3)
+    assert paired_bootstrap(gold, steady, b).p < 0.001
+
+
+def test_interval_is_joint_over_the_comparisons():
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 2, 300)
+    a, b = (np.where(rng.random((5, 300)) < err, 1 - gold, gold) for err in (0.2, 0.25))
+    found = paired_bootstrap(gold, a, b)
+    one, eight = found.interval(), found.interval(8)
+    assert eight[0] < one[0] < found.delta < one[1] < eight[1]
+    assert one == pytest.approx(tuple(np.quantile(found.resampled, [0.025, 0.975])))
+    assert eight == pytest.approx(tuple(np.quantile(found.resampled, [0.05 / 16, 1 - 0.05 / 16])))
 
 
 def test_paired_bootstrap_on_mcc():
@@ -52,14 +87,17 @@ def test_paired_bootstrap_on_mcc():
     better = np.stack([np.where(rng.random(300) < 0.1, [flip[g] for g in gold], gold)
                        for _ in range(3)])
     same = np.stack([gold] * 3)
-    assert paired_bootstrap(gold, same, same, metric="mcc") == (0.0, 1.0)
-    delta, p = paired_bootstrap(gold, better, noisy, metric="mcc")
+    tie = paired_bootstrap(gold, same, same, metric="mcc")
+    assert (tie.delta, tie.p) == (0.0, 1.0)
+    found = paired_bootstrap(gold, better, noisy, metric="mcc")
     expected = np.mean([matthews_corrcoef(gold, b) - matthews_corrcoef(gold, n)
                         for b, n in zip(better, noisy, strict=True)])
-    assert delta == pytest.approx(expected, abs=1e-12) and delta > 0.3 and p < 0.01
+    assert found.delta == pytest.approx(expected, abs=1e-12) and found.delta > 0.3 and found.p < 0.01
+    assert 0 < found.interval()[0] < found.delta
     all_ok = np.full((3, 300), "ok")  # MCC undefined: 0, as scikit-learn gives
-    assert paired_bootstrap(gold, all_ok, all_ok, metric="mcc") == (0.0, 1.0)
-    assert paired_bootstrap(gold, noisy, all_ok, metric="mcc")[0] == pytest.approx(
+    tie = paired_bootstrap(gold, all_ok, all_ok, metric="mcc")
+    assert (tie.delta, tie.p) == (0.0, 1.0)
+    assert paired_bootstrap(gold, noisy, all_ok, metric="mcc").delta == pytest.approx(
         np.mean([matthews_corrcoef(gold, n) for n in noisy]), abs=1e-12)
 
 
@@ -555,11 +593,18 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
     text = report(study_dir)
     verdict = text[text.index("# Verdict per regime"):text.index("## mr")]
     assert "| short texts | mr | gcn-window |" in verdict
-    assert "| better | 1.00 | +0.00 | 1 |" in verdict  # beats the Transformer, not the control
+    # beats the Transformer, not the control: same predictions, a zero-width interval
+    assert "| better | 1.00 | +0.00 [+0.00, +0.00] | 1 |" in verdict
     assert "| short texts | trec | gat-window |" in verdict and "| 1.00 | - | - |" in verdict
     low = next(line for line in verdict.splitlines() if line.startswith("| low resource"))
     graph_delta, graph_p = [c.strip() for c in low.split("|")[-3:-1]]
-    assert float(graph_delta) > 15 and graph_p == "< 0.001"
+    delta, low_end, high_end = map(float, re.fullmatch(
+        r"([+-][\d.]+) \[([+-][\d.]+), ([+-][\d.]+)\]", graph_delta).groups())
+    assert 15 < low_end < delta < high_end and graph_p == "< 0.001"
+    # trec's cells score alike: "equal", with the interval of what it may hide around 0
+    low_end, high_end = map(float, re.search(
+        r"equal on trec \(Δ between ([+-][\d.]+) and ([+-][\d.]+)\)", verdict).groups())
+    assert low_end < 0 < high_end
     assert ("Against the graph-free control (gcn with no edge between tokens), the graph itself "
             "adds nothing significant on mr.") in verdict
     assert "the graph itself adds significantly on mr · 10%." in verdict

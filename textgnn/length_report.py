@@ -92,7 +92,7 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
             return [None] * len(bins)
         a, b = _predictions(mine, seeds), _predictions(theirs, seeds)
         tests = [paired_bootstrap(gold[m], a[:, m], b[:, m], metric=metric) for m in masks]
-        return [(d, p) for (d, _), p in zip(tests, holm([p for _, p in tests]), strict=True)]
+        return [(t.delta, p) for t, p in zip(tests, holm([t.p for t in tests]), strict=True)]
 
     against_ref, against_control = compare(ref), compare(control)
     scale = 100.0

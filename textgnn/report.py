@@ -21,7 +21,7 @@ from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
 from .length_report import length_lines
-from .stats import holm, mean_ci, p_text, paired_bootstrap
+from .stats import Paired, holm, mean_ci, p_text, paired_bootstrap
 from .tuning import spent
 from .verdict import (
     GCN_STYLE,
@@ -89,8 +89,8 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              + ("" if cpu is None else f" and {cpu:.1f} CPU hours (core-hours)") + ". "
              "Cells: mean ± std over seeds [95 % t-interval half-width]; Δ: difference in the "
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
-             "with a paired bootstrap over test examples (2,000 resamples; MCC recomputed on "
-             "every resample for CoLA), Holm-corrected within the dataset.", ""]
+             "with a paired bootstrap over test examples and seeds (2,000 resamples; MCC "
+             "recomputed on every resample for CoLA), Holm-corrected within the dataset.", ""]
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in _searches(runs)
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
@@ -325,14 +325,14 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
             mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
                                for s in paired])
             theirs = np.asarray([ref[s]["test_predictions"] for s in paired])
-            row["delta"], p = paired_bootstrap(gold, mine, theirs, metric=metric)
-            row["p_index"] = len(pvals)
-            pvals.append(p)
+            row["paired"] = paired_bootstrap(gold, mine, theirs, metric=metric)
+            row["delta"], row["p_index"] = row["paired"].delta, len(pvals)
+            pvals.append(row["paired"].p)
         rows.append(row)
     adjusted = holm(pvals)
     for row in rows:
         if "p_index" in row:
-            row["p"] = adjusted[row["p_index"]]
+            row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
     _against_control(rows, cells, gold, metric)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
@@ -382,7 +382,8 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
 
 def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
     """Each GCN-style cell on a linguistic graph against the table's graph-free control,
-    seeds paired, Holm over those comparisons: ``row["against_control"]`` = (Δ, p). What
+    seeds paired, Holm over those comparisons: ``row["against_control"]`` = (Δ, p) and
+    ``row["control_interval"]`` Δ's interval jointly over them (``stats.Paired.interval``). What
     the graph itself adds; a cell that beats the Transformer by as much as the control does
     owes its gain to the encoder, not to the graph."""
     control = control_row(rows)
@@ -393,21 +394,21 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
     for row in linguistic_cells(rows):
         if paired := _paired(gold, cells[(row["encoder"], row["graph"])], theirs, metric):
             tested.append((row, paired[0]))
-            pvals.append(paired[1])
-    for (row, delta), p in zip(tested, holm(pvals), strict=True):
-        row["against_control"] = (delta, p)
+            pvals.append(paired[0].p)
+    for (row, paired), p in zip(tested, holm(pvals), strict=True):
+        row["against_control"] = (paired.delta, p)
+        row["control_interval"] = paired.interval(len(tested))
 
 
-def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[float, float, int] | None:
-    """Two cells' runs (seed -> record) compared on the seeds both have: Δ and p of the paired
+def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[Paired, int] | None:
+    """Two cells' runs (seed -> record) compared on the seeds both have: the paired
     bootstrap, and how many seeds; None when they share none."""
     seeds = sorted(set(mine) & set(theirs))
     if not seeds:
         return None
-    delta, p = paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
-                                np.asarray([theirs[s]["test_predictions"] for s in seeds]),
-                                metric=metric)
-    return delta, p, len(seeds)
+    return paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
+                            np.asarray([theirs[s]["test_predictions"] for s in seeds]),
+                            metric=metric), len(seeds)
 
 
 TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
@@ -574,11 +575,11 @@ def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dic
         paired = _paired(gold, cells[(r["encoder"], r["graph"])], best_runs, metric)
         if paired is None:
             continue
-        delta, p, seeds = paired
+        comparison, seeds = paired
         outcomes.append({"cell": f"{r['encoder']}-{r['graph']}", "mean": r["mean"], "n": r["n"],
-                         "delta": delta, "seeds": seeds,
+                         "delta": comparison.delta, "seeds": seeds,
                          "syntax": "dependency" in r["graph"].split("+")})
-        pvals.append(p)
+        pvals.append(comparison.p)
     for outcome, p in zip(outcomes, holm(pvals), strict=True):
         outcome["p"] = p
     best_name = f"{best['encoder']}-{best['graph']}"

@@ -1,9 +1,11 @@
 """The statistics of a study's report: mean and confidence interval over seeds, the paired
-bootstrap over test examples (accuracy or MCC), Holm's correction, and how a p-value prints."""
+bootstrap over test examples and seeds (accuracy or MCC) with its interval, Holm's
+correction, and how a p-value prints."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,28 +23,53 @@ def mean_ci(values: list[float]) -> tuple[float, float, float]:
     return float(arr.mean()), std, float(stats.t.ppf(0.975, arr.size - 1) * std / math.sqrt(arr.size))
 
 
-def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
-                     samples: int = 2000, seed: int = 0, metric: str = "accuracy") -> tuple[float, float]:
-    """Mean difference a - b of ``metric`` (accuracy or mcc) over seeds and its two-sided
-    bootstrap p-value.
+@dataclass(frozen=True)
+class Paired:
+    """A paired comparison of two cells, a - b: the observed difference of the metric (mean
+    over seeds), its two-sided bootstrap p-value and the resampled differences."""
 
-    ``preds_*`` are (seeds, examples), seeds paired by row. Examples are resampled with
-    replacement, the same resample for every seed of both models; the p-value is twice the
-    smaller tail of the resampled differences around zero.
+    delta: float
+    p: float
+    resampled: np.ndarray
+
+    def interval(self, comparisons: int = 1) -> tuple[float, float]:
+        """The percentile interval of the difference, 95 % jointly over ``comparisons``
+        (Bonferroni: each at level 1 - 0.05 / comparisons). Holm is never stricter than
+        Bonferroni, so an interval that excludes 0 goes with a Holm p < 0.05 over the same
+        comparisons; an interval around 0 bounds how large an "equal" difference can be."""
+        tail = 0.05 / comparisons / 2
+        low, high = np.quantile(self.resampled, [tail, 1 - tail])
+        return float(low), float(high)
+
+
+def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
+                     samples: int = 2000, seed: int = 0, metric: str = "accuracy") -> Paired:
+    """Mean difference a - b of ``metric`` (accuracy or mcc) over seeds, its two-sided
+    bootstrap p-value and its resampled differences.
+
+    ``preds_*`` are (seeds, examples), seeds paired by row. Both sources of chance in a
+    score are resampled (Bouthillier et al., MLSys 2021): the test examples, with
+    replacement and the same draw for every seed of both cells, and the training seeds, rows
+    drawn with replacement in pairs. A gap that rests on one lucky seed is then not called
+    significant, as it would be if the examples alone were resampled. The p-value is twice
+    the smaller tail of the resampled differences around zero.
     """
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, gold.size, size=(samples, gold.size))
-    if metric == "accuracy":  # linear in the examples: average per example first
-        correct = (preds_a == gold).astype(float).mean(0) - (preds_b == gold).astype(float).mean(0)
-        observed, diffs = float(correct.mean()), correct[idx].mean(1)
+    seeds = rng.integers(0, len(preds_a), size=(samples, len(preds_a)))
+    if metric == "accuracy":  # linear in the examples: per seed, average per example first
+        correct = (preds_a == gold).astype(float) - (preds_b == gold).astype(float)
+        observed = float(correct.mean())
+        per_seed = np.stack([row[idx].mean(1) for row in correct], 1)  # (samples, seeds)
     elif metric == "mcc":
         rows = np.concatenate([np.arange(gold.size)[None, :], idx])  # row 0: the test set as is
-        diffs = (_mcc_rows(gold, preds_a, rows) - _mcc_rows(gold, preds_b, rows)).mean(0)
-        observed, diffs = float(diffs[0]), diffs[1:]
+        per_seed = (_mcc_rows(gold, preds_a, rows) - _mcc_rows(gold, preds_b, rows)).T
+        observed, per_seed = float(per_seed[0].mean()), per_seed[1:]
     else:
         raise TextGNNError(f"paired_bootstrap: unknown metric {metric!r}; choose accuracy or mcc")
+    diffs = np.take_along_axis(per_seed, seeds, axis=1).mean(1)
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
-    return observed, float(min(1.0, 2 * tail))
+    return Paired(observed, float(min(1.0, 2 * tail)), diffs)
 
 
 def _mcc_rows(gold: np.ndarray, preds: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -45,6 +45,10 @@ class Outcome:
     # the same cell against the reference on the texts longer than the reference's cut (Δ,
     # Holm p over the table's length bins, the cut; length_report); None where it reads all
     beyond_cut: tuple[float, float, int] | None = None
+    # Δ's bootstrap intervals, 95 % jointly over the Holm family of its p (stats.Paired.interval):
+    # against the reference, and against the control
+    interval: tuple[float, float] | None = None
+    control_interval: tuple[float, float] | None = None
 
     @property
     def word(self) -> str:
@@ -97,7 +101,8 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
-                   best["p"], ratio, best.get("against_control"), beyond_cut)
+                   best["p"], ratio, best.get("against_control"), beyond_cut,
+                   best.get("interval"), best.get("control_interval"))
 
 
 def verdict_lines(outcomes: list[Outcome]) -> list[str]:
@@ -109,7 +114,10 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
              "union; mean test score over seeds) against the reference of its table: the "
              "Transformer on the complete graph (cut at `data.max_tokens` where the study sets "
              "it), or for pretrained features the pretrained encoder fine-tuned alone. Outcome: "
-             "significantly better or worse at Holm p < 0.05 (paired bootstrap), else equal. "
+             "significantly better or worse at Holm p < 0.05 (paired bootstrap over test "
+             "examples and seeds), else equal; [low, high]: Δ's bootstrap interval, 95 % jointly "
+             "over the comparisons Holm corrects for (Bonferroni), so it bounds the difference an "
+             "\"equal\" could hide. "
              "Cost: its CPU seconds per training epoch over the reference's (wall seconds where a "
              "run did not count CPU time). Graph: the same cell "
              f"against the graph-free control of its table ({CONTROL[0]} on the graph "
@@ -122,9 +130,10 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
     for o in sorted(outcomes, key=lambda o: REGIMES.index(o.regime)):  # stable: datasets stay sorted
         cost = "-" if o.cost_ratio is None else f"{o.cost_ratio:.2f}"
         graph = ("- | -" if o.against_control is None else
-                 f"{100 * o.against_control[0]:+.2f} | {p_text(o.against_control[1])}")
+                 f"{_delta(o.against_control[0], o.control_interval)} | "
+                 f"{p_text(o.against_control[1])}")
         lines.append(f"| {o.regime} | {o.where} | {o.cell} | {100 * o.mean:.2f} | {o.reference} "
-                     f"| {100 * o.reference_mean:.2f} | {100 * o.delta:+.2f} | {p_text(o.p)} | "
+                     f"| {100 * o.reference_mean:.2f} | {_delta(o.delta, o.interval)} | {p_text(o.p)} | "
                      f"{o.word} | {cost} | {graph} |")
     lines.append("")
     for regime in REGIMES:
@@ -133,13 +142,27 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
+def _delta(delta: float, interval: tuple[float, float] | None) -> str:
+    """A difference in points with its interval: "+0.19 [-0.95, +1.31]"."""
+    return f"{100 * delta:+.2f}" + ("" if interval is None else
+                                    f" [{100 * interval[0]:+.2f}, {100 * interval[1]:+.2f}]")
+
+
 def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
     """E.g. "Short texts: a GCN-style encoder is significantly better than the Transformer on
     trec, equal on mr, worse on sst2 and cola (cost 0.41-0.93× per epoch)." """
     mine = [o for o in outcomes if o.regime == regime]
     if not mine:
         return None
-    groups = {word: [o.where for o in mine if o.word == word] for word in ("better", "equal", "worse")}
+
+    def where(o: Outcome) -> str:  # an "equal" with the bounds of what it may hide
+        if o.word != "equal" or o.interval is None:
+            return o.where
+        bounds = f"Δ between {100 * o.interval[0]:+.2f} and {100 * o.interval[1]:+.2f}"
+        # "r8 (cut at 256 tokens)" takes the bounds inside its own parentheses
+        return f"{o.where[:-1]}; {bounds})" if o.where.endswith(")") else f"{o.where} ({bounds})"
+
+    groups = {word: [where(o) for o in mine if o.word == word] for word in ("better", "equal", "worse")}
     parts = [f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
              for word, found in groups.items() if found]
     ratios = [o.cost_ratio for o in mine if o.cost_ratio is not None]
