@@ -3,7 +3,7 @@ import random
 
 import pytest
 import torch
-from conftest import train_toy
+from conftest import REPO, TINY, train_toy
 from torch_geometric.data import Batch
 
 from textgnn.batching import BucketBatchSampler, token_budget_batches
@@ -12,7 +12,7 @@ from textgnn.errors import TextGNNError
 from textgnn.features import Vocab
 from textgnn.graphs import to_pyg
 from textgnn.pipeline import Pipeline
-from textgnn.training import lr_factor
+from textgnn.training import lr_factor, train
 
 
 def test_bucketed_batches_cover_every_example_once_with_similar_lengths():
@@ -130,6 +130,17 @@ def test_linear_schedule_warms_up_then_decays_to_zero():
     assert {lr_factor(p, TrainConfig()) for p in progress} == {1.0}
     with pytest.raises(TextGNNError, match=r"train.warmup must be in \[0, 1\); got 1.5"):
         load_config(None, ["train.schedule=linear", "train.warmup=1.5"])
+
+
+def test_a_label_missing_from_training_is_refused_and_max_train_named(toy_data, tmp_path):
+    """A one-text sample of the toy set holds one of its two labels: training refuses before
+    any epoch and says that data.max_train's plain random sample is why."""
+    config = load_config(REPO / "configs" / "base.yaml", [f"data.name={toy_data}", *TINY,
+                                                          "data.max_train=1"])
+    with pytest.raises(TextGNNError, match=r"label\(s\) '(positive|negative)' do not occur in "
+                       r"the training data; data.max_train=1 draws a plain random sample"):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "history.csv").exists()
 
 
 @pytest.mark.parametrize("cell", [("gcn", "window", "mean"), ("gat", "dependency", "max"),

@@ -177,7 +177,7 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     labels = sorted(set(train_split.labels))
     for split in (data.dev, data.test):
         if split is not None:
-            _check_labels(split, set(labels))
+            _check_labels(split, set(labels), d.max_train)
     log(f"data {d.name}: train {len(train_split)}, dev {len(data.dev)}, "
         f"test {len(data.test) if data.test else 0}; labels {labels}")
 
@@ -368,11 +368,17 @@ def finish(run: Run, test: bool = True) -> dict | None:
     }
 
 
-def _check_labels(split: Split, known: set[str]) -> None:
+def _check_labels(split: Split, known: set[str], max_train: int | None) -> None:
     unknown = sorted(set(split.labels) - known)
     if unknown:
+        # max_train is a plain random sample (stratifying it would change the data of every
+        # recorded run that used it), so a rare label can drop out of a small one
+        hint = ("" if max_train is None else
+                f"; data.max_train={max_train} draws a plain random sample of the training set, "
+                "which can leave a rare label out: raise it, or use data.train_fraction, which "
+                "keeps every label")
         raise TextGNNError(f"{split.source}: label(s) {', '.join(map(repr, unknown[:5]))} do not "
-                           f"occur in the training data")
+                           f"occur in the training data{hint}")
 
 
 def _warn_about(config: Config) -> None:
