@@ -86,6 +86,20 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     assert float(row.split("|")[6]) >= 0
     assert f"Spent so far: {2 * TRIALS} finished trials" in text
     assert f"{2 * TRIALS} finished trials, " in text.split(f"## {toy_data.name}")[1]
+    # did the budget suffice: the cells whose best dev rose at the last trial, as the trials say
+    gains = {}
+    for cell in ("gcn-window", "transformer-window"):
+        scores = [value if state == "COMPLETE" else None for name, _, value, state in finished(first)
+                  if name == f"{toy_data.name}/{cell}"]
+        before = max((v for v in scores[:-1] if v is not None), default=None)
+        if scores[-1] is not None and before is not None and scores[-1] > before:
+            gains[cell] = scores[-1] - before
+    budget_line = next(line for line in text.splitlines() if line.startswith("Budget: "))
+    assert budget_line.startswith(f"Budget: in the last quarter of the budget (trial {TRIALS}), ")
+    for cell in ("gcn-window", "transformer-window"):
+        assert (f"{cell} +" in budget_line) == (cell in gains)
+    assert all(f"{cell} +{100 * gain:.2f}" in budget_line for cell, gain in gains.items())
+    assert (root / "results" / "tiny" / f"{toy_data.name}-search.png").is_file()
     chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
     best = max((r for r in first if r["state"] == "COMPLETE" and "/gcn-" in r["cell"]),
                key=lambda r: r["value"])
@@ -93,6 +107,31 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     assert config.train.lr == best["params"]["train.lr"] and config.graph.kind == "window"
     summary = train(config, tmp_path / "again", progress=False, test=False)
     assert summary["dev"]["accuracy"] == best["value"] and summary["test"] is None
+
+
+def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
+    """Budget 8: the last quarter is trials 7-8. A pruned trial (None) keeps the curve flat; a
+    cell short of its budget is left out of the sentence but drawn."""
+    from textgnn.tuning_curve import convergence_lines, last_quarter_gain, running_best
+
+    rising = [None, 0.50, 0.55, None, 0.52, 0.56, 0.54, 0.60]
+    flat = [0.70, 0.71, 0.65, 0.72, None, 0.60, 0.69, 0.72]
+    assert running_best(rising) == [None, 0.50, 0.55, 0.55, 0.55, 0.56, 0.56, 0.60]
+    assert last_quarter_gain(rising, 8) == (pytest.approx(0.04), 7)
+    assert last_quarter_gain(flat, 8) == (0.0, 7)  # a tie is no gain
+    assert last_quarter_gain(rising[:5], 8) is None  # budget not spent
+    assert last_quarter_gain([None] * 8, 8) is None  # nothing completed before the quarter
+    lines = convergence_lines("toy", {"gat-window": rising, "gcn-none": flat, "wide-mlp": [0.5]},
+                              8, tmp_path / "toy-search.png")
+    assert lines[0] == ("Budget: in the last quarter of the budget (trials 7-8), 1 of the 2 "
+                        "cells that have spent it still raised the best dev score (gat-window "
+                        "+4.00 points), so more trials might raise it further; the other had its "
+                        "best by trial 6.")
+    assert lines[2] == "![toy: best dev score by trial](toy-search.png)"
+    assert (tmp_path / "toy-search.png").stat().st_size > 10_000
+    lines = convergence_lines("toy", {"gcn-none": flat}, 8, tmp_path / "b.png")
+    assert lines[0] == ("Budget: in the last quarter of the budget (trials 7-8), no cell raised "
+                        "its best dev score: each had its best by trial 6.")
 
 
 def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy_data, tmp_path):

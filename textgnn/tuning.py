@@ -36,6 +36,7 @@ from .baselines import BASELINES, cell_keys
 from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .errors import StudyFailed, TextGNNError
+from .tuning_curve import convergence_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "pruner", "space", "storage"}
 
@@ -418,7 +419,8 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
 
 
 def write_report(search: Search, url: str, out: Path) -> Path:
-    """TUNING.md: per dataset and cell, the trials run, the best dev score and its values."""
+    """TUNING.md: per dataset and cell, the trials run, the best dev score and its values;
+    per dataset, whether the budget sufficed (``tuning_curve``)."""
     from optuna.trial import TrialState
 
     lines = [f"# Search `{search.name}`", "",
@@ -437,8 +439,11 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                        for (encoder, graph), overrides in search.cell_overrides.items()), ""]
     rows: dict[str, list[str]] = {}
     totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
+    scores: dict[str, dict[str, list]] = {}  # dataset -> cell -> dev score per trial (tuning_curve)
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
+        scores.setdefault(Path(dataset).name, {})[encoder if graph == "-" else f"{encoder}-{graph}"] = [
+            t.value if t.state == TrialState.COMPLETE else None for t in first]
         pruned = sum(t.state == TrialState.PRUNED for t in first)
         best = best_trial(study, search.trials)
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
@@ -459,12 +464,14 @@ def write_report(search: Search, url: str, out: Path) -> Path:
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted.", ""]
+    out.mkdir(parents=True, exist_ok=True)
     for dataset, table in rows.items():
         trials, hours = totals[dataset]
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
-    out.mkdir(parents=True, exist_ok=True)
+        lines += convergence_lines(dataset, scores[dataset], search.trials,
+                                   out / f"{dataset}-search.png")
     path = out / "TUNING.md"
     path.write_text("\n".join(lines))
     return path
