@@ -233,7 +233,7 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     assert "| transformer | complete | 2 |" in text and "| tfidf-lr | - | 1 |" in text
     assert "| wide-mlp | - | 2 |" in text and "| wide-mlp (tuned) | - | 2 |" in text
     assert "; WideMLP (tuned) " in text
-    assert "Best graph model from scratch on toy: transformer-dependency+complete" in text
+    assert "Best graph model from scratch on toy (chosen on dev): transformer-dependency+complete" in text
     assert "; TF-IDF + LR" in text and "; WideMLP" in text and "(not beaten)" in text
     assert "Verdict for" in text and "Best graph model from scratch on toy" in text
     assert "beyond self-attention vs the best pure cell" in text
@@ -373,7 +373,7 @@ def test_tagged_table_falls_back_to_the_transformer_on_the_same_features(tmp_pat
     row = next(line for line in tagged.splitlines() if line.startswith("| transformer | complete"))
     assert row.split("|")[8].strip().startswith("-")  # now a difference to finetune, not ref
     # the best graph model is named, never the fine-tuned encoder alone (95 % here)
-    assert "Best graph model on `big` features on d: transformer-complete" in tagged
+    assert "Best graph model on `big` features on d (chosen on dev): transformer-complete" in tagged
 
 
 def test_study_continues_a_killed_run_from_its_checkpoint(toy_data, tmp_path):
@@ -407,13 +407,14 @@ def test_long_document_sentence_separates_reading_everything_from_the_graph():
     the same whole documents does nearly as well: the sentence says the graph adds nothing
     significant; without a control it says nothing of the kind."""
     cost = lambda cpu, tokens: {"cpu_seconds_per_epoch": cpu, "tokens_per_document": tokens}  # noqa: E731
-    rows = [{"encoder": "transformer", "graph": "complete", "mean": 0.80, "cost": cost(8.0, 512)},
-            {"encoder": "gcn", "graph": "window", "mean": 0.85, "delta": 0.05, "p": 0.001,
-             "cost": cost(2.0, 900), "against_control": (0.004, 0.4)},
-            {"encoder": "gcn", "graph": "none", "mean": 0.846, "delta": 0.046, "p": 0.001,
-             "cost": cost(1.0, 900)}]
+    rows = [{"encoder": "transformer", "graph": "complete", "mean": 0.80, "dev": 0.80,
+             "cost": cost(8.0, 512)},
+            {"encoder": "gcn", "graph": "window", "mean": 0.85, "dev": 0.85, "delta": 0.05,
+             "p": 0.001, "cost": cost(2.0, 900), "against_control": (0.004, 0.4)},
+            {"encoder": "gcn", "graph": "none", "mean": 0.846, "dev": 0.846, "delta": 0.046,
+             "p": 0.001, "cost": cost(1.0, 900)}]
     sentence = sparse_vs_complete("20ng", "accuracy", rows, ("transformer", "complete"))
-    assert sentence.startswith("On 20ng, the best sparse-graph cell, gcn-window (85.00, 900 tokens")
+    assert sentence.startswith("On 20ng, the best sparse-graph cell on dev, gcn-window (85.00, 900 tokens")
     assert "the sparse graph beat the truncated complete graph at equal or lower cost." in sentence
     assert sentence.endswith("Against the graph-free control, which reads the same tokens with no "
                              "edge between them, the graph adds nothing significant to that score "
@@ -456,7 +457,7 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     assert "| transformer-complete | " in costs and " | 80 | 8.0 | 80 | 6.00 | 180 |" in costs
     assert "| tfidf-lr | " in costs and " | 1 | - | 1 | - | - |" in costs  # no epochs, no RSS
     assert (study_dir / "20ng-cost.png").read_bytes()[:4] == b"\x89PNG"
-    assert ("On 20ng, the best sparse-graph cell, gcn-window (" in costs
+    assert ("On 20ng, the best sparse-graph cell on dev, gcn-window (" in costs
             and "221 tokens per document), against transformer-complete" in costs
             and "significantly better" in costs and "at 0.25× its CPU seconds per epoch: the "
             "sparse graph beat the truncated complete graph at equal or lower cost." in costs)
@@ -608,6 +609,30 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
     assert ("Against the graph-free control (gcn with no edge between tokens), the graph itself "
             "adds nothing significant on mr.") in verdict
     assert "the graph itself adds significantly on mr · 10%." in verdict
+
+
+def test_the_best_cell_is_chosen_on_dev_and_test_only_reports_it(tmp_path):
+    """gcn-window scores highest on test but lowest on dev, gat-dependency the other way
+    round: the verdict, the headline and the length section name gat-dependency, whose test
+    score is then reported as it is."""
+    rng = np.random.default_rng(4)
+    gold = rng.integers(0, 2, 400)
+    runs = [fake_run("mr", e, g, s, gold, c, rng) for e, g, c in
+            [("transformer", "complete", 0.7), ("gcn", "window", 0.85), ("gat", "dependency", 0.75)]
+            for s in range(3)]
+    for r in runs:
+        r["dev"] = dict(r["dev"], accuracy={"gcn": 0.70, "gat": 0.80, "transformer": 0.75}[r["encoder"]])
+        r["config"] = {"data": {}}  # no cut
+    study_dir = tmp_path / "dev"
+    study_dir.mkdir()
+    write_runs(study_dir, runs, {"mr": gold})
+    (study_dir / "lengths-mr.json").write_text(json.dumps(rng.integers(5, 40, 400).tolist()))
+    text = report(study_dir)
+    gat = np.mean([r["test"]["accuracy"] for r in runs if r["encoder"] == "gat"])
+    assert f"| short texts | mr | gat-dependency | {100 * gat:.2f} |" in text
+    assert f"Best graph model from scratch on mr (chosen on dev): gat-dependency {100 * gat:.2f}" in text
+    assert "Δ: gat-dependency, the best GCN-style cell on dev, against each" in text
+    assert "| short texts | mr | gcn-window |" not in text
 
 
 def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():

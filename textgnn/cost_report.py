@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
-from .stats import outcome_word, p_text
+from .stats import best_on_dev, outcome_word, p_text
 
 SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
 
@@ -150,7 +150,7 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
     sparse = [r for r in rows if r["graph"] in SPARSE and "p" in r]
     if ref is None or not sparse:
         return None
-    best = max(sparse, key=lambda r: r["mean"])
+    best = best_on_dev(sparse)
     mine, theirs = best["cost"], ref["cost"]
     significant = best["p"] < 0.05
     outcome = ("significantly better" if significant and best["delta"] > 0 else
@@ -165,8 +165,9 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
         answer = "the sparse graph did not beat the truncated complete graph"
     tokens = lambda r: ("" if r["cost"].get("tokens_per_document") is None  # noqa: E731
                         else f", {r['cost']['tokens_per_document']:.0f} tokens per document")
-    sentence = (f"On {dataset}, the best sparse-graph cell, {cell_name(best)} ({100 * best['mean']:.2f}"
-                f"{tokens(best)}), against {cell_name(ref)} ({100 * ref['mean']:.2f}{tokens(ref)}): "
+    sentence = (f"On {dataset}, the best sparse-graph cell on dev, {cell_name(best)} "
+                f"({100 * best['mean']:.2f}{tokens(best)}), against {cell_name(ref)} "
+                f"({100 * ref['mean']:.2f}{tokens(ref)}): "
                 f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
                 f"{p_text(best['p'], '= ')}){cost}: {answer}.")
     if best.get("against_control"):  # reading everything, or the graph? (report._against_control)

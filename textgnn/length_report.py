@@ -22,7 +22,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .cost_report import cell_name
-from .stats import holm, outcome_word, p_text, paired_bootstrap
+from .stats import best_on_dev, holm, outcome_word, p_text, paired_bootstrap
 from .verdict import compared_rows
 
 QUANTILES = (0.25, 0.5, 0.75)
@@ -73,7 +73,7 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
         return [], None
     ref, best, control = compared
     baselines = [r for r in rows if r["model"] in BASELINES]
-    baseline = max(baselines, key=lambda r: r["mean"]) if baselines else None
+    baseline = best_on_dev(baselines) if baselines else None
     shown = [r for r in (ref, best, control, baseline) if r is not None]
     runs = {cell_name(r): cells[(r["encoder"], r["graph"])] for r in shown}  # seed -> record
     cuts = {c for r in shown for run in runs[cell_name(r)].values()
@@ -100,7 +100,7 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
              f"The test set in bins of text length (tokens before any cut; the length "
              f"quartiles, and the texts longer than a cell's cut in a bin of their own), test "
              f"{metric} × 100 per bin, mean over each cell's "
-             f"seeds; Δ: {cell_name(best)}, the best GCN-style cell, against each, seeds paired, "
+             f"seeds; Δ: {cell_name(best)}, the best GCN-style cell on dev, against each, seeds paired, "
              "paired bootstrap within the bin, Holm over the bins.", "",
              "| tokens | texts | " + " | ".join(cell_name(r) for r in shown)
              + f" | Δ vs {cell_name(ref)} | p (Holm) |"

@@ -1,6 +1,6 @@
 """The statistics of a study's report: mean and confidence interval over seeds, the paired
 bootstrap over test examples and seeds (accuracy or MCC) with its interval, Holm's
-correction, and how a p-value prints."""
+correction, how a p-value prints, and which cell of a table a report calls its best."""
 
 from __future__ import annotations
 
@@ -113,3 +113,10 @@ def outcome_word(delta: float, p: float) -> str:
 def p_text(p: float, equals: str = "") -> str:
     # 2,000 bootstrap resamples cannot resolve a p-value below 0.001
     return "< 0.001" if p < 0.001 else f"{equals}{p:.3g}"
+
+
+def best_on_dev(rows: list[dict]) -> dict:
+    """The row a report calls "the best" of several cells: the highest mean dev score over
+    seeds. Picking it by test score would select on test and report the winner of that
+    selection with its luck included (the winner's curse); test is read only to report it."""
+    return max(rows, key=lambda r: r["dev"])

@@ -5,7 +5,7 @@ A regime is a family of comparisons: short texts (the sentence datasets), long d
 (where the Transformer's complete graph is cut and a sparse graph reads everything), low
 resource (each share of the training set) and pretrained (graph encoders on a pretrained
 model's token states against that model fine-tuned alone). In each comparison the best
-GCN-style cell (by mean test score over seeds) meets the comparison's reference with the
+GCN-style cell (by mean dev score over seeds) meets the comparison's reference with the
 paired bootstrap and Holm correction of its table (``report._dataset_section``).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cost_report import cpu_hours, epoch_cost_ratio
-from .stats import outcome_word, p_text
+from .stats import best_on_dev, outcome_word, p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
 LINGUISTIC = ("window", "dependency")
@@ -74,14 +74,14 @@ def control_row(rows: list[dict]) -> dict | None:
 
 def compared_rows(rows: list[dict], reference: tuple[str, str]) -> tuple[dict, dict, dict | None] | None:
     """The rows a table's verdict compares: its reference, its best GCN-style cell on a
-    linguistic graph (by mean test score over seeds) and its graph-free control (None where
+    linguistic graph (by mean dev score over seeds) and its graph-free control (None where
     it has none); None where the table lacks the reference or a tested GCN-style cell."""
     ref = next((r for r in rows if (r["model"], r["graph"]) == reference and not r.get("label")),
                None)
     mine = linguistic_cells(rows)
     if ref is None or not mine:
         return None
-    return ref, max(mine, key=lambda r: r["mean"]), control_row(rows)
+    return ref, best_on_dev(mine), control_row(rows)
 
 
 def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str:
@@ -111,7 +111,8 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
         return []
     lines = ["# Verdict per regime", "",
              "In each comparison, the best GCN-style cell (gcn, gat on window, dependency or their "
-             "union; mean test score over seeds) against the reference of its table: the "
+             "union; chosen by mean dev score over seeds, so test only reports it) against the "
+             "reference of its table: the "
              "Transformer on the complete graph (cut at `data.max_tokens` where the study sets "
              "it), or for pretrained features the pretrained encoder fine-tuned alone. Outcome: "
              "significantly better or worse at Holm p < 0.05 (paired bootstrap over test "
