@@ -253,24 +253,28 @@ def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
 def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path, toy_data):
     """WideMLP as a search cell: only the `baseline.*` dimensions that name it, the same
     budget, a chosen config with no graph or encoder; a study cell on that config reproduces
-    the best trial's dev score. TF-IDF + LR, which picks its C by itself, is refused."""
+    the best trial's dev score, and its report says whether the budget sufficed. TF-IDF + LR,
+    which picks its C by itself, is refused."""
     from textgnn.errors import TextGNNError
     from textgnn.experiments import Study, read_runs, run_study
+    from textgnn.report import report
 
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({"train": {"patience": 2, "threads": 1}}))
-    spec = {"name": "wide", "config": "base.yaml", "datasets": [str(toy_data)],
+    # tune's layout: configs/tune/<search>.yaml writes configs/tuned/<search>/
+    spec = {"name": "wide", "config": "../../base.yaml", "datasets": [str(toy_data)],
             "cells": [{"encoder": "wide-mlp", "graph": "-"}], "trials": 3, "seed": 0,
             "pruner": {"startup_trials": 2, "warmup_epochs": 1},
             "space": {"baseline.lr": {"low": 0.001, "high": 0.01, "log": True, "encoders": ["wide-mlp"]},
                       "baseline.hidden": {"choices": [32, 64], "encoders": ["wide-mlp"]},
                       "model.dropout": {"low": 0.0, "high": 0.5}}}
-    (tmp_path / "wide.yaml").write_text(yaml.safe_dump(spec))
-    search = Search.load(tmp_path / "wide.yaml")
-    tune(search, tmp_path / "results", tmp_path / "runs", tmp_path / "configs")
+    (tmp_path / "configs" / "tune").mkdir(parents=True)
+    (tmp_path / "configs" / "tune" / "wide.yaml").write_text(yaml.safe_dump(spec))
+    search = Search.load(tmp_path / "configs" / "tune" / "wide.yaml")
+    tune(search, tmp_path / "results", tmp_path / "runs", tmp_path / "configs" / "tuned")
     trials = finished(trials_table(search, storage_url(search, tmp_path / "results")))
     assert len(trials) == 3 and all(set(params) == {"baseline.lr", "baseline.hidden"}
                                     for _, params, _, _ in trials)
-    chosen = tmp_path / "configs" / "wide" / toy_data.name / "wide-mlp--.yaml"
+    chosen = tmp_path / "configs" / "tuned" / "wide" / toy_data.name / "wide-mlp--.yaml"
     raw = yaml.safe_load(chosen.read_text())
     assert "graph" not in raw and "model" not in raw and set(raw["baseline"]) == {"lr", "hidden"}
     best = max((t for t in trials if t[3] == "COMPLETE"), key=lambda t: t[2])
@@ -283,11 +287,19 @@ def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path,
     [record] = read_runs(done.runs)
     assert record["key"] == f"{toy_data.name}/wide-mlp~tuned--/seed0"
     assert record["dev"]["accuracy"] == best[2]  # the trial, trained again as a study run
+    # the budget's last quarter is trial 3: did it raise the best of trials 1-2?
+    scores = [value if state == "COMPLETE" else None for _, _, value, state in trials]
+    before = max((v for v in scores[:2] if v is not None), default=None)
+    rose = None not in (before, scores[2]) and scores[2] > before
+    text = report(tmp_path / "results" / "widestudy")
+    budget = next(line for line in text.splitlines() if line.startswith("Budget: "))
+    assert budget.startswith("Budget: in the last quarter of the budget (trial 3), ")
+    assert ("the one cell still raised the best dev score (wide-mlp +" in budget) == rose
 
     spec["cells"] = [{"encoder": "tfidf-lr", "graph": "-"}]
-    (tmp_path / "lr.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "configs" / "tune" / "lr.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(TextGNNError, match="tfidf-lr chooses its own setting on dev"):
-        Search.load(tmp_path / "lr.yaml")
+        Search.load(tmp_path / "configs" / "tune" / "lr.yaml")
 
 
 def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd):

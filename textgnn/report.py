@@ -21,8 +21,10 @@ from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
 from .length_report import length_lines
+from .plan import search_file
 from .stats import Paired, best_on_dev, holm, mean_ci, p_text, paired_bootstrap
-from .tuning import spent
+from .tuning import Search, spent, trial_scores
+from .tuning_curve import convergence_lines
 from .verdict import (
     GCN_STYLE,
     REGIMES,
@@ -433,10 +435,24 @@ def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
         report = study_dir.parent / search / "TUNING.md"
         where = (f"[{search}/TUNING.md](../{search}/TUNING.md)" if report.is_file()
                  else f"`{search}` (no TUNING.md beside this study)")
-        lines.append(f"Tuned cells ({', '.join(sorted(cells))}): configs chosen on dev by the "
-                     f"search `{search}`, the same number of trials per cell; trials, best dev "
-                     f"and chosen values: {where}.")
-    return lines + [""] if lines else []
+        lines += [f"Tuned cells ({', '.join(sorted(cells))}): configs chosen on dev by the "
+                  f"search `{search}`, the same number of trials per cell; trials, best dev "
+                  f"and chosen values: {where}.", ""]
+        lines += _budget_lines(study_dir.parent / search / "optuna.sqlite3", runs, search)
+    return lines
+
+
+def _budget_lines(storage: Path, runs: list[dict], search: str) -> list[str]:
+    """Whether the search's budget sufficed for this dataset's cells (``tuning_curve``'s
+    sentence), where its search file (``tune``'s layout) and its storage are at hand."""
+    files = {f for r in runs if (m := TUNED.search(r.get("config_file") or ""))
+             and m["search"] == search and (f := search_file(r["config_file"]))}
+    if len(files) != 1 or not storage.is_file():
+        return []
+    found = Search.load(files.pop())
+    dataset = runs[0]["dataset"]
+    return convergence_lines(dataset, trial_scores(found, f"sqlite:///{storage.resolve()}", dataset),
+                             found.trials, None)
 
 
 def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], list]:

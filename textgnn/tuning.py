@@ -439,11 +439,8 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                        for (encoder, graph), overrides in search.cell_overrides.items()), ""]
     rows: dict[str, list[str]] = {}
     totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
-    scores: dict[str, dict[str, list]] = {}  # dataset -> cell -> dev score per trial (tuning_curve)
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
-        scores.setdefault(Path(dataset).name, {})[encoder if graph == "-" else f"{encoder}-{graph}"] = [
-            t.value if t.state == TrialState.COMPLETE else None for t in first]
         pruned = sum(t.state == TrialState.PRUNED for t in first)
         best = best_trial(study, search.trials)
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
@@ -470,11 +467,26 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
-        lines += convergence_lines(dataset, scores[dataset], search.trials,
+        lines += convergence_lines(dataset, trial_scores(search, url, dataset), search.trials,
                                    out / f"{dataset}-search.png")
     path = out / "TUNING.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float | None]]:
+    """Each searched cell of ``dataset`` (by name: ``wide-mlp``, ``gat-window``) -> the dev
+    scores of its first ``trials`` finished trials in order, None for a pruned one: what
+    ``tuning_curve`` reads."""
+    from optuna.trial import TrialState
+
+    scores = {}
+    for name, encoder, graph, study in _cells(search, url, list(search.datasets)):
+        if Path(name).name == Path(dataset).name:
+            scores[encoder if graph == "-" else f"{encoder}-{graph}"] = [
+                t.value if t.state == TrialState.COMPLETE else None
+                for t in _finished(study)[:search.trials]]
+    return scores
 
 
 def _fmt(value: Any) -> str:

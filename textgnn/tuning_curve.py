@@ -39,9 +39,10 @@ def last_quarter_gain(values: list[float | None], budget: int) -> tuple[float, i
 
 
 def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget: int,
-                      path: Path) -> list[str]:
-    """The sentence on the last quarter of the budget and the plot of every cell's running
-    best (``cells``: name -> dev scores of its finished trials, in order, None if pruned)."""
+                      path: Path | None) -> list[str]:
+    """The sentence on the last quarter of the budget and, where ``path`` is given, the plot
+    of every cell's running best (``cells``: name -> dev scores of its finished trials, in
+    order, None if pruned)."""
     gains = {name: gain for name, values in cells.items()
              if (gain := last_quarter_gain(values, budget)) is not None}
     lines = []
@@ -65,7 +66,7 @@ def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget
             lines += [f"{where}{'no' if n == 1 else 'none of the'} {'cell' if n == 1 else f'{n} cells'}"
                       f"{scope} raised its best dev score: each had its best by trial "
                       f"{first - 1}.", ""]
-    if _plot(dataset, cells, budget, path):
+    if path is not None and _plot(dataset, cells, budget, path):
         lines += [f"![{dataset}: best dev score by trial]({path.name})", ""]
     return lines
 
