@@ -134,6 +134,30 @@ def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
                         "its best dev score: each had its best by trial 6.")
 
 
+def test_report_only_rewrites_the_report_and_configs_without_a_trial(searched, toy_data, tmp_path,
+                                                                    capsys):
+    """`tune --report-only` on a finished search: TUNING.md and the chosen configs come back as
+    they were, from the storage alone, and no trial runs (the trial records are unchanged and no
+    run directory is made). A search with no storage yet is one clear error."""
+    from textgnn.cli import main
+
+    search, root, first, report = searched
+    text = report.read_text()
+    chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
+    config = chosen.read_text()
+    report.unlink()
+    chosen.unlink()
+    capsys.readouterr()
+    code = main(["tune", str(root / "search.yaml"), "--report-only", "--out", str(root / "results"),
+                 "--configs", str(root / "configs"), "--runs", str(tmp_path / "runs")])
+    assert code == 0 and json.loads(capsys.readouterr().out)["report"] == str(report)
+    assert report.read_text() == text and chosen.read_text() == config
+    assert trials_table(search, storage_url(search, root / "results")) == first
+    assert not (tmp_path / "runs").exists()
+    code = main(["tune", str(root / "search.yaml"), "--report-only", "--out", str(tmp_path / "none")])
+    assert code != 0 and "search tiny has no trials yet; run it first" in capsys.readouterr().err
+
+
 def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy_data, tmp_path):
     search = write_search(tmp_path, toy_data)
     root = tmp_path / "killed"

@@ -211,13 +211,16 @@ def _print_plan_total(runs: list[dict], trials: list[dict]) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    from .tuning import Search, tune
+    from .tuning import Search, report_search, tune
 
     if args.jobs < 1 or args.retries < 0:
         raise TextGNNError("--jobs must be at least 1 and --retries at least 0")
     search = Search.load(args.search)
-    report = tune(search, args.out, args.runs, args.configs, args.datasets, jobs=args.jobs,
-                  scheduler=args.scheduler, retries=args.retries)
+    if args.report_only:
+        report = report_search(search, args.out, args.configs, args.datasets)
+    else:
+        report = tune(search, args.out, args.runs, args.configs, args.datasets, jobs=args.jobs,
+                      scheduler=args.scheduler, retries=args.retries)
     print(json.dumps({"search": search.name, "report": str(report),
                       "configs": str(args.configs / search.name)}))
 
@@ -332,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "give the search a storage URL every machine reaches, e.g. PostgreSQL)")
     p.add_argument("--retries", type=int, default=2,
                    help="times a cell whose worker died is started again on another worker")
+    p.add_argument("--report-only", action="store_true",
+                   help="run no trial: write TUNING.md and the chosen configs (of the cells that "
+                        "have spent their budget) from the storage as it stands, e.g. while the "
+                        "search runs in another process or on a cluster")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("probe", help="does attention follow the dependency parse? every head "

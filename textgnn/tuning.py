@@ -236,13 +236,26 @@ def tune(search: Search, results: Path = Path("results"), runs: Path = Path("run
             search_cell(search, url, *cell, runs)
     else:
         failed = _search_on_dask(search, url, cells, runs, jobs, scheduler, retries)
-    write_configs(search, url, configs / search.name, chosen)
-    report = write_report(search, url, results / search.name)
+    report = report_search(search, results, configs, chosen)
     if failed:
         raise StudyFailed(f"{len(failed)} cell(s) of search {search.name} failed: " + "; ".join(
             f"{name}: {error}" for name, error in sorted(failed.items()))
             + f"; the others are in {report}")
     return report
+
+
+def report_search(search: Search, results: Path = Path("results"),
+                  configs: Path = Path("configs/tuned"), datasets: list[str] | None = None) -> Path:
+    """Write the chosen configs (of the cells that have spent their budget) and TUNING.md
+    from the storage as it stands, running no trial: what ``tune`` ends with, and what
+    ``tune --report-only`` does for a search still running elsewhere. Returns TUNING.md's path."""
+    url = storage_url(search, results, create=False)
+    if url is None:
+        raise TextGNNError(f"{Path(results) / search.name / 'optuna.sqlite3'}: search "
+                           f"{search.name} has no trials yet; run it first")
+    write_configs(search, url, configs / search.name,
+                  [d for d in search.datasets if datasets is None or d in datasets])
+    return write_report(search, url, results / search.name)
 
 
 def _search_on_dask(search: Search, url: str, cells: list[tuple[str, str, str]], runs: Path,
