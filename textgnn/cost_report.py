@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
+from .figures import save_figure, subplots
 from .stats import best_on_dev, outcome_word, p_text
 
 SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
@@ -113,16 +114,11 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
 def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
     """Test metric against mean training cost (log scale), one labelled point per cell, the
     frontier as a step line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     measure, name = cost_measure(rows)
     points = [(r["cost"][measure], 100 * r["mean"]) for r in rows]
     if len(points) < 2 or min(x for x, _ in points) <= 0:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for row, (x, y) in zip(rows, points, strict=True):
         baseline = row["model"] in BASELINES
         ax.scatter([x], [y], marker="s" if baseline else "o",
@@ -135,9 +131,7 @@ def _plot(dataset: str, metric: str, rows: list[dict], path: Path) -> bool:
            ylabel=f"test {metric} (%)", title=f"{dataset}: accuracy vs training cost")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

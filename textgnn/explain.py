@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from .errors import TextGNNError
+from .figures import save_figure, subplots
 from .nn import Backbone
 
 
@@ -50,18 +51,15 @@ def explain(pipeline, text: str, layer: int = -1) -> dict:
 def plot_explanation(result: dict, path: str | Path) -> Path:
     """Tokens on a line; an arc per edge (above: to a later token, below: to an earlier one),
     darker and thicker the more weight it carries; self-loops colour the token's marker."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path as MPath
 
     tokens, edges = result["tokens"], result["edges"]
     n = len(tokens)
     top = max((w for s, d, w, _ in edges), default=1.0) or 1.0
-    cmap = plt.get_cmap("Reds")
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * n), 4.5))
+    cmap = colormaps["Reds"]
+    fig, ax = subplots(figsize=(max(6.0, 0.9 * n), 4.5))
     for s, d, w, _ in sorted(edges, key=lambda e: e[2]):  # strongest drawn last, on top
         if s == d:
             continue
@@ -86,8 +84,6 @@ def plot_explanation(result: dict, path: str | Path) -> Path:
                  f"{result['graph']} graph, layer {result['layer']}\n"
                  "edge darkness/width = weight (above: to a later token, below: to an earlier one)",
                  fontsize=10)
-    fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path

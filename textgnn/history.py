@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from .errors import TextGNNError
+from .figures import save_figure, subplots
 
 
 def write_history(rows: list[dict], path: Path) -> None:
@@ -29,13 +30,8 @@ def tensorboard(out_dir: Path, last_epoch: int):
 
 
 def plot_history(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = [r["epoch"] for r in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(9, 3.5))
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], label="train")
     ax_loss.plot(epochs, [r["dev_loss"] for r in rows], label="dev")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
@@ -45,6 +41,4 @@ def plot_history(rows: list[dict], path: Path) -> None:
     for ax in (ax_loss, ax_acc):
         ax.legend()
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

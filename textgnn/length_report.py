@@ -22,6 +22,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .cost_report import cell_name
+from .figures import save_figure, subplots
 from .stats import best_on_dev, holm, outcome_word, p_text, paired_bootstrap
 from .verdict import compared_rows
 
@@ -155,12 +156,7 @@ def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np
     """The metric per length bin, one line per cell (a baseline dashed and gray)."""
     if len(bins) < 2:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     x = np.arange(len(bins))
     for label, scores, baseline in series:
         ax.plot(x, [100 * v for v in scores], marker="o", label=label,
@@ -176,7 +172,5 @@ def _plot(dataset: str, metric: str, bins: list[tuple[int, int]], masks: list[np
            title=f"{dataset}: {metric} by text length")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TextGNNError
+from .figures import save_figure, subplots
 
 # Clark et al. scored offsets -3..2 (0 clamped to the word itself); self is never a head here
 OFFSETS = (-3, -2, -1, 1, 2, 3)
@@ -310,25 +311,18 @@ def stem(result: dict) -> str:
 
 def plot_heatmaps(result: dict, directory: Path) -> list[Path]:
     """One layers x heads heatmap per measure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     measures = {"dep_to_head": "dependent -> head accuracy", "head_to_dep": "head -> dependent accuracy",
                 "arc_mass": "attention mass on dependency arcs"}
     paths = []
     for key, title in measures.items():
         grid = np.asarray(result[key])
-        fig, ax = plt.subplots(figsize=(1.2 + 0.45 * grid.shape[1], 1.2 + 0.4 * grid.shape[0]))
+        fig, ax = subplots(figsize=(1.2 + 0.45 * grid.shape[1], 1.2 + 0.4 * grid.shape[0]))
         image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=max(grid.max(), 1e-9), aspect="auto")
         ax.set(xlabel="head", ylabel="layer", xticks=range(grid.shape[1]), yticks=range(grid.shape[0]))
         ax.set_title(f"{result['name']}\n{title} ({result['data']} {result['split']})", fontsize=9)
         fig.colorbar(image, ax=ax)
-        fig.tight_layout()
         path = directory / f"{stem(result)}-{key}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path)
         paths.append(path)
     return paths
 

@@ -20,6 +20,7 @@ from .baselines import BASELINES
 from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
+from .figures import save_figure, subplots
 from .length_report import length_lines
 from .plan import search_file
 from .stats import Paired, best_on_dev, holm, mean_ci, p_text, paired_bootstrap
@@ -228,11 +229,6 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: li
 def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bool:
     """Grouped bars: graphs on the axis, encoders as colours, std as error bars, the TF-IDF
     baseline as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     models = [r for r in rows if r["model"] not in BASELINES]
     if not models:
         return False
@@ -241,7 +237,7 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
                     key=lambda g: (order.index(g) if g in order else len(order), g))
     encoders = sorted({r["encoder"] for r in models})
     width = 0.8 / len(encoders)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(graphs)), 4))
+    fig, ax = subplots(figsize=(max(6.0, 1.3 * len(graphs)), 4))
     for k, encoder in enumerate(encoders):
         cells = {r["graph"]: r for r in models if r["encoder"] == encoder}
         xs = [i + (k - (len(encoders) - 1) / 2) * width for i, g in enumerate(graphs) if g in cells]
@@ -258,9 +254,7 @@ def _plot_dataset(rows: list[dict], dataset: str, metric: str, path: Path) -> bo
     ax.set(ylabel=f"test {metric} (%)", title=f"{dataset}: mean ± std over seeds")
     ax.legend(fontsize=8, ncol=3)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
@@ -502,12 +496,7 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
 def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: set[str],
                  dataset: str, metric: str, path: Path) -> None:
     """Test metric (mean ± std over seeds) against the share of the training set, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for name, points in sorted(curves.items()):
         xs, means, stds = zip(*sorted(points), strict=True)
         style = "--" if name in dashed else "-"
@@ -517,9 +506,7 @@ def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: se
            title=f"{dataset}: low resource, mean ± std over seeds")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .figures import save_figure, subplots
+
 
 def running_best(values: list[float | None]) -> list[float | None]:
     """The best score after each finished trial (None until a trial completes); ``values``
@@ -76,13 +78,9 @@ def _plot(dataset: str, cells: dict[str, list[float | None]], budget: int, path:
     curves = {name: c for name, c in curves.items() if any(v is not None for v in c)}
     if not curves:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for name, curve in curves.items():
         trials = [i + 1 for i, v in enumerate(curve) if v is not None]
         ax.step(trials, [100 * v for v in curve if v is not None], where="post", marker=".",
@@ -95,7 +93,5 @@ def _plot(dataset: str, cells: dict[str, list[float | None]], budget: int, path:
            title=f"{dataset}: best dev score by trial", xlim=(0.5, budget + 0.5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
