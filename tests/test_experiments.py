@@ -308,6 +308,10 @@ def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):
     assert gcn["key"] == f"{toy}/gcn-window%0.25/seed0"
     log = (tmp_path / "runs" / "low" / gcn["key"] / "train.log").read_text()
     assert "train 36," in log  # a quarter of the 144 training sentences, 18 of each label
+    # a baseline's epochs are in its run directory too, one line per epoch it trained
+    wide = next(r for r in runs if r["encoder"] == "wide-mlp")
+    lines = (tmp_path / "runs" / "low" / wide["key"] / "train.log").read_text().splitlines()
+    assert len(lines) == wide["search"]["epochs"] and lines[0].startswith("epoch   1  dev_accuracy ")
 
 
 def test_a_cell_config_may_name_a_config_per_dataset_and_cell(toy_data, tmp_path):

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -329,7 +330,8 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     """One study run on whichever worker gets it: a baseline, or a training run in a process
     of its own under ``run_root / cell.key``; returns its record (a line of runs.jsonl)."""
     baseline = BASELINES.get(cell.encoder)
-    metrics = baseline.run(config) if baseline else _train_cell(config, run_root / cell.key, threads)
+    metrics = (baseline.run(config, on_epoch=_epoch_log(run_root / cell.key)) if baseline
+               else _train_cell(config, run_root / cell.key, threads))
     labels = metrics["test"]["labels"]
     index = {label: i for i, label in enumerate(labels)}
     record = {
@@ -347,6 +349,23 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
         if extra in metrics:
             record[extra] = metrics[extra]
     return record
+
+
+def _epoch_log(run_dir: Path) -> Callable[[dict], None]:
+    """A baseline's epochs (dev score, seconds so far) in its run directory's ``train.log``, as
+    a training run writes its own, so a baseline that trains for an hour on 20NG can be
+    watched (TF-IDF + LR has no epochs and writes none)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "train.log"
+    log.write_text("")
+    start = time.time()
+
+    def on_epoch(row: dict) -> None:
+        scores = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key != "epoch")
+        with log.open("a") as handle:
+            handle.write(f"epoch {row['epoch']:3d}  {scores}  ({time.time() - start:.0f} s)\n")
+
+    return on_epoch
 
 
 def shown_path(path: Path) -> str:
