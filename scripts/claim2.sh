@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Claim study v2's long computations, in the order they unblock each other; resumable: rerun it
 # after a kill or in a new session and finished trials and runs are kept (a trial or run cut
-# off is redone). Two lanes at low priority:
+# off is redone). Two lanes at low priority, which share the searches: two `tune` processes on
+# one search take different cells (a cell the other lane is searching is skipped, and left to
+# it), so a lane with nothing else to do takes the searches' remaining cells instead of idling:
 #   lane 0 (core 0): the baselines that need no search on the sentence datasets and R8 (the
 #           bars every table needs); a pass of the study over what the finished searches
-#           allow; the sentence searches on TREC and CoLA; another pass; the R8 search; then
-#           the study itself (configs/claim2.yaml) pass after pass, the pretrained MPNet
-#           cells (hours a run) included: a cell whose search has not finished waits for a
-#           later pass, until a pass has nothing left to run and no search is still going.
-#           The study runs on two Dask workers over both cores;
+#           allow; the sentence searches on TREC and CoLA; another pass; the R8 search; the
+#           20NG and Ohsumed searches' cells lane 1 has not reached; then the study itself
+#           (configs/claim2.yaml) pass after pass, the pretrained MPNet cells (hours a run)
+#           included: a cell whose search has not finished waits for a later pass, until a
+#           pass has nothing left to run and no search is still going. The study runs on two
+#           Dask workers over both cores;
 #   lane 1 (core 1): the sentence searches on MR and SST-2, then the 20NG and Ohsumed
-#           searches. Once they end, the study's second worker has this core to itself.
+#           searches, then the cells of the TREC, CoLA and R8 searches lane 0 has not
+#           reached. Once they end, the study's second worker has this core to itself.
 # Only lane 0 runs the study: one process writes a study (a second is refused).
 #
 # Run directories (checkpoints to resume from, logs) go to $CLAIM2_RUNS, by default
@@ -68,10 +72,13 @@ lane() {
     run tune configs/tune/sentences.yaml --datasets trec cola
     study_pass --exclude '*@mpnet/*'
     run tune configs/tune/documents.yaml --datasets r8
+    run tune configs/tune/documents.yaml --datasets 20ng ohsumed
     study_passes
   else
     run tune configs/tune/sentences.yaml --datasets mr sst2
     run tune configs/tune/documents.yaml --datasets 20ng ohsumed
+    run tune configs/tune/sentences.yaml --datasets trec cola
+    run tune configs/tune/documents.yaml --datasets r8
   fi
 }
 

@@ -158,6 +158,28 @@ def test_report_only_rewrites_the_report_and_configs_without_a_trial(searched, t
     assert code != 0 and "search tiny has no trials yet; run it first" in capsys.readouterr().err
 
 
+def test_a_cell_another_process_searches_is_left_to_it(searched, toy_data, tmp_path, capsys):
+    """Two tune processes on one SQLite search share its cells: a cell whose lock another
+    process holds is skipped at once (none of its trials runs here) while the others are
+    searched; once free, it gets the very trials an uninterrupted search gives it."""
+    from textgnn.runtime import exclusive
+
+    search, _, first, _ = searched
+    root = tmp_path / "shared"
+    url = storage_url(search, root / "results")
+    lock = Path(url.removeprefix("sqlite:///")).parent / ".locks" / toy_data.name / "transformer-window.lock"
+    with exclusive(lock) as (held, _):
+        assert held
+        capsys.readouterr()
+        run_tune(search, root)
+    err = capsys.readouterr().err
+    assert (f"tune {toy_data.name}/transformer-window: searched by another process now "
+            f"(pid {os.getpid()}") in err
+    assert {row[0] for row in finished(trials_table(search, url))} == {f"{toy_data.name}/gcn-window"}
+    run_tune(search, root)
+    assert finished(trials_table(search, url)) == finished(first)
+
+
 def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy_data, tmp_path):
     search = write_search(tmp_path, toy_data)
     root = tmp_path / "killed"

@@ -16,7 +16,6 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from .config import Config, apply_overrides, as_overrides, load_config, read_yam
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
-from .runtime import usable_cpus
+from .runtime import exclusive, usable_cpus
 
 PLANNED = "planned.json"  # beside runs.jsonl: the whole study's runs per part
 
@@ -448,22 +447,12 @@ def run_study(study: Study, out_root: Path, jobs: int = 1, datasets: list[str] |
 
 @contextlib.contextmanager
 def sole_writer(path: Path, what: str):
-    """Hold an exclusive lock on ``path`` (flock: released when this process ends, however it
-    ends), or refuse at once: two processes appending to one runs.jsonl could interleave
-    their lines."""
-    import fcntl
-
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "pid unknown"
+    """Hold an exclusive lock on ``path`` (``runtime.exclusive``), or refuse at once: two
+    processes appending to one runs.jsonl could interleave their lines."""
+    with exclusive(path) as (held, holder):
+        if not held:
             raise TextGNNError(f"{what} is being run by another process ({holder}); wait for it "
-                               "to end, or stop it") from None
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
+                               "to end, or stop it")
         yield
 
 

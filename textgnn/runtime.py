@@ -3,12 +3,15 @@ when ``torchrun`` starts several."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 import random
+import socket
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -38,6 +41,28 @@ def peak_rss_gb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+@contextlib.contextmanager
+def exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` for the with-block, or hold nothing: yields
+    ``(True, "")`` when held, ``(False, holder)`` at once when another process holds it
+    (``holder``: its pid and host, as it wrote them). flock: released when the holder ends,
+    however it ends, so a killed process leaves no stale lock."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            yield False, handle.read().strip() or "pid unknown"
+            return
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield True, ""
 
 
 def log(message: str) -> None:

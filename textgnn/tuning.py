@@ -20,6 +20,7 @@ cell's budget.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -232,8 +233,10 @@ def tune(search: Search, results: Path = Path("results"), runs: Path = Path("run
     runs = Path(runs).resolve()  # workers on other machines see the same paths
     failed: dict[str, str] = {}
     if jobs == 1 and scheduler is None:
-        for cell in cells:
-            search_cell(search, url, *cell, runs)
+        skipped = [cell_name(*cell) for cell in cells if not search_cell(search, url, *cell, runs)]
+        if skipped:  # another tune process of this machine holds them
+            print(f"tune {search.name}: {len(skipped)} cell(s) left to the process searching "
+                  f"them: {', '.join(skipped)}", file=sys.stderr)
     else:
         failed = _search_on_dask(search, url, cells, runs, jobs, scheduler, retries)
     report = report_search(search, results, configs, chosen)
@@ -278,18 +281,33 @@ def _search_on_dask(search: Search, url: str, cells: list[tuple[str, str, str]],
 
 
 def search_cell(search: Search, url: str, dataset: str, encoder: str, graph: str,
-                runs: Path) -> None:
-    """The missing trials of one cell, in this process (a Dask task, or the sequential loop)."""
+                runs: Path) -> bool:
+    """The missing trials of one cell, in this process (a Dask task, or the sequential loop).
+    False, at once, when another process of this machine is searching the cell now: two
+    ``tune`` processes on one SQLite search (two lanes of a long study) then share its cells
+    instead of racing on the same ones, which would run trials twice and make a cell's
+    proposals depend on timing. (A search spread over machines is one Dask scheduler's,
+    which gives each cell to one worker.)"""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=cell_name(dataset, encoder, graph), storage=url, direction="maximize",
-        load_if_exists=True, pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=search.pruner.get("startup_trials", 5),
-            n_warmup_steps=search.pruner.get("warmup_epochs", 3)))
-    _search_cell(search, study, dataset, encoder, graph,
-                 runs / search.name / cell_name(dataset, encoder, graph))
+    from .runtime import exclusive
+
+    name = cell_name(dataset, encoder, graph)
+    lock = (Path(url.removeprefix("sqlite:///")).parent / ".locks" / f"{name}.lock"
+            if url.startswith("sqlite:///") else None)
+    with exclusive(lock) if lock else contextlib.nullcontext((True, "")) as (held, holder):
+        if not held:
+            print(f"tune {name}: searched by another process now ({holder}); skipped",
+                  file=sys.stderr)
+            return False
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            study_name=name, storage=url, direction="maximize",
+            load_if_exists=True, pruner=optuna.pruners.MedianPruner(
+                n_startup_trials=search.pruner.get("startup_trials", 5),
+                n_warmup_steps=search.pruner.get("warmup_epochs", 3)))
+        _search_cell(search, study, dataset, encoder, graph, runs / search.name / name)
+    return True
 
 
 def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
