@@ -56,9 +56,22 @@ def _score(gold: np.ndarray, preds: np.ndarray, metric: str) -> float:
     return float(np.mean([matthews_corrcoef(gold, p) for p in preds]))
 
 
-def _predictions(by_seed: dict[int, dict], seeds: list[int] | None = None) -> np.ndarray:
+def predictions(by_seed: dict[int, dict], seeds: list[int] | None = None) -> np.ndarray:
     """(seeds, texts): the runs of ``seeds``, by default all of the cell's."""
     return np.asarray([by_seed[s]["test_predictions"] for s in (seeds or sorted(by_seed))])
+
+
+def compare_on_subsets(mine: dict, theirs: dict, gold: np.ndarray, masks: list[np.ndarray],
+                       metric: str) -> list[tuple[float, float] | None]:
+    """One cell's runs against another's (seed -> record) on each subset of the test texts
+    (boolean ``masks``), on the seeds both have: Δ and p of the paired bootstrap within the
+    subset, Holm over the subsets; None for each subset when they share no seed."""
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return [None] * len(masks)
+    a, b = predictions(mine, seeds), predictions(theirs, seeds)
+    tests = [paired_bootstrap(gold[m], a[:, m], b[:, m], metric=metric) for m in masks]
+    return [(t.delta, p) for t, p in zip(tests, holm([t.p for t in tests]), strict=True)]
 
 
 def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: np.ndarray | None,
@@ -82,20 +95,11 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     bins = length_bins(lengths, cuts)
     masks = [(lengths > low) & (lengths <= high) for low, high in bins]
     # each cell's metric per bin, mean over its own seeds (the table and the plot)
-    scores = {name: [_score(gold[m], _predictions(by_seed)[:, m], metric) for m in masks]
+    scores = {name: [_score(gold[m], predictions(by_seed)[:, m], metric) for m in masks]
               for name, by_seed in runs.items()}
-
-    def compare(other: dict | None) -> list[tuple[float, float] | None]:
-        """The best cell against ``other`` in every bin, on the seeds both have."""
-        mine, theirs = runs[cell_name(best)], runs[cell_name(other)] if other else {}
-        seeds = sorted(set(mine) & set(theirs))
-        if not seeds:
-            return [None] * len(bins)
-        a, b = _predictions(mine, seeds), _predictions(theirs, seeds)
-        tests = [paired_bootstrap(gold[m], a[:, m], b[:, m], metric=metric) for m in masks]
-        return [(t.delta, p) for t, p in zip(tests, holm([t.p for t in tests]), strict=True)]
-
-    against_ref, against_control = compare(ref), compare(control)
+    against_ref, against_control = (
+        compare_on_subsets(runs[cell_name(best)], runs[cell_name(other)] if other else {}, gold,
+                           masks, metric) for other in (ref, control))
     scale = 100.0
     lines = [f"### {dataset} by text length", "",
              f"The test set in bins of text length (tokens before any cut; the length "

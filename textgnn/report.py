@@ -17,6 +17,7 @@ import numpy as np
 
 from .agreement import agreement_lines
 from .baselines import BASELINES
+from .class_report import class_lines
 from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
@@ -372,6 +373,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
                                                  reference, study_dir / f"{dataset}-length.png")
     lines += length
+    lines += class_lines(dataset, rows, cells, gold, reference)
     lines += agreement_lines(dataset, rows, cells, reference)
     return section
 
