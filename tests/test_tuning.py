@@ -100,6 +100,13 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
         assert (f"{cell} +" in budget_line) == (cell in gains)
     assert all(f"{cell} +{100 * gain:.2f}" in budget_line for cell, gain in gains.items())
     assert (root / "results" / "tiny" / f"{toy_data.name}-search.png").is_file()
+    # the epoch limit (2 epochs): the complete trials whose best dev came at epoch 2
+    complete = [r for r in first if r["state"] == "COMPLETE"]
+    capped = sum(max(r["intermediate"], key=r["intermediate"].get) == "2" for r in complete)
+    epochs_line = next(line for line in text.splitlines() if line.startswith("Epochs: "))
+    assert (epochs_line.startswith(f"Epochs: {capped} of the {len(complete)} complete trials had "
+                                   "their best dev score at the last epoch") if capped else
+            epochs_line.startswith(f"Epochs: none of the {len(complete)} complete trials"))
     chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
     best = max((r for r in first if r["state"] == "COMPLETE" and "/gcn-" in r["cell"]),
                key=lambda r: r["value"])
@@ -132,6 +139,12 @@ def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
     lines = convergence_lines("toy", {"gcn-none": flat}, 8, tmp_path / "b.png")
     assert lines[0] == ("Budget: in the last quarter of the budget (trials 7-8), no cell raised "
                         "its best dev score: each had its best by trial 6.")
+    lines = convergence_lines("toy", {"gcn-none": flat}, 8, None,
+                              {"gcn-none": (2, 6), "gat-window": (0, 5)})
+    assert lines[2] == ("Epochs: 2 of the 11 complete trials had their best dev score at the last "
+                        "epoch their config allows (`train.epochs`), still improving when it "
+                        "stopped them (gcn-none 2 of 6); longer training might raise them.")
+    assert len(lines) == 4  # no path: no plot line
 
 
 def test_report_only_rewrites_the_report_and_configs_without_a_trial(searched, toy_data, tmp_path,

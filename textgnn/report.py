@@ -25,7 +25,7 @@ from .figures import save_figure, subplots
 from .length_report import length_lines
 from .plan import search_file
 from .stats import Paired, best_on_dev, holm, mean_ci, p_text, paired_bootstrap
-from .tuning import Search, spent, trial_scores
+from .tuning import Search, capped_trials, spent, trial_scores
 from .tuning_curve import convergence_lines
 from .verdict import (
     GCN_STYLE,
@@ -447,8 +447,9 @@ def _budget_lines(storage: Path, runs: list[dict], search: str) -> list[str]:
         return []
     found = Search.load(files.pop())
     dataset = runs[0]["dataset"]
-    return convergence_lines(dataset, trial_scores(found, f"sqlite:///{storage.resolve()}", dataset),
-                             found.trials, None)
+    url = f"sqlite:///{storage.resolve()}"
+    return convergence_lines(dataset, trial_scores(found, url, dataset), found.trials, None,
+                             capped_trials(found, url, dataset))
 
 
 def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], list]:

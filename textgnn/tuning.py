@@ -499,25 +499,45 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
         lines += convergence_lines(dataset, trial_scores(search, url, dataset), search.trials,
-                                   out / f"{dataset}-search.png")
+                                   out / f"{dataset}-search.png",
+                                   capped_trials(search, url, dataset))
     path = out / "TUNING.md"
     path.write_text("\n".join(lines))
     return path
 
 
-def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float | None]]:
-    """Each searched cell of ``dataset`` (by name: ``wide-mlp``, ``gat-window``) -> the dev
-    scores of its first ``trials`` finished trials in order, None for a pruned one: what
-    ``tuning_curve`` reads."""
-    from optuna.trial import TrialState
-
-    scores = {}
+def _dataset_trials(search: Search, url: str, dataset: str):
+    """(cell name: ``wide-mlp``, ``gat-window``; its encoder; its first ``trials`` finished
+    trials in order) for each searched cell of ``dataset``."""
     for name, encoder, graph, study in _cells(search, url, list(search.datasets)):
         if Path(name).name == Path(dataset).name:
-            scores[encoder if graph == "-" else f"{encoder}-{graph}"] = [
-                t.value if t.state == TrialState.COMPLETE else None
-                for t in _finished(study)[:search.trials]]
-    return scores
+            yield (encoder if graph == "-" else f"{encoder}-{graph}", encoder,
+                   _finished(study)[:search.trials])
+
+
+def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float | None]]:
+    """Each searched cell of ``dataset`` -> the dev scores of its finished trials in order,
+    None for a pruned one: what ``tuning_curve`` reads."""
+    from optuna.trial import TrialState
+
+    return {name: [t.value if t.state == TrialState.COMPLETE else None for t in trials]
+            for name, _, trials in _dataset_trials(search, url, dataset)}
+
+
+def capped_trials(search: Search, url: str, dataset: str) -> dict[str, tuple[int, int]]:
+    """Each searched model cell of ``dataset`` -> (its complete trials whose best dev score
+    came at the last epoch their config allows, its complete trials): those were still
+    improving when ``train.epochs`` stopped them. (WideMLP has its own epoch limit.)"""
+    from optuna.trial import TrialState
+
+    capped = {}
+    for name, encoder, trials in _dataset_trials(search, url, dataset):
+        complete = [t for t in trials if t.state == TrialState.COMPLETE and t.intermediate_values]
+        if encoder not in BASELINES:
+            epochs = [t.user_attrs["config"]["train"]["epochs"] for t in complete]
+            best = [max(t.intermediate_values, key=t.intermediate_values.get) for t in complete]
+            capped[name] = (sum(b == e for b, e in zip(best, epochs, strict=True)), len(complete))
+    return capped
 
 
 def _fmt(value: Any) -> str:

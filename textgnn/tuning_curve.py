@@ -41,10 +41,12 @@ def last_quarter_gain(values: list[float | None], budget: int) -> tuple[float, i
 
 
 def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget: int,
-                      path: Path | None) -> list[str]:
-    """The sentence on the last quarter of the budget and, where ``path`` is given, the plot
-    of every cell's running best (``cells``: name -> dev scores of its finished trials, in
-    order, None if pruned)."""
+                      path: Path | None, capped: dict[str, tuple[int, int]] | None = None
+                      ) -> list[str]:
+    """The sentence on the last quarter of the budget, the one on the epoch limit (``capped``:
+    name -> complete trials whose best dev came at their last allowed epoch, complete trials)
+    and, where ``path`` is given, the plot of every cell's running best (``cells``: name ->
+    dev scores of its finished trials, in order, None if pruned)."""
     gains = {name: gain for name, values in cells.items()
              if (gain := last_quarter_gain(values, budget)) is not None}
     lines = []
@@ -68,9 +70,26 @@ def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget
             lines += [f"{where}{'no' if n == 1 else 'none of the'} {'cell' if n == 1 else f'{n} cells'}"
                       f"{scope} raised its best dev score: each had its best by trial "
                       f"{first - 1}.", ""]
+    lines += _cap_lines(capped or {})
     if path is not None and _plot(dataset, cells, budget, path):
         lines += [f"![{dataset}: best dev score by trial]({path.name})", ""]
     return lines
+
+
+def _cap_lines(capped: dict[str, tuple[int, int]]) -> list[str]:
+    """Training's own budget: how many complete trials were still improving at the epoch
+    limit, so that a reader sees where longer training, not other values, might help."""
+    total = sum(n for _, n in capped.values())
+    if not total:
+        return []
+    hit = {name: (k, n) for name, (k, n) in capped.items() if k}
+    if not hit:
+        return [f"Epochs: none of the {total} complete trials had its best dev score at the last "
+                "epoch its config allows (`train.epochs`).", ""]
+    listed = ", ".join(f"{name} {k} of {n}" for name, (k, n) in hit.items())
+    return [f"Epochs: {sum(k for k, _ in hit.values())} of the {total} complete trials had their "
+            f"best dev score at the last epoch their config allows (`train.epochs`), still "
+            f"improving when it stopped them ({listed}); longer training might raise them.", ""]
 
 
 def _plot(dataset: str, cells: dict[str, list[float | None]], budget: int, path: Path) -> bool:
