@@ -35,8 +35,8 @@ def class_lines(dataset: str, rows: list[dict], cells: dict, gold: np.ndarray | 
     names = next(iter(runs[cell_name(best)].values())).get("labels")
     classes = np.unique(gold)
     masks = [gold == k for k in classes]
-    recall = {name: [float((predictions(by_seed)[:, m] == gold[m]).mean()) for m in masks]
-              for name, by_seed in runs.items()}
+    right = {name: predictions(by_seed) == gold for name, by_seed in runs.items()}  # (seeds, texts)
+    recall = {name: [float(ok[:, m].mean()) for m in masks] for name, ok in right.items()}
     tests = {cell_name(r): compare_on_subsets(runs[cell_name(best)], runs[cell_name(r)], gold,
                                               masks, "accuracy")
              for r in (ref, control) if r is not None}

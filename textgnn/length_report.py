@@ -95,8 +95,8 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
     bins = length_bins(lengths, cuts)
     masks = [(lengths > low) & (lengths <= high) for low, high in bins]
     # each cell's metric per bin, mean over its own seeds (the table and the plot)
-    scores = {name: [_score(gold[m], predictions(by_seed)[:, m], metric) for m in masks]
-              for name, by_seed in runs.items()}
+    preds = {name: predictions(by_seed) for name, by_seed in runs.items()}  # (seeds, texts)
+    scores = {name: [_score(gold[m], p[:, m], metric) for m in masks] for name, p in preds.items()}
     against_ref, against_control = (
         compare_on_subsets(runs[cell_name(best)], runs[cell_name(other)] if other else {}, gold,
                            masks, metric) for other in (ref, control))

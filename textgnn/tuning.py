@@ -509,10 +509,10 @@ def write_report(search: Search, url: str, out: Path) -> Path:
 def _dataset_trials(search: Search, url: str, dataset: str):
     """(cell name: ``wide-mlp``, ``gat-window``; its encoder; its first ``trials`` finished
     trials in order) for each searched cell of ``dataset``."""
-    for name, encoder, graph, study in _cells(search, url, list(search.datasets)):
-        if Path(name).name == Path(dataset).name:
-            yield (encoder if graph == "-" else f"{encoder}-{graph}", encoder,
-                   _finished(study)[:search.trials])
+    mine = [d for d in search.datasets if Path(d).name == Path(dataset).name]
+    for _, encoder, graph, study in _cells(search, url, mine):  # loads this dataset's cells only
+        yield (encoder if graph == "-" else f"{encoder}-{graph}", encoder,
+               _finished(study)[:search.trials])
 
 
 def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float | None]]:
