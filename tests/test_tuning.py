@@ -107,6 +107,13 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     assert (epochs_line.startswith(f"Epochs: {capped} of the {len(complete)} complete trials had "
                                    "their best dev score at the last epoch") if capped else
             epochs_line.startswith(f"Epochs: none of the {len(complete)} complete trials"))
+    bests = [max((r for r in complete if r["cell"].endswith(f"/{cell}")), key=lambda r: r["value"])
+             for cell in ("gcn-window", "transformer-window")]
+    chosen = [b["cell"].split("/")[1] for b in bests
+              if max(b["intermediate"], key=b["intermediate"].get) == "2"]
+    assert not capped or epochs_line.endswith(
+        f"in {'this cell' if len(chosen) == 1 else 'these cells'}: {', '.join(chosen)}." if chosen
+        else "No cell's best trial, whose config the study trains, is one of them.")
     chosen = root / "configs" / "tiny" / toy_data.name / "gcn-window.yaml"
     best = max((r for r in first if r["state"] == "COMPLETE" and "/gcn-" in r["cell"]),
                key=lambda r: r["value"])
@@ -119,7 +126,7 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
 def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
     """Budget 8: the last quarter is trials 7-8. A pruned trial (None) keeps the curve flat; a
     cell short of its budget is left out of the sentence but drawn."""
-    from textgnn.tuning_curve import convergence_lines, last_quarter_gain, running_best
+    from textgnn.tuning_curve import Capped, convergence_lines, last_quarter_gain, running_best
 
     rising = [None, 0.50, 0.55, None, 0.52, 0.56, 0.54, 0.60]
     flat = [0.70, 0.71, 0.65, 0.72, None, 0.60, 0.69, 0.72]
@@ -140,11 +147,17 @@ def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
     assert lines[0] == ("Budget: in the last quarter of the budget (trials 7-8), no cell raised "
                         "its best dev score: each had its best by trial 6.")
     lines = convergence_lines("toy", {"gcn-none": flat}, 8, None,
-                              {"gcn-none": (2, 6), "gat-window": (0, 5)})
+                              {"gcn-none": Capped(2, 6, False), "gat-window": Capped(0, 5, False)})
     assert lines[2] == ("Epochs: 2 of the 11 complete trials had their best dev score at the last "
                         "epoch their config allows (`train.epochs`), still improving when it "
-                        "stopped them (gcn-none 2 of 6); longer training might raise them.")
+                        "stopped them (gcn-none 2 of 6); longer training might raise them. No "
+                        "cell's best trial, whose config the study trains, is one of them.")
     assert len(lines) == 4  # no path: no plot line
+    lines = convergence_lines("toy", {}, 8, None, {"gcn-none": Capped(2, 6, True),
+                                                   "gat-window": Capped(1, 5, True),
+                                                   "gcn-window": Capped(1, 5, False)})
+    assert lines[0].endswith("them. The best trial, whose config the study trains, is one of them "
+                             "in these cells: gcn-none, gat-window.")
 
 
 def test_report_only_rewrites_the_report_and_configs_without_a_trial(searched, toy_data, tmp_path,

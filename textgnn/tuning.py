@@ -37,7 +37,7 @@ from .baselines import BASELINES, cell_keys
 from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .errors import StudyFailed, TextGNNError
-from .tuning_curve import convergence_lines
+from .tuning_curve import Capped, convergence_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "pruner", "space", "storage"}
 
@@ -524,19 +524,23 @@ def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float
             for name, _, trials in _dataset_trials(search, url, dataset)}
 
 
-def capped_trials(search: Search, url: str, dataset: str) -> dict[str, tuple[int, int]]:
-    """Each searched model cell of ``dataset`` -> (its complete trials whose best dev score
-    came at the last epoch their config allows, its complete trials): those were still
-    improving when ``train.epochs`` stopped them. (WideMLP has its own epoch limit.)"""
+def capped_trials(search: Search, url: str, dataset: str) -> dict[str, Capped]:
+    """Each searched model cell of ``dataset`` -> its complete trials whose best dev score
+    came at the last epoch their config allows (those were still improving when
+    ``train.epochs`` stopped them), its complete trials, and whether its best trial so far (the
+    config the study trains) is one of them. (WideMLP has its own epoch limit.)"""
     from optuna.trial import TrialState
 
     capped = {}
     for name, encoder, trials in _dataset_trials(search, url, dataset):
+        if encoder in BASELINES:
+            continue
         complete = [t for t in trials if t.state == TrialState.COMPLETE and t.intermediate_values]
-        if encoder not in BASELINES:
-            epochs = [t.user_attrs["config"]["train"]["epochs"] for t in complete]
-            best = [max(t.intermediate_values, key=t.intermediate_values.get) for t in complete]
-            capped[name] = (sum(b == e for b, e in zip(best, epochs, strict=True)), len(complete))
+        hit = [t for t in complete if max(t.intermediate_values, key=t.intermediate_values.get)
+               == t.user_attrs["config"]["train"]["epochs"]]
+        best = max(complete, key=lambda t: t.value) if complete else None
+        capped[name] = Capped(len(hit), len(complete),
+                              best is not None and best.number in {t.number for t in hit})
     return capped
 
 

@@ -12,8 +12,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 from .figures import save_figure, subplots
+
+
+class Capped(NamedTuple):
+    """A cell's trials against its epoch limit (``train.epochs``)."""
+
+    hit: int  # complete trials whose best dev score came at the last allowed epoch
+    complete: int  # complete trials
+    chosen: bool  # whether the cell's best trial (the config the study trains) is one of them
 
 
 def running_best(values: list[float | None]) -> list[float | None]:
@@ -41,12 +50,12 @@ def last_quarter_gain(values: list[float | None], budget: int) -> tuple[float, i
 
 
 def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget: int,
-                      path: Path | None, capped: dict[str, tuple[int, int]] | None = None
+                      path: Path | None, capped: dict[str, Capped] | None = None
                       ) -> list[str]:
     """The sentence on the last quarter of the budget, the one on the epoch limit (``capped``:
-    name -> complete trials whose best dev came at their last allowed epoch, complete trials)
-    and, where ``path`` is given, the plot of every cell's running best (``cells``: name ->
-    dev scores of its finished trials, in order, None if pruned)."""
+    name -> its trials against the limit) and, where ``path`` is given, the plot of every
+    cell's running best (``cells``: name -> dev scores of its finished trials, in order, None if
+    pruned)."""
     gains = {name: gain for name, values in cells.items()
              if (gain := last_quarter_gain(values, budget)) is not None}
     lines = []
@@ -76,20 +85,28 @@ def convergence_lines(dataset: str, cells: dict[str, list[float | None]], budget
     return lines
 
 
-def _cap_lines(capped: dict[str, tuple[int, int]]) -> list[str]:
+def _cap_lines(capped: dict[str, Capped]) -> list[str]:
     """Training's own budget: how many complete trials were still improving at the epoch
-    limit, so that a reader sees where longer training, not other values, might help."""
-    total = sum(n for _, n in capped.values())
+    limit, so that a reader sees where longer training, not other values, might help; and
+    whether a cell's chosen trial was one of them, the case where the study itself trains a
+    config the limit may have held back."""
+    total = sum(c.complete for c in capped.values())
     if not total:
         return []
-    hit = {name: (k, n) for name, (k, n) in capped.items() if k}
+    hit = {name: c for name, c in capped.items() if c.hit}
     if not hit:
         return [f"Epochs: none of the {total} complete trials had its best dev score at the last "
                 "epoch its config allows (`train.epochs`).", ""]
-    listed = ", ".join(f"{name} {k} of {n}" for name, (k, n) in hit.items())
-    return [f"Epochs: {sum(k for k, _ in hit.values())} of the {total} complete trials had their "
-            f"best dev score at the last epoch their config allows (`train.epochs`), still "
-            f"improving when it stopped them ({listed}); longer training might raise them.", ""]
+    listed = ", ".join(f"{name} {c.hit} of {c.complete}" for name, c in hit.items())
+    chosen = [name for name, c in hit.items() if c.chosen]
+    said = ("The best trial, whose config the study trains, is one of them in "
+            f"{'this cell' if len(chosen) == 1 else 'these cells'}: {', '.join(chosen)}."
+            if chosen else
+            "No cell's best trial, whose config the study trains, is one of them.")
+    return [f"Epochs: {sum(c.hit for c in hit.values())} of the {total} complete trials had "
+            f"their best dev score at the last epoch their config allows (`train.epochs`), "
+            f"still improving when it stopped them ({listed}); longer training might raise "
+            f"them. {said}", ""]
 
 
 def _plot(dataset: str, cells: dict[str, list[float | None]], budget: int, path: Path) -> bool:
