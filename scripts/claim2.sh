@@ -5,9 +5,10 @@
 # one search take different cells (a cell the other lane is searching is skipped, and left to
 # it), so a lane with nothing else to do takes the searches' remaining cells instead of idling:
 #   lane 0 (core 0): the baselines that need no search on the sentence datasets and R8 (the
-#           bars every table needs); a pass of the study over what the finished searches
-#           allow; the sentence searches on TREC and CoLA; another pass; the R8 search; the
-#           20NG and Ohsumed searches' cells lane 1 has not reached; then the study itself
+#           bars every table needs); the sentence searches on TREC and CoLA (the last short-text
+#           searches: TREC's low-resource curve and CoLA's table wait on them); a pass of the
+#           study over what the finished searches allow; the R8 search; the 20NG and Ohsumed
+#           searches' cells lane 1 has not reached; then the study itself
 #           (configs/claim2.yaml) pass after pass, the pretrained MPNet cells (hours a run)
 #           included: a cell whose search has not finished waits for a later pass, until a
 #           pass has nothing left to run and no search is still going. The study runs on two
@@ -68,7 +69,6 @@ lane() {
   if [ "$1" = 0 ]; then
     run experiment configs/claim2.yaml --match '*/tfidf-lr-*' --datasets mr sst2 trec cola r8
     run experiment configs/claim2.yaml --match '*/wide-mlp--*' --datasets mr sst2 trec cola r8
-    study_pass --exclude '*@mpnet/*'
     run tune configs/tune/sentences.yaml --datasets trec cola
     study_pass --exclude '*@mpnet/*'
     run tune configs/tune/documents.yaml --datasets r8
