@@ -724,7 +724,12 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
         if c.config and "tuned" in c.config.parts:
             search = searches[search_file(c.config)]
             assert c.dataset in search.datasets and (c.encoder, c.graph) in search.cells, c.key
-    assert seeds[("ohsumed", "wide-mlp", "-")] == set(range(5)) and seeds[("r8", "tfidf-lr", "-")] == {0}
+    # a dataset's own seeds: 3 for the documents' baselines too, 5 on the others
+    assert seeds[("ohsumed", "wide-mlp", "-")] == set(range(3)) and seeds[("r8", "tfidf-lr", "-")] == {0}
+    assert {c.seed for c in cells if c.dataset == "20ng" and c.encoder == "wide-mlp"
+            and c.label == "tuned"} == set(range(3)) == seeds[("20ng", "wide-mlp", "-")]
+    assert seeds[("r8", "wide-mlp", "-")] == set(range(5)) == seeds[("mr", "wide-mlp", "-")]
+    assert all(c.seed < 2 for c in study.cells(seeds=2))
     assert {d for d, _, _ in seeds} == {"mr", "sst2", "trec", "cola", "r8", "20ng", "ohsumed"}
     assert len(study.cells(seeds=2)) < len(study.cells())  # --seeds limits every cell
     baseline = next(c for c in cells if c.dataset == "20ng" and c.encoder == "wide-mlp")

@@ -56,6 +56,9 @@ class Study:
     # (data.train_fraction), the cells on ``config`` when given (a template, as a cell's)
     low_resource: dict = field(default_factory=dict)
     path: Path | None = None  # the study file, when read from one
+    # a dataset's own `seeds:` in its `datasets:` entry (e.g. fewer on long documents), in
+    # place of the study's for its baselines and every cell with no `seeds` of its own
+    dataset_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
@@ -75,6 +78,9 @@ class Study:
             datasets = raw["datasets"]
             if isinstance(datasets, list):
                 datasets = {d: {} for d in datasets}
+            datasets = {d: dict(o or {}) for d, o in datasets.items()}
+            dataset_seeds = {d: _seed_list(o.pop("seeds")) for d, o in datasets.items()
+                             if "seeds" in o}
             return cls(
                 name=str(raw["name"]),
                 config=(path.parent / raw["config"]).resolve(),
@@ -97,6 +103,7 @@ class Study:
                     "fractions": [float(f) for f in low["fractions"]],
                     "cells": [(c["encoder"], c["graph"]) for c in low["cells"]],
                     "baselines": list(low.get("baselines") or [])},
+                dataset_seeds=dataset_seeds,
             )
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing study key {exc}") from None
@@ -106,8 +113,8 @@ class Study:
         next one's runs start (a study runs them in this order): its baselines, the grid, the
         extra cells, then its low-resource cells."""
         chosen = [d for d in self.datasets if datasets is None or d in datasets]
-        seed_list = self.seeds[:seeds] if seeds else self.seeds
-        return [cell for d in chosen for cell in self._dataset_cells(d, seed_list)]
+        return [cell for d in chosen
+                for cell in self._dataset_cells(d, self.dataset_seeds.get(d, self.seeds)[:seeds or None])]
 
     def _dataset_cells(self, d: str, seed_list: list[int]) -> list[Cell]:
         return ([Cell(d, "-", b, s) for b in self.baselines for s in _baseline_seeds(b, seed_list)]
