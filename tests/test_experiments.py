@@ -10,6 +10,7 @@ from conftest import REPO
 
 from textgnn.agreement import agreement
 from textgnn.cost_report import pareto, sparse_vs_complete
+from textgnn.errors import TextGNNError
 from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.length_report import length_bins
 from textgnn.plan import plan
@@ -699,6 +700,32 @@ def test_class_section_finds_the_class_a_gain_sits_in(tmp_path):
             "significantly better on 2; against gcn-none, significantly better on 2.") in section
 
 
+def test_a_dataset_sets_its_own_seeds_and_a_bad_count_names_its_key(tmp_path):
+    """`seeds:` in a dataset's entry replaces the study's for its baselines and grid, not for a
+    cell with its own; `--seeds` still caps it; a count that is not one names file and key."""
+    study = {"name": "s", "config": "base.yaml", "encoders": ["gcn"], "graphs": ["window"],
+             "seeds": 5, "baselines": ["wide-mlp"],
+             "datasets": {"mr": {"train.threads": 1}, "20ng": {"seeds": 3, "data.max_train": 9}},
+             "cells": [{"encoder": "gat", "graph": "window", "seeds": 2}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(study))
+    loaded = Study.load(path)
+    assert loaded.datasets["20ng"] == ["data.max_train=9"]  # `seeds` is no config override
+    seeds = {}
+    for c in loaded.cells():
+        seeds.setdefault((c.dataset, c.encoder), []).append(c.seed)
+    assert seeds == {("mr", "wide-mlp"): [0, 1, 2, 3, 4], ("mr", "gcn"): [0, 1, 2, 3, 4],
+                     ("mr", "gat"): [0, 1], ("20ng", "wide-mlp"): [0, 1, 2],
+                     ("20ng", "gcn"): [0, 1, 2], ("20ng", "gat"): [0, 1]}
+    assert {c.seed for c in loaded.cells(seeds=1)} == {0}
+    for where, bad in [("datasets.20ng.seeds", {"datasets": {"20ng": {"seeds": "three"}}}),
+                       ("seeds", {"seeds": 0}), ("cells[0].seeds", {"cells": [
+                           {"encoder": "gat", "graph": "window", "seeds": [0, 1.5]}]})]:
+        path.write_text(yaml.safe_dump({**study, **bad}))
+        with pytest.raises(TextGNNError, match=re.escape(f"{path}: {where}: ") + ".* not a number"):
+            Study.load(path)
+
+
 def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
     """configs/claim2.yaml: 5 seeds on the sentence datasets, 3 on the documents (a cell's own
     `seeds`), and baselines resolved from the base config with the dataset's overrides, so
@@ -753,7 +780,6 @@ def test_claim2_seeds_per_cell_and_baselines_that_need_no_tuned_config():
 def test_a_second_process_on_the_same_study_is_refused(toy_data, tmp_path):
     """Two writers of one runs.jsonl could interleave lines: while one process holds the
     study, another is refused at once with the holder named, and nothing is written."""
-    from textgnn.errors import TextGNNError
     from textgnn.experiments import sole_writer
 
     study = write_study(tmp_path, name="held", datasets=[str(toy_data)], graphs=["window"],

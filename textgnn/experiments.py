@@ -79,23 +79,24 @@ class Study:
             if isinstance(datasets, list):
                 datasets = {d: {} for d in datasets}
             datasets = {d: dict(o or {}) for d, o in datasets.items()}
-            dataset_seeds = {d: _seed_list(o.pop("seeds")) for d, o in datasets.items()
-                             if "seeds" in o}
+            dataset_seeds = {d: _seed_list(o.pop("seeds"), f"{path}: datasets.{d}.seeds")
+                             for d, o in datasets.items() if "seeds" in o}
             return cls(
                 name=str(raw["name"]),
                 config=(path.parent / raw["config"]).resolve(),
                 datasets={d: as_overrides(o) for d, o in datasets.items()},
                 graphs=list(raw.get("graphs") or []),
                 encoders=list(raw.get("encoders") or []),
-                seeds=_seed_list(raw["seeds"]),
+                seeds=_seed_list(raw["seeds"], f"{path}: seeds"),
                 overrides=as_overrides(raw.get("overrides")),
                 baselines=list(raw.get("baselines") or []),
                 extra=[{"encoder": c["encoder"], "graph": c["graph"],
                         "datasets": list(c.get("datasets") or datasets), "tag": c.get("tag", ""),
                         "label": c.get("label", ""),
                         "config": (path.parent / c["config"]).resolve() if c.get("config") else None,
-                        "seeds": _seed_list(c["seeds"]) if "seeds" in c else None}
-                       for c in raw.get("cells") or []],
+                        "seeds": _seed_list(c["seeds"], f"{path}: cells[{i}].seeds")
+                        if "seeds" in c else None}
+                       for i, c in enumerate(raw.get("cells") or [])],
                 path=path,
                 low_resource={} if not low else {
                     "config": (path.parent / low["config"]).resolve() if low.get("config") else None,
@@ -134,8 +135,13 @@ class Study:
                    for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
 
 
-def _seed_list(seeds: int | list) -> list[int]:
+def _seed_list(seeds: int | list, where: str) -> list[int]:
     """``seeds: 5`` is seeds 0-4; a list names them."""
+    if isinstance(seeds, bool) or not (
+            isinstance(seeds, int) and seeds > 0 or isinstance(seeds, list) and seeds
+            and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise TextGNNError(f"{where}: {seeds!r} is not a number of seeds (>= 1) or a list of "
+                           "seeds (integers)")
     return list(seeds) if isinstance(seeds, list) else list(range(seeds))
 
 
