@@ -239,6 +239,17 @@ def cmd_probe(args: argparse.Namespace) -> None:
                 "best_head": overall["accuracy"], "best_offset": overall["offset_accuracy"]})
 
 
+def cmd_reach(args: argparse.Namespace) -> None:
+    from .graph_reach import measure, write_report
+
+    if args.hops < 1 or args.window < 1 or args.max_tokens < 1:
+        raise TextGNNError("reach: --hops, --window and --max-tokens must be at least 1")
+    rows = measure(args.datasets, args.hops, args.window, args.max_tokens, args.parser,
+                   progress=not args.quiet)
+    print_json({"report": str(write_report(rows, args.out))}
+               | {name: r["reach"] | {"complete": r["complete"]} for name, r in rows.items()})
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     try:
         from .serving import serve
@@ -358,6 +369,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parser", default="en_core_web_sm", help="spaCy model that parses the texts")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("reach", help="how far a token sees: the share of its text a node "
+                                     "reaches in 1..L hops on the window and dependency graphs, "
+                                     "beside the complete graph cut at --max-tokens")
+    p.add_argument("datasets", nargs="+", help="dataset names or directories (their test texts)")
+    p.add_argument("--hops", type=int, default=3, help="up to this many hops (layers; default 3, "
+                                                       "the most the searches allow)")
+    p.add_argument("--window", type=int, default=2, help="the window graph's width (default 2, "
+                                                         "graph.window's default)")
+    p.add_argument("--max-tokens", type=int, default=512,
+                   help="where the complete graph is cut (default 512, as the document study does)")
+    p.add_argument("--parser", default="en_core_web_sm", help="spaCy model that parses the texts")
+    p.add_argument("--out", type=Path, default=Path("results/reach"),
+                   help="directory for REACH.md, reach.json and reach.png")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reach)
 
     p = sub.add_parser("serve", help="serve a saved model over HTTP (/predict, /explain, /model, "
                                      "/health, and a page at /)")

@@ -248,6 +248,20 @@ def load_configured(cfg, name: str | None = None, splits: tuple[str, ...] = SPLI
                         test_from=cfg.test_from)
 
 
+def split_texts(data: str, split: str, limit: int | None = None) -> list[str]:
+    """The non-blank texts of one split of a dataset (name or directory), the first ``limit``
+    if given; a dataset whose test labels are not public (CoLA) has its dev file as test, as
+    its studies do."""
+    dataset = load_dataset(data, splits=(split,))
+    chosen = getattr(dataset, split)
+    if split == "test" and chosen is None:
+        chosen = load_dataset(data, splits=("test",), test_from="dev").test
+    if chosen is None or not chosen.texts:
+        raise TextGNNError(f"dataset {data}: no {split} split")
+    texts = [t for t in chosen.texts if t.strip()]
+    return texts[:limit] if limit else texts
+
+
 def load_dataset(
     name_or_path: str,
     *,

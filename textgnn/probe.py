@@ -263,28 +263,16 @@ def _source(model: str):
             lambda texts, parsed, rel: hf_attention(encoder, tokenizer, texts, parsed, rel))
 
 
-def _texts(data: str, split: str, limit: int | None) -> list[str]:
-    from .data import load_dataset
-
-    dataset = load_dataset(data, splits=(split,))
-    chosen = getattr(dataset, split)
-    if split == "test" and chosen is None:  # CoLA: its public dev file is the test set
-        chosen = load_dataset(data, splits=("test",), test_from="dev").test
-    if chosen is None or not chosen.texts:
-        raise TextGNNError(f"dataset {data}: no {split} split")
-    texts = [t for t in chosen.texts if t.strip()]
-    return texts[:limit] if limit else texts
-
-
 def probe(model: str, data: str, split: str = "test", limit: int | None = None,
           parser: str = "en_core_web_sm", progress: bool = True) -> dict:
     """Probe ``model`` (our model directory or a Hugging Face encoder) on a dataset split."""
     from tqdm.auto import tqdm
 
+    from .data import split_texts
     from .parsing import Parser
 
     kind, name, config, attention = _source(model)
-    texts = _texts(data, split, limit)
+    texts = split_texts(data, split, limit)
     spacy = Parser(parser)
     parsed = spacy.parse(texts, progress)
     relations = relation_index(spacy)
