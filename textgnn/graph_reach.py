@@ -135,7 +135,7 @@ def _sentence(name: str, r: dict) -> str:
 def _plot(rows: dict[str, dict], path: Path) -> None:
     from matplotlib.ticker import FuncFormatter
 
-    fig, axes = subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4.2), sharey=True)
     colors = {name: f"C{i}" for i, name in enumerate(rows)}
     for ax, kind in zip(axes, ("window", "dependency"), strict=True):
         for name, r in rows.items():
@@ -150,5 +150,5 @@ def _plot(rows: dict[str, dict], path: Path) -> None:
                                                    else ""))
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("share of the text a token reaches (%)")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     save_figure(fig, path)
