@@ -567,9 +567,14 @@ def test_length_section_finds_where_the_gap_lies(tmp_path):
     assert (study_dir / "20ng-length.png").stat().st_size > 10_000
     # the verdict's long-document sentence carries it
     verdict = text[text.index("**Long documents**"):].splitlines()[0]
-    assert re.search(r"Beyond the reference's cut, on the texts it never reads whole, that "
-                     r"cell against it: 20ng, the texts over 512 tokens: significantly better, "
-                     r"\+2\d\.\d\d points \(p < 0.001, Holm over the length bins\)", verdict)
+    found = re.search(r"Beyond the reference's cut, on the texts it never reads whole, that "
+                      r"cell against it: 20ng, the (\d+) of ([\d,]+) test texts \((\d+\.\d) %\) over "
+                      r"512 tokens: significantly better, "
+                      r"\+2\d\.\d\d points \(p < 0.001, Holm over the length bins\)", verdict)
+    # how many texts the comparison rests on: the last bin's, of the whole test set
+    total = sum(int(row.split("|")[2]) for row in table)
+    assert found and (int(found[1]), found[2]) == (int(beyond[2]), f"{total:,}")
+    assert found[3] == f"{100 * int(beyond[2]) / total:.1f}"
     assert "![20ng by length](20ng-length.png)" in section
     (study_dir / "lengths-20ng.json").unlink()  # no lengths (a study from before): no section
     assert "by text length" not in report(study_dir)

@@ -24,7 +24,7 @@ from .baselines import BASELINES
 from .cost_report import cell_name
 from .figures import save_figure, subplots
 from .stats import best_on_dev, holm, outcome_word, p_text, paired_bootstrap
-from .verdict import compared_rows
+from .verdict import BeyondCut, compared_rows
 
 QUANTILES = (0.25, 0.5, 0.75)
 
@@ -76,12 +76,12 @@ def compare_on_subsets(mine: dict, theirs: dict, gold: np.ndarray, masks: list[n
 
 def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: np.ndarray | None,
                  lengths: np.ndarray | None, reference: tuple[str, str],
-                 path: Path) -> tuple[list[str], tuple[float, float, int] | None]:
+                 path: Path) -> tuple[list[str], BeyondCut | None]:
     """The section "By text length" of one dataset's table: a table of the bins, one generated
     sentence and a plot (written to ``path``); nothing when the table lacks the reference, a
     GCN-style cell tested against it, the gold labels or the lengths. Also the best cell
-    against the reference on the texts beyond the reference's own cut, for the verdict:
-    (Δ, Holm p, the cut), or None where the reference reads every text whole."""
+    against the reference on the texts beyond the reference's own cut, for the verdict, or
+    None where the reference reads every text whole."""
     compared = compared_rows(rows, reference)
     if compared is None or gold is None or lengths is None or len(lengths) != len(gold):
         return [], None
@@ -126,8 +126,9 @@ def length_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold:
              [(cell_name(r), scores[cell_name(r)], r is baseline) for r in shown], path):
         lines += [f"![{dataset} by length]({path.name})", ""]
     ref_cut = next(iter(runs[cell_name(ref)].values()))["config"]["data"].get("max_tokens")
-    beyond = next(((*t, low) for (low, _), t in zip(bins, against_ref, strict=True)
-                   if low == ref_cut), None)
+    beyond = next((BeyondCut(*t, low, int(m.sum()), len(lengths))
+                   for (low, _), m, t in zip(bins, masks, against_ref, strict=True)
+                   if low == ref_cut and t is not None), None)
     return lines, beyond
 
 

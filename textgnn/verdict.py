@@ -12,6 +12,7 @@ paired bootstrap and Holm correction of its table (``report._dataset_section``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .cost_report import cpu_hours, epoch_cost_ratio
 from .stats import best_on_dev, outcome_word, p_text
@@ -28,6 +29,16 @@ REGIMES = ("short texts", "long documents", "low resource", "pretrained")
 CONTROL = ("gcn", "none")
 
 
+class BeyondCut(NamedTuple):
+    """The best cell against the reference on the test texts longer than the reference's cut."""
+
+    delta: float
+    p: float  # Holm-adjusted over the table's length bins
+    tokens: int  # the cut
+    texts: int  # test texts beyond it
+    of: int  # test texts in all
+
+
 @dataclass(frozen=True)
 class Outcome:
     regime: str
@@ -42,9 +53,9 @@ class Outcome:
     # the same cell against the graph-free control of its table (Δ, Holm-adjusted p over the
     # table's GCN-style cells); None where the table has no control
     against_control: tuple[float, float] | None = None
-    # the same cell against the reference on the texts longer than the reference's cut (Δ,
-    # Holm p over the table's length bins, the cut; length_report); None where it reads all
-    beyond_cut: tuple[float, float, int] | None = None
+    # the same cell against the reference on the texts longer than the reference's cut
+    # (length_report); None where the reference reads every text whole
+    beyond_cut: BeyondCut | None = None
     # Δ's bootstrap intervals, 95 % jointly over the Holm family of its p (stats.Paired.interval):
     # against the reference, and against the control
     interval: tuple[float, float] | None = None
@@ -93,7 +104,7 @@ def regime_of(dataset: str, fraction: float | None = None, tag: str = "") -> str
 
 
 def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[str, str],
-                   beyond_cut: tuple[float, float, int] | None = None) -> Outcome | None:
+                   beyond_cut: BeyondCut | None = None) -> Outcome | None:
     """The best GCN-style cell of one table against its reference; None if either is missing."""
     if (compared := compared_rows(rows, reference)) is None:
         return None
@@ -185,11 +196,12 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
                      + ".")
     if cut := [o for o in mine if o.beyond_cut is not None]:
         def beyond(o: Outcome) -> str:
-            delta, p, tokens = o.beyond_cut
-            word = outcome_word(delta, p)
-            return (f"{o.where}, the texts over {tokens} tokens: "
-                    f"{'significantly ' if word != 'equal' else ''}{word}, {100 * delta:+.2f} "
-                    f"points (p {p_text(p, '= ')}, Holm over the length bins)")
+            b = o.beyond_cut
+            word = outcome_word(b.delta, b.p)
+            return (f"{o.where}, the {b.texts:,} of {b.of:,} test texts ({100 * b.texts / b.of:.1f} "
+                    f"%) over {b.tokens} tokens: {'significantly ' if word != 'equal' else ''}"
+                    f"{word}, {100 * b.delta:+.2f} points (p {p_text(b.p, '= ')}, Holm over the "
+                    "length bins)")
         sentence += (" Beyond the reference's cut, on the texts it never reads whole, that cell "
                      "against it: " + "; ".join(beyond(o) for o in cut) + ".")
     return sentence
