@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from textgnn.graph_reach import dataset_reach, local_arcs, reach
+from textgnn.graph_reach import _sentence, dataset_reach, local_arcs, reach
 from textgnn.graphs import GraphBuilder, TokenGraph
 from textgnn.parsing import ParsedText
 
@@ -39,6 +39,8 @@ def test_dataset_reach_and_the_complete_graph_cut(tmp_path):
     row = dataset_reach([short, long], hops=2, window=2, max_tokens=512)
     assert row["texts"] == 2 and row["tokens_mean"] == 502 and row["over_cut"] == 0.5
     assert row["complete"] == pytest.approx((1 + 512 / 1000) / 2)  # the Transformer reads 512
+    assert "the Transformer 75.6 % in one (it cuts the 50.0 % of texts over 512 tokens); " in (
+        _sentence("long", row))
     # every arc of both texts spans one token: all are window edges
     assert row["local_arcs"] == 1.0
     # the long chain: a middle node reaches 3 nodes in one hop, 5 in two (of 1,000)
@@ -60,6 +62,7 @@ def test_reach_command_writes_the_report(toy_data, tmp_path, capsys):
     row = next(line for line in text.splitlines() if line.startswith(f"| {toy_data.name} |"))
     assert f"| {100 * numbers['reach']['window'][1]:.1f} % |" in row
     assert f"- **{toy_data.name}**: in 2 hops a token reaches" in text
+    assert "(it cuts" not in text  # no toy text is over 512 tokens
     assert (out / "reach.png").stat().st_size > 10_000
     assert main(["reach", str(toy_data), "--hops", "0", "--out", str(out)]) != 0
     assert "--hops" in capsys.readouterr().err

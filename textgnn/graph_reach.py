@@ -128,8 +128,10 @@ def _sentence(name: str, r: dict) -> str:
     return (f"- **{name}**: in {h} hop{'s' * (h > 1)} a token reaches "
             f"{100 * r['reach']['window'][h - 1]:.1f} % of its text on the window graph and "
             f"{100 * r['reach']['dependency'][h - 1]:.1f} % on the dependency graph, the Transformer "
-            f"{100 * r['complete']:.1f} % in one; {100 * r['local_arcs']:.1f} % of dependency "
-            f"arcs are window edges too.")
+            f"{100 * r['complete']:.1f} % in one"
+            + (f" (it cuts the {100 * r['over_cut']:.1f} % of texts over {r['max_tokens']} tokens)"
+               if r["over_cut"] else "")
+            + f"; {100 * r['local_arcs']:.1f} % of dependency arcs are window edges too.")
 
 
 def _plot(rows: dict[str, dict], path: Path) -> None:
