@@ -325,7 +325,6 @@ def _write_test_files(out: Path, dataset: str, config: dict, labels: list[str] |
     if (gold_path.is_file() or labels is None) and lengths_path.is_file():
         return
     from .parsing import Parser
-    from .pipeline import SURROGATE
 
     cfg = Config.from_dict(config)
     test = load_configured(cfg.data, splits=("test",)).test
@@ -333,8 +332,7 @@ def _write_test_files(out: Path, dataset: str, config: dict, labels: list[str] |
         index = {label: i for i, label in enumerate(labels)}
         gold_path.write_text(json.dumps([index[g] for g in test.labels]))
     if not lengths_path.is_file():
-        texts = [SURROGATE.sub("\ufffd", t) for t in test.texts]
-        lengths = [len(p.tokens) for p in Parser(cfg.graph.parser).tokenize(texts)]
+        lengths = [len(p.tokens) for p in Parser(cfg.graph.parser).tokenize(test.texts)]
         lengths_path.write_text(json.dumps(lengths))
 
 

@@ -77,17 +77,14 @@ def dataset_reach(parsed: list[ParsedText], hops: int = 3, window: int = 2,
 def measure(datasets: list[str], hops: int = 3, window: int = 2, max_tokens: int = 512,
             parser: str = "en_core_web_sm", progress: bool = True) -> dict[str, dict]:
     """Each dataset's :func:`dataset_reach` on its test texts, parsed by ``parser`` as a model
-    parses them (lone surrogates replaced first), so the parse cache serves both."""
+    parses them (the parse cache serves both)."""
     from .data import split_texts
     from .parsing import Parser
-    from .pipeline import SURROGATE
 
     spacy = Parser(parser)
-    rows = {}
-    for d in datasets:
-        texts = [SURROGATE.sub("\ufffd", t) for t in split_texts(d, "test")]
-        rows[Path(d).name] = dataset_reach(spacy.parse(texts, progress), hops, window, max_tokens)
-    return rows
+    return {Path(d).name: dataset_reach(spacy.parse(split_texts(d, "test"), progress), hops,
+                                        window, max_tokens)
+            for d in datasets}
 
 
 def write_report(rows: dict[str, dict], out: Path) -> Path:
@@ -138,15 +135,14 @@ def _plot(rows: dict[str, dict], path: Path) -> None:
     from matplotlib.ticker import FuncFormatter
 
     fig, axes = subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    colors = {name: f"C{i}" for i, name in enumerate(rows)}
+    hops = list(range(1, next(iter(rows.values()))["hops"] + 1))  # one --hops for every dataset
     for ax, kind in zip(axes, ("window", "dependency"), strict=True):
-        for name, r in rows.items():
-            hops = range(1, r["hops"] + 1)
-            ax.plot(hops, [100 * v for v in r["reach"][kind]], marker="o", color=colors[name],
+        for i, (name, r) in enumerate(rows.items()):
+            ax.plot(hops, [100 * v for v in r["reach"][kind]], marker="o", color=f"C{i}",
                     label=name)
-            ax.axhline(100 * r["complete"], color=colors[name], ls=":", lw=1)
+            ax.axhline(100 * r["complete"], color=f"C{i}", ls=":", lw=1)
         ax.set(xlabel="hops (layers)", title=f"{kind} graph (dotted: complete, cut)",
-               yscale="log", xticks=list(range(1, next(iter(rows.values()))["hops"] + 1)))
+               yscale="log", xticks=hops)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v in (2, 5, 20, 50)
                                                    else ""))

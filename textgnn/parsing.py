@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,20 @@ def _from_doc(doc, with_parse: bool) -> ParsedText:
     return ParsedText(tokens, heads, deps)
 
 
+# Lone surrogates (from JSON escapes or broken decoding) cannot be encoded, so neither hashed
+# into a cache key nor stored; every text is read with them as U+FFFD (one code point each,
+# so a text keeps its length)
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` with every lone surrogate replaced by U+FFFD."""
+    return [SURROGATE.sub("\ufffd", t) for t in texts]
+
+
 class Parser:
-    """Text -> ParsedText for many texts at once, with an on-disk cache of full parses."""
+    """Text -> ParsedText for many texts at once, with an on-disk cache of full parses. Texts
+    are read through :func:`clean_texts`, so any caller gets the same parse and cache key."""
 
     def __init__(self, model: str = "en_core_web_sm", cache_dir: str | Path | None = None,
                  batch_size: int = 256, use_cache: bool = True):
@@ -133,10 +146,12 @@ class Parser:
         return sorted(self.nlp.get_pipe("parser").labels)
 
     def tokenize(self, texts: Sequence[str]) -> list[ParsedText]:
-        return [_from_doc(doc, False) for doc in self.nlp.tokenizer.pipe(texts, batch_size=1000)]
+        return [_from_doc(doc, False)
+                for doc in self.nlp.tokenizer.pipe(clean_texts(texts), batch_size=1000)]
 
     def parse(self, texts: Sequence[str], progress: bool = True) -> list[ParsedText]:
         """Full dependency parses, read from the cache where present."""
+        texts = clean_texts(texts)
         keys = [self._key(t) for t in texts]
         found = self.cache.get_many(keys) if self.use_cache else {}
         parsed = {k: ParsedText.from_json(v) for k, v in found.items()}

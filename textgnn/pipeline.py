@@ -3,7 +3,6 @@ the text -> graph path at inference is exactly the one the model was trained on.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,9 +32,8 @@ from .metrics import classification_metrics
 from .nn import Backbone
 from .nn.backbone import FEATURES
 from .nn.pretrained import PretrainedEncoderClassifier, TextData
-from .parsing import ParsedText, Parser
+from .parsing import ParsedText, Parser, clean_texts
 
-SURROGATE = re.compile("[\ud800-\udfff]")
 CHARS_PER_TOKEN = 50  # generous: English averages under 6 characters per token
 PREDICT_MAX_TOKENS = {"sparse": 10_000, "complete": 2_000}
 # Graphs are built this many texts at a time: the vectorised builder holds int64 arrays of
@@ -124,11 +122,10 @@ class Pipeline:
     def parse(self, texts: Sequence[str], progress: bool = True,
               max_tokens: int | None = None) -> list[ParsedText]:
         """Tokens (and parses) of ``texts``, cut to ``max_tokens`` (default
-        ``data.max_tokens``) with a warning. Lone surrogates (from JSON escapes or broken
-        decoding) become U+FFFD, and a capped text is cut to ``CHARS_PER_TOKEN`` characters
+        ``data.max_tokens``) with a warning. The parser reads lone surrogates as U+FFFD
+        (``parsing.clean_texts``), and a capped text is cut to ``CHARS_PER_TOKEN`` characters
         per allowed token before parsing, so a huge text never reaches the parser whole."""
         limit = max_tokens or self.config.data.max_tokens
-        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
         if limit:
             texts = [t[: limit * CHARS_PER_TOKEN] for t in texts]
         parsed = (self.parser.parse(texts, progress) if self.builder.needs_parse
@@ -157,7 +154,7 @@ class Pipeline:
         if labels is not None:
             index = {name: i for i, name in enumerate(self.labels)}
             ys = [index.get(label, -1) for label in labels]
-        texts = [SURROGATE.sub("\ufffd", t) for t in texts]
+        texts = clean_texts(texts)  # the features, tokenizer and alignment read them too
         if parsed is None:
             parsed = self.parse(texts, progress, max_tokens)
         if self.features is not None:

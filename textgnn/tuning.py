@@ -403,10 +403,14 @@ def _alive(pid: int) -> bool:
 
 def best_trial(study, budget: int):
     """The best complete trial among the cell's first ``budget`` finished trials."""
+    return _best_of(_finished(study)[:budget])
+
+
+def _best_of(trials: list):
+    """The complete trial with the best dev score among ``trials``; None if none completed."""
     from optuna.trial import TrialState
 
-    first = _finished(study)[:budget]
-    complete = [t for t in first if t.state == TrialState.COMPLETE]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     return max(complete, key=lambda t: t.value) if complete else None
 
 
@@ -531,16 +535,19 @@ def capped_trials(search: Search, url: str, dataset: str) -> dict[str, Capped]:
     config the study trains) is one of them. (WideMLP has its own epoch limit.)"""
     from optuna.trial import TrialState
 
+    def at_limit(trial) -> bool:
+        scores = trial.intermediate_values
+        return bool(scores) and (max(scores, key=scores.get)
+                                 == trial.user_attrs["config"]["train"]["epochs"])
+
     capped = {}
     for name, encoder, trials in _dataset_trials(search, url, dataset):
         if encoder in BASELINES:
             continue
         complete = [t for t in trials if t.state == TrialState.COMPLETE and t.intermediate_values]
-        hit = [t for t in complete if max(t.intermediate_values, key=t.intermediate_values.get)
-               == t.user_attrs["config"]["train"]["epochs"]]
-        best = max(complete, key=lambda t: t.value) if complete else None
-        capped[name] = Capped(len(hit), len(complete),
-                              best is not None and best.number in {t.number for t in hit})
+        best = _best_of(trials)  # the trial whose config the study trains
+        capped[name] = Capped(sum(map(at_limit, complete)), len(complete),
+                              best is not None and at_limit(best))
     return capped
 
 
