@@ -642,6 +642,13 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
     assert ("Against the graph-free control (gcn with no edge between tokens), the graph itself "
             "adds nothing significant on mr.") in verdict
     assert "the graph itself adds significantly on mr · 10%." in verdict
+    # on mr the control beats the Transformer as much as the best cell does; at 10 % it does not
+    short = next(line for line in verdict.splitlines() if line.startswith("**Short texts**"))
+    assert re.search(r" Where it is significantly better, so is the graph-free control on mr "
+                     r"\(\+\d+\.\d\d, p < 0\.001\): that gain needs no graph\.$", short)
+    low = next(line for line in verdict.splitlines() if line.startswith("**Low resource**"))
+    assert re.search(r" Where it is significantly better, the control is not significantly "
+                     r"better on mr · 10% \([+-]\d\.\d\d, p = [\d.]+\)\.$", low)
 
 
 def test_the_best_cell_is_chosen_on_dev_and_test_only_reports_it(tmp_path):

@@ -60,6 +60,9 @@ class Outcome:
     # against the reference, and against the control
     interval: tuple[float, float] | None = None
     control_interval: tuple[float, float] | None = None
+    # the graph-free control itself against the reference (Δ, Holm-adjusted p within its
+    # table): where it moves as far as the best cell does, that difference needs no graph
+    control_vs_reference: tuple[float, float] | None = None
 
     @property
     def word(self) -> str:
@@ -108,12 +111,13 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     """The best GCN-style cell of one table against its reference; None if either is missing."""
     if (compared := compared_rows(rows, reference)) is None:
         return None
-    ref, best, _ = compared
+    ref, best, control = compared
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
+    control_vs = (control["delta"], control["p"]) if control and "p" in control else None
     return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio, best.get("against_control"), beyond_cut,
-                   best.get("interval"), best.get("control_interval"))
+                   best.get("interval"), best.get("control_interval"), control_vs)
 
 
 def verdict_lines(outcomes: list[Outcome]) -> list[str]:
@@ -194,6 +198,7 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
                      "tokens), the graph itself " + _join([f"{says[w]} on {_join(where)}"
                                                           for w, where in found.items() if where])
                      + ".")
+        sentence += _shared_with_control(controlled)
     if cut := [o for o in mine if o.beyond_cut is not None]:
         def beyond(o: Outcome) -> str:
             b = o.beyond_cut
@@ -205,6 +210,30 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
         sentence += (" Beyond the reference's cut, on the texts it never reads whole, that cell "
                      "against it: " + "; ".join(beyond(o) for o in cut) + ".")
     return sentence
+
+
+def _shared_with_control(outcomes: list[Outcome]) -> str:
+    """Where the best cell differs significantly from the reference, whether the graph-free
+    control differs the same way: if it does, the difference needs no graph (it is the
+    block's, or the reference's weakness); if not, the control does not account for it
+    (whether the graph adds significantly is the sentence before). E.g. " Where it is
+    significantly better, so is the graph-free control on mr · 10% (+3.19, p < 0.001): that
+    gain needs no graph; the control is not significantly better on mr · 1% (-0.50, p = 1)." """
+    def where(o: Outcome) -> str:
+        delta, p = o.control_vs_reference
+        return f"{o.where} ({100 * delta:+.2f}, p {p_text(p, '= ')})"
+
+    text = ""
+    for word, change in (("better", "gain"), ("worse", "loss")):
+        mine = [o for o in outcomes if o.word == word and o.control_vs_reference is not None]
+        shared = [where(o) for o in mine if outcome_word(*o.control_vs_reference) == word]
+        alone = [where(o) for o in mine if outcome_word(*o.control_vs_reference) != word]
+        parts = ([f"so is the graph-free control on {_join(shared)}: that {change} needs no graph"]
+                 if shared else []) + (
+            [f"the control is not significantly {word} on {_join(alone)}"] if alone else [])
+        if parts:
+            text += f" Where it is significantly {word}, " + "; ".join(parts) + "."
+    return text
 
 
 def _join(items: list[str]) -> str:
