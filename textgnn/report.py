@@ -331,6 +331,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         if "p_index" in row:
             row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
     _against_control(rows, cells, gold, metric)
+    _against_baseline(rows, cells, gold, metric)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
@@ -396,6 +397,22 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
     for (row, paired), p in zip(tested, holm(pvals), strict=True):
         row["against_control"] = (paired.delta, p)
         row["control_interval"] = paired.interval(len(tested))
+
+
+def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
+    """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
+    its strongest bag of words, the baseline best on dev: ``row["against_baseline"]`` =
+    (baseline's label, Δ, p), seeds paired (a deterministic baseline's one run with every
+    seed). Whether the graph model is competitive with a model that reads no word order."""
+    mine, bags = linguistic_cells(rows), [r for r in rows if r["model"] in BASELINES]
+    if gold is None or not mine or not bags:
+        return
+    best, bag = best_on_dev(mine), best_on_dev(bags)
+    ours, theirs = cells[(best["encoder"], best["graph"])], cells[(bag["encoder"], bag["graph"])]
+    if not BASELINES[bag["model"]].seeded:
+        theirs = dict.fromkeys(ours, next(iter(theirs.values())))
+    if paired := _paired(gold, ours, theirs, metric):
+        best["against_baseline"] = (baseline_label(bag), paired[0].delta, paired[0].p)
 
 
 def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[Paired, int] | None:
