@@ -901,6 +901,61 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
             "their wall time stands in for it (one thread each).") in text
 
 
+def test_plan_scales_a_dataset_with_no_trial_from_another_by_training_tokens(toy_data, tmp_path,
+                                                                            capsys):
+    """A search over the toy and a copy of it whose every text is three times as long: with
+    trials on the toy alone, the long copy's trials and runs cost the same cell's on the toy
+    times 3, counted as scaled; a cell with no trial anywhere stays unestimated."""
+    import optuna
+
+    from textgnn.plan import search_plan
+
+    long = tmp_path / "long"
+    long.mkdir()
+    for split in ("train", "test"):
+        rows = [json.loads(line) for line in (toy_data / f"{split}.jsonl").read_text().splitlines()]
+        (long / f"{split}.jsonl").write_text("".join(
+            json.dumps(dict(r, text=" ".join([r["text"]] * 3))) + "\n" for r in rows))
+    template = "tuned/s/{dataset}/{encoder}-{graph}.yaml"
+    capped = {"data.max_train": 40}  # the runs read what the trials read: only length differs
+    study = write_study(tmp_path, name="scaled", datasets={str(toy_data): capped, str(long): capped},
+                        graphs=[], encoders=[], seeds=1,
+                        cells=[{"encoder": e, "graph": "window", "config": template}
+                               for e in ("gcn", "gat")])
+    (tmp_path / "tune").mkdir()
+    (tmp_path / "tune" / "s.yaml").write_text(yaml.safe_dump({
+        "name": "s", "config": "../base.yaml",
+        "datasets": {str(toy_data): {"data.max_train": 40}, str(long): {"data.max_train": 40}},
+        "cells": [{"encoder": "gcn", "graph": "window"}, {"encoder": "gat", "graph": "window"}],
+        "trials": 2, "space": {"train.lr": {"low": 0.001, "high": 0.1}}}))
+    out = tmp_path / "results"
+    (out / "s").mkdir(parents=True)
+    cell = optuna.create_study(study_name=f"{toy_data.name}/gcn-window",
+                               storage=f"sqlite:///{out / 's' / 'optuna.sqlite3'}")
+    for value, cpu in ((0.5, 100.0), (0.7, 300.0)):  # gcn's budget spent on the toy; gat none
+        cell.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=value, params={"train.lr": 0.01},
+            distributions={"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)},
+            user_attrs={"cpu_seconds": cpu}, intermediate_values={1: 0.5}))
+    toy_row, long_row = sorted(search_plan(study, out), key=lambda r: r["dataset"] == str(long))
+    # the toy: gat not started, at gcn's mean; the long copy: gcn's mean times 3 for both cells
+    assert (toy_row["scaled"], toy_row["unestimated"]) == (0, 0)
+    assert toy_row["cpu_hours_left"] == pytest.approx(2 * 200 / 3600)
+    assert (long_row["finished"], long_row["scaled"], long_row["unestimated"]) == (0, 2, 2)
+    assert long_row["cpu_hours_left"] == pytest.approx(2 * 3 * 200 / 3600)
+    # the runs: gcn's chosen trial (300 s) on the toy, 3x that on the long copy; gat unknown
+    toy_row, long_row = sorted(plan(study, out), key=lambda r: r["dataset"] == long.name)
+    assert (toy_row["scaled"], toy_row["unestimated"]) == (0, 1)
+    assert toy_row["cpu_hours_left"] == pytest.approx(300 / 3600)
+    assert (long_row["scaled"], long_row["unestimated"]) == (1, 1)
+    assert long_row["cpu_hours_left"] == pytest.approx(3 * 300 / 3600)
+    from textgnn.cli import main
+
+    main(["experiment", str(study.path), "--plan", "--out", str(out)])
+    assert ("(0.3 for 4 runs, 0.4 for 6 search trials; of those, 1 runs and 2 trials scaled "
+            "from other datasets), besides 2 runs and 2 trials") in capsys.readouterr().out
+
+
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):
     """``experiment --plan`` runs nothing: a cell whose tuned config is not written yet waits
     (its file named); the others are ready until recorded. A study run leaves the waiting
@@ -995,5 +1050,6 @@ def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, 
 
     main(["experiment", str(study.path), "--plan", "--out", str(out)])
     printed = capsys.readouterr().out  # 2 x 1080 s + 2 x 540 s of runs, 50 s of trials
-    assert ("left: 0.9 CPU h estimated (0.9 for 6 runs, 0.0 for 1 search trials), besides 2 "
-            "runs and 0 trials with no estimate yet\nwaiting for 2 config file(s)") in printed
+    assert ("left: 0.9 CPU h estimated (0.9 for 6 runs, 0.0 for 1 search trials; of those, 0 "
+            "runs and 0 trials scaled from other datasets), besides 2 runs and 0 trials with no "
+            "estimate yet\nwaiting for 2 config file(s)") in printed

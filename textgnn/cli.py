@@ -169,39 +169,46 @@ def _print_plan(rows: list[dict]) -> None:
     def line(name: str, r: dict) -> str:
         return (f"{name:<25} " + " ".join(f"{r[k]:>{w}}" for k, w in counts.items())
                 + "".join(f" {r[k]:>{w}.1f}" for k, (_, w) in hours.items())
-                + f" {r['unestimated']:>11}")
+                + f" {r['scaled']:>6} {r['unestimated']:>11}")
 
     print(f"{'part':<15} {'dataset':<9} " + " ".join(f"{k:>{w}}" for k, w in counts.items())
-          + "".join(f" {title:>{w}}" for title, w in hours.values()) + f" {'no estimate':>11}")
+          + "".join(f" {title:>{w}}" for title, w in hours.values())
+          + f" {'scaled':>6} {'no estimate':>11}")
 
     for r in rows:
         print(line(f"{r['part']:<15} {r['dataset']:<9}", r))
     print(line("all", {k: sum(r[k] for r in rows)
-                       for k in (*counts, "cpu_hours", "cpu_hours_left", "unestimated")}))
+                       for k in (*counts, "cpu_hours", "cpu_hours_left", "scaled", "unestimated")}))
     print("CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
           "cell's recorded seeds, for a cell with none its search's trials scaled by the "
-          "training examples a run reads; no estimate: runs with neither")
+          "training examples a run reads; scaled: runs of a dataset with no trial yet, "
+          "estimated from the same cell's trials on the search's other datasets by training "
+          "tokens (rough); no estimate: runs with none of these")
 
 
 def _print_search_plan(rows: list[dict]) -> None:
     if not rows:
         return
     print(f"\n{'search':<15} {'dataset':<9} {'trials':>7} {'finished':>8} {'CPU h':>7} "
-          f"{'CPU h left':>10} {'no estimate':>11}")
+          f"{'CPU h left':>10} {'scaled':>6} {'no estimate':>11}")
     for r in rows:
         print(f"{r['search']:<15} {r['dataset']:<9} {r['planned']:>7} {r['finished']:>8} "
-              f"{r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['unestimated']:>11}")
+              f"{r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['scaled']:>6} "
+              f"{r['unestimated']:>11}")
     print("trials: the budget times the cells; CPU h: their CPU time (a trial from before it "
           "was counted: its wall time, an upper bound); CPU h left: each cell's trials left at "
-          "the mean of its finished ones (a cell not started: of the dataset's other cells); "
-          "no estimate: trials of a dataset with none finished")
+          "the mean of its finished ones (a cell not started: of the dataset's other cells; a "
+          "dataset with none finished: of the same cell's on the search's other datasets, "
+          "scaled by training tokens, counted in scaled); no estimate: trials with none of these")
 
 
 def _print_plan_total(runs: list[dict], trials: list[dict]) -> None:
     left = sum(r["cpu_hours_left"] for r in runs), sum(r["cpu_hours_left"] for r in trials)
+    scaled = sum(r["scaled"] for r in runs), sum(r["scaled"] for r in trials)
     print(f"\nleft: {sum(left):.1f} CPU h estimated ({left[0]:.1f} for "
           f"{sum(r['planned'] - r['recorded'] for r in runs)} runs, {left[1]:.1f} for "
-          f"{sum(r['planned'] - r['finished'] for r in trials)} search trials), besides "
+          f"{sum(r['planned'] - r['finished'] for r in trials)} search trials; of those, "
+          f"{scaled[0]} runs and {scaled[1]} trials scaled from other datasets), besides "
           f"{sum(r['unestimated'] for r in runs)} runs and "
           f"{sum(r['unestimated'] for r in trials)} trials with no estimate yet")
     missing = sorted({m for r in runs for m in r["missing"]})
@@ -326,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run nothing: per part and dataset, the runs planned, recorded, ready, "
                         "and waiting for a config a search has not written yet; CPU hours "
                         "recorded and an estimate of those left (a cell with no seed recorded: "
-                        "from its search's trials); then the trials of the study's searches")
+                        "from its search's trials, or, before its dataset has any, the same "
+                        "cell's on the search's other datasets scaled by training tokens); "
+                        "then the trials of the study's searches")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "

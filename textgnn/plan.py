@@ -6,14 +6,21 @@ A study's cell names its tuned config as a template (``tuned/sentences/{dataset}
 search that writes it is found by the layout ``tune`` writes with its defaults: a config
 under ``<dir>/tuned/<search>/`` comes from ``<dir>/tune/<search>.yaml``, its trials in
 ``<results>/<search>/optuna.sqlite3`` (or the search's own ``storage``).
+
+Where a dataset has no finished trial yet, its cells are estimated from the same cell on the
+search's other datasets, scaled by the training tokens each reads (whitespace tokens up to
+``data.max_tokens``): rough, since a cell's cost is taken as linear in the tokens it reads
+(attention over a complete graph grows faster) and its epochs as alike; the tables count
+these apart ("scaled").
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import Config, apply_overrides
-from .data import load_configured
+from .data import load_configured, training_examples
 from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
 from .tuning import Search, cell_costs, cell_name, storage_url
 from .verdict import regime_of
@@ -29,8 +36,10 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     recorded seeds (the same dataset, encoder, graph, tag and share); a cell with no seed
     recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
     the training examples a run reads over those a trial read (a search on a subsample, a
-    low-resource share). A run with neither is counted as unestimated. ``searches``: the
-    searches' costs when already loaded (:func:`search_plan` reads the same)."""
+    low-resource share); with no trial on its dataset yet, the same cell's on the search's
+    other datasets scaled by training tokens (``scaled``). A run with none of these is counted
+    as unestimated. ``searches``: the searches' costs when already loaded (:func:`search_plan`
+    reads the same)."""
     searches = searches or SearchCosts(Path(out_root))
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
@@ -48,7 +57,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         row = rows.setdefault((part, dataset), {
             "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
             "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
-            "unestimated": 0})
+            "scaled": 0, "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
         if cell.key in done:
@@ -61,11 +70,13 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             row["waiting"] += 1
             row["missing"].add(shown_path(source))
         costs = family_cost.get(_family(cell.key))
-        seconds = sum(costs) / len(costs) if costs else searches.run_estimate(study, cell)
-        if seconds is None:
+        estimate = (Estimate(sum(costs) / len(costs), False) if costs
+                    else searches.run_estimate(study, cell))
+        if estimate is None:
             row["unestimated"] += 1
         else:
-            row["cpu_hours_left"] += seconds / 3600
+            row["cpu_hours_left"] += estimate.seconds / 3600
+            row["scaled"] += estimate.scaled
     return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
 
 
@@ -74,8 +85,9 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     """Per search that writes this study's configs, and per dataset of it the study reads:
     the trials planned (the budget times the cells), finished, the CPU hours they took, and
     an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
-    ones, or of the dataset's other cells' for a cell not started; unestimated where the
-    dataset has no finished trial yet."""
+    ones, or of the dataset's other cells' for a cell not started; where the dataset has no
+    finished trial yet, of the same cell's on the search's other datasets scaled by training
+    tokens (``scaled``); unestimated where none of these has one."""
     searches = searches or SearchCosts(Path(out_root))
     found = {}
     for cell in study.cells(datasets):
@@ -93,12 +105,16 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             fallback = sum(known) / len(known) if known else None
             row = {"search": name, "dataset": dataset, "planned": search.trials * len(cells),
                    "finished": sum(c["finished"] for c in cells), "cpu_hours": 0.0,
-                   "cpu_hours_left": 0.0, "unestimated": 0}
-            for c in cells:
+                   "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0}
+            for (encoder, graph), c in zip(search.cells, cells, strict=True):
                 left = search.trials - c["finished"]
                 if c["trial_cpu"] is not None:
                     row["cpu_hours"] += c["finished"] * c["trial_cpu"] / 3600
                 per = c["trial_cpu"] if c["trial_cpu"] is not None else fallback
+                if per is None and left:
+                    trial = search.trial_config(dataset, encoder, graph, {})
+                    per = searches.scaled(search, costs, dataset, encoder, graph, "trial_cpu", trial)
+                    row["scaled"] += left if per is not None else 0
                 if per is None:
                     row["unestimated"] += left
                 else:
@@ -126,6 +142,11 @@ def _family(key: str) -> str:
     return key.rsplit("/seed", 1)[0]
 
 
+class Estimate(NamedTuple):
+    seconds: float  # CPU seconds
+    scaled: bool  # from another dataset's trials, by training tokens
+
+
 class SearchCosts:
     """The searches that write a study's tuned configs, each loaded once, with its trials'
     costs, and the training-set sizes that scale a trial's cost to a run's."""
@@ -134,6 +155,7 @@ class SearchCosts:
         self.results = results
         self._loaded: dict[Path, tuple[Search, dict]] = {}
         self._sizes: dict[str, int] = {}
+        self._tokens: dict[tuple, int] = {}
 
     def of(self, cell: Cell) -> tuple | None:
         """(search, its cells' costs) for a cell on a tuned config; None for any other."""
@@ -146,23 +168,54 @@ class SearchCosts:
             self._loaded[path] = (search, cell_costs(search, url) if url else {})
         return self._loaded[path]
 
-    def run_estimate(self, study: Study, cell: Cell) -> float | None:
-        """CPU seconds a run of ``cell`` will take, from its search's trials; None when the
-        cell is not searched or no trial of it says."""
+    def run_estimate(self, study: Study, cell: Cell) -> Estimate | None:
+        """CPU seconds a run of ``cell`` will take, from its search's trials on its dataset,
+        else on the search's other datasets (scaled by training tokens); None when the cell
+        is not searched or no trial of it says."""
         loaded = self.of(cell)
         if loaded is None or cell.dataset not in loaded[0].datasets:
             return None
         search, costs = loaded
         cost = costs.get(cell_name(cell.dataset, cell.encoder, cell.graph), {}).get("run_cpu")
-        if cost is None:
-            return None
         trial = search.trial_config(cell.dataset, cell.encoder, cell.graph, {})
         share = [] if cell.fraction is None else [f"data.train_fraction={cell.fraction}"]
         run = apply_overrides(trial, [*study.overrides, *study.datasets[cell.dataset], *share])
+        if cost is None:
+            seconds = self.scaled(search, costs, cell.dataset, cell.encoder, cell.graph,
+                                  "run_cpu", run)
+            return None if seconds is None else Estimate(seconds, True)
         # the training set's size cancels out of the ratio unless a side caps it
         capped = any(c["data"].get("max_train") is not None for c in (run, trial))
         total = self._train_size(trial) if capped else 1.0
-        return cost * _examples(run["data"], total) / _examples(trial["data"], total)
+        return Estimate(cost * _examples(run["data"], total) / _examples(trial["data"], total),
+                        False)
+
+    def scaled(self, search: Search, costs: dict, dataset: str, encoder: str, graph: str,
+               kind: str, config: dict) -> float | None:
+        """``kind`` ("trial_cpu" or "run_cpu", as :func:`textgnn.tuning.cell_costs` gives them)
+        of the same cell on the search's other datasets, each scaled by the training tokens
+        ``config`` reads over those a trial there read; their mean, or None where no other
+        dataset has one."""
+        found = []
+        for other in search.datasets:
+            cost = costs.get(cell_name(other, encoder, graph), {}).get(kind)
+            if other != dataset and cost is not None:
+                there = search.trial_config(other, encoder, graph, {})
+                found.append(cost * self._train_tokens(config) / self._train_tokens(there))
+        return sum(found) / len(found) if found else None
+
+    def _train_tokens(self, config: dict) -> int:
+        """Whitespace tokens of the training examples a config trains on, each text cut at
+        ``data.max_tokens``."""
+        cfg = Config.from_dict(config)
+        key = (cfg.data.name, cfg.data.max_train, cfg.data.train_fraction, cfg.data.split_seed,
+               cfg.data.max_tokens, cfg.train.seed)
+        if key not in self._tokens:
+            train = training_examples(load_configured(cfg.data, splits=("train",)).train,
+                                      cfg.data, cfg.train.seed)
+            cut = cfg.data.max_tokens or float("inf")
+            self._tokens[key] = max(1, sum(min(len(t.split()), cut) for t in train.texts))
+        return self._tokens[key]
 
     def _train_size(self, config: dict) -> int:
         name = config["data"]["name"]
