@@ -490,7 +490,9 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
             and "significantly better" in costs and "at 0.25× its CPU seconds per epoch: the "
             "sparse graph beat the truncated complete graph at equal or lower cost." in costs)
     on_mr = text[text.index("### mr: accuracy and cost"):]
-    assert "significantly worse" in on_mr and "did not beat the truncated complete graph" in on_mr
+    # both read every token of a sentence: nothing was truncated
+    assert "significantly worse" in on_mr and "did not beat the complete graph." in on_mr
+    assert "truncated" not in on_mr[:on_mr.index("###", 4)]
 
     # what each part cost: 20ng 9 runs of 10 x (2, 3, 8) CPU s + TF-IDF's 1 s (0.11 h), and
     # 600 s more of wall time; mr 6 runs of 10 s
@@ -1053,3 +1055,18 @@ def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, 
     assert ("left: 0.9 CPU h estimated (0.9 for 6 runs, 0.0 for 1 search trials; of those, 0 "
             "runs and 0 trials scaled from other datasets), besides 2 runs and 0 trials with no "
             "estimate yet\nwaiting for 2 config file(s)") in printed
+
+
+def test_a_cut_dataset_takes_each_detail_inside_its_own_parentheses():
+    """ "r8 (cut at 256 tokens)" with the bounds of an "equal" or the bag of words beside it
+    reads "r8 (cut at 256 tokens; ...)", never "r8 (cut at 256 tokens) (...)"."""
+    from textgnn.verdict import Outcome, regime_sentence
+
+    outcome = Outcome("long documents", "r8 (cut at 256 tokens)", "gcn-window",
+                      "transformer-complete", 0.96, 0.97, -0.01, 0.4, 0.5,
+                      interval=(-0.0223, 0.0033), against_baseline=("TF-IDF + LR", -0.0175, 0.003))
+    sentence = regime_sentence("long documents", [outcome])
+    assert "equal on r8 (cut at 256 tokens; Δ between -2.23 and +0.33) compared" in sentence
+    assert sentence.endswith("significantly worse on r8 (cut at 256 tokens; TF-IDF + LR, -1.75, "
+                             "p = 0.003).")
+    assert ") (" not in sentence

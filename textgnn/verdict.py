@@ -180,9 +180,7 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
     def where(o: Outcome) -> str:  # an "equal" with the bounds of what it may hide
         if o.word != "equal" or o.interval is None:
             return o.where
-        bounds = f"Δ between {100 * o.interval[0]:+.2f} and {100 * o.interval[1]:+.2f}"
-        # "r8 (cut at 256 tokens)" takes the bounds inside its own parentheses
-        return f"{o.where[:-1]}; {bounds})" if o.where.endswith(")") else f"{o.where} ({bounds})"
+        return _with(o.where, f"Δ between {100 * o.interval[0]:+.2f} and {100 * o.interval[1]:+.2f}")
 
     groups = {word: [where(o) for o in mine if o.word == word] for word in ("better", "equal", "worse")}
     parts = [f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
@@ -228,7 +226,7 @@ def _shared_with_control(outcomes: list[Outcome]) -> str:
     gain needs no graph; the control is not significantly better on mr · 1% (-0.50, p = 1)." """
     def where(o: Outcome) -> str:
         delta, p = o.control_vs_reference
-        return f"{o.where} ({100 * delta:+.2f}, p {p_text(p, '= ')})"
+        return _with(o.where, f"{100 * delta:+.2f}, p {p_text(p, '= ')}")
 
     text = ""
     for word, change in (("better", "gain"), ("worse", "loss")):
@@ -253,7 +251,7 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
 
     def where(o: Outcome) -> str:
         label, delta, p = o.against_baseline
-        return f"{o.where} ({label}, {100 * delta:+.2f}, p {p_text(p, '= ')})"
+        return _with(o.where, f"{label}, {100 * delta:+.2f}, p {p_text(p, '= ')}")
 
     groups = {word: [where(o) for o in mine if outcome_word(*o.against_baseline[1:]) == word]
               for word in ("better", "equal", "worse")}
@@ -261,6 +259,12 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
             "reads no word order), it is " + _join([
                 f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
                 for word, found in groups.items() if found]) + ".")
+
+
+def _with(where: str, detail: str) -> str:
+    """A comparison's place with a detail in parentheses; "r8 (cut at 256 tokens)" takes it
+    inside its own: "r8 (cut at 256 tokens; Δ between -2.23 and +0.33)"."""
+    return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
 
 
 def _join(items: list[str]) -> str:
