@@ -508,11 +508,15 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     sentence = "the best GCN-style encoder on a linguistic graph is"
     assert f"**Short texts**: {sentence} significantly worse on mr" in verdict
     assert f"**Low resource**: {sentence} equal on mr · 10%" in verdict
+    # the comparisons drawn beside the table, in RESULTS.md and the README's block
+    assert "![verdict per regime](verdict.png)" in verdict
+    assert (study_dir / "verdict.png").stat().st_size > 10_000
 
     readme = tmp_path / "README.md"
     readme.write_text("<!-- docs-table:start -->\n<!-- docs-table:end -->\n")
     report(study_dir, readme)
     assert "**Long documents**: the best GCN-style encoder" in readme.read_text()
+    assert f"![verdict per regime]({study_dir}/verdict.png)" in readme.read_text()
 
 
 def test_length_bins_are_quartiles_and_the_cuts_some_text_exceeds():

@@ -30,9 +30,11 @@ from .tuning_curve import convergence_lines
 from .verdict import (
     GCN_STYLE,
     REGIMES,
+    VERDICT_PLOT,
     compute_lines,
     control_row,
     linguistic_cells,
+    plot_verdict,
     regime_of,
     regime_outcome,
     regime_sentence,
@@ -141,7 +143,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             lines += section["lines"] + _pretrained_lines(dataset, tag, section)
         lines += _syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     regimes = [o for o in regimes if o is not None]
-    text = "\n".join(header + verdict_lines(regimes) + lines) + "\n"
+    plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
+    text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
+                     + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
@@ -219,6 +223,8 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: li
         table.append(f"| {r['dataset']} | {r['metric']} | {r['best']} | {r['reference']} | "
                      + " | ".join(r["baselines"].get(name, "-") for name in BASELINES)
                      + f" | {r['seeds']} |")
+    if regimes and (study_dir / VERDICT_PLOT).is_file():
+        table += ["", f"![verdict per regime]({study_dir}/{VERDICT_PLOT})"]
     for regime in REGIMES:
         if sentence := regime_sentence(regime, regimes):
             table += ["", sentence]
@@ -413,6 +419,7 @@ def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
         theirs = dict.fromkeys(ours, next(iter(theirs.values())))
     if paired := _paired(gold, ours, theirs, metric):
         best["against_baseline"] = (baseline_label(bag), paired[0].delta, paired[0].p)
+        best["baseline_interval"] = paired[0].interval()
 
 
 def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[Paired, int] | None:

@@ -12,9 +12,11 @@ paired bootstrap and Holm correction of its table (``report._dataset_section``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from .cost_report import cpu_hours, epoch_cost_ratio
+from .figures import save_figure, subplots
 from .stats import best_on_dev, outcome_word, p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
@@ -23,6 +25,7 @@ LINGUISTIC = ("window", "dependency")
 # ~11,800) and Ohsumed (mean 136)
 LONG_DOCUMENTS = ("r8", "20ng", "ohsumed")
 REGIMES = ("short texts", "long documents", "low resource", "pretrained")
+VERDICT_PLOT = "verdict.png"  # beside RESULTS.md
 # The graph-free control: the GCN block on self-loops alone, no edge between tokens (with
 # nothing to attend over, a GAT reduces to the same per-token model). Against it, what a
 # linguistic graph itself adds to a GCN-style encoder's score.
@@ -64,8 +67,9 @@ class Outcome:
     # table): where it moves as far as the best cell does, that difference needs no graph
     control_vs_reference: tuple[float, float] | None = None
     # the same cell against its table's strongest bag of words, the baseline best on dev
-    # (its label, Δ, p); None where the table has no baseline
+    # (its label, Δ, p), and Δ's 95 % interval; None where the table has no baseline
     against_baseline: tuple[str, float, float] | None = None
+    baseline_interval: tuple[float, float] | None = None
 
     @property
     def word(self) -> str:
@@ -121,11 +125,12 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio, best.get("against_control"), beyond_cut,
                    best.get("interval"), best.get("control_interval"), control_vs,
-                   best.get("against_baseline"))
+                   best.get("against_baseline"), best.get("baseline_interval"))
 
 
-def verdict_lines(outcomes: list[Outcome]) -> list[str]:
-    """The table of every comparison and one generated sentence per regime."""
+def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]:
+    """The table of every comparison, the ``plot`` of them where one was drawn
+    (:func:`plot_verdict`), and one generated sentence per regime."""
     if not outcomes:
         return []
     lines = ["# Verdict per regime", "",
@@ -158,10 +163,49 @@ def verdict_lines(outcomes: list[Outcome]) -> list[str]:
                      f"| {100 * o.reference_mean:.2f} | {_delta(o.delta, o.interval)} | {p_text(o.p)} | "
                      f"{o.word} | {cost} | {graph} |")
     lines.append("")
+    if plot:
+        lines += [f"![verdict per regime]({plot})", ""]
     for regime in REGIMES:
         if sentence := regime_sentence(regime, outcomes):
             lines += [sentence, ""]
     return lines
+
+
+def plot_verdict(outcomes: list[Outcome], path: Path) -> bool:
+    """Every comparison of the verdict on one axis: the best GCN-style cell's Δ against its
+    reference, the graph-free control and the strongest bag of words, each with its interval
+    (the table's). What the table says, at a glance: which side of zero each lies on, and how
+    wide an "equal" is. False (nothing drawn) without comparisons."""
+    if not outcomes:
+        return False
+    ordered = sorted(outcomes, key=lambda o: REGIMES.index(o.regime))
+    against = [("against its reference (the Transformer; pretrained: the encoder fine-tuned alone)",
+                "o",
+                lambda o: (o.delta, o.interval)),
+               ("against the graph-free control", "s",
+                lambda o: o.against_control and (o.against_control[0], o.control_interval)),
+               ("against the strongest bag of words (the baseline best on dev)", "^",
+                lambda o: o.against_baseline and (o.against_baseline[1], o.baseline_interval))]
+    fig, ax = subplots(figsize=(8.5, 1.5 + 0.45 * len(ordered)))
+    for k, (label, marker, of) in enumerate(against):
+        found = [(i, *got) for i, o in enumerate(ordered) if (got := of(o))]
+        if not found:
+            continue
+        ys = [i + 0.22 * (k - 1) for i, _, _ in found]
+        xs = [100 * delta for _, delta, _ in found]
+        errors = [[x - 100 * iv[0] if iv else 0 for x, (_, _, iv) in zip(xs, found, strict=True)],
+                  [100 * iv[1] - x if iv else 0 for x, (_, _, iv) in zip(xs, found, strict=True)]]
+        ax.errorbar(xs, ys, xerr=errors, fmt=marker, color=f"C{k}", capsize=2, label=label)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(ordered)),
+                  [f"{o.regime}: {o.where} · {o.cell}" for o in ordered], fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="Δ of the best GCN-style cell (points), with the tables' intervals\n"
+                  "right of 0: it scores higher", title="Verdict per regime")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.04), ncol=1, frameon=False)
+    save_figure(fig, path)
+    return True
 
 
 def _delta(delta: float, interval: tuple[float, float] | None) -> str:
