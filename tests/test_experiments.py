@@ -1074,3 +1074,28 @@ def test_a_cut_dataset_takes_each_detail_inside_its_own_parentheses():
     assert sentence.endswith("significantly worse on r8 (cut at 256 tokens; TF-IDF + LR, -1.75, "
                              "p = 0.003).")
     assert ") (" not in sentence
+
+
+def test_targets_table_counts_the_datasets_above_tfidf(tmp_path):
+    """mr clears its bar and TF-IDF + LR; trec falls short of its bar and has no TF-IDF run;
+    cola (MCC) has no bar and stays below TF-IDF: above it on 1 of the 2 datasets with both."""
+    rng = np.random.default_rng(6)
+    golds = {d: rng.integers(0, 2, 1000) for d in ("mr", "trec", "cola")}
+    runs = [fake_run(d, "gcn", "window", s, golds[d], c, rng) for d, c in
+            (("mr", 0.9), ("trec", 0.7), ("cola", 0.6)) for s in range(2)]
+    runs += [fake_run(d, "tfidf-lr", "-", 0, golds[d], c, rng) for d, c in (("mr", 0.7), ("cola", 0.9))]
+    study_dir = tmp_path / "targets"
+    study_dir.mkdir()
+    write_runs(study_dir, runs, golds)
+    text = report(study_dir)
+    targets = text[text.index("# Targets"):text.index("## cola")]
+    mean = lambda d, e: 100 * np.mean([r["test"]["accuracy"] for r in runs  # noqa: E731
+                                        if (r["dataset"], r["encoder"]) == (d, e)])
+    assert f"| mr | accuracy | gcn-window | {mean('mr', 'gcn'):.2f} | 76.8 | yes | " in targets
+    assert f"| {mean('mr', 'tfidf-lr'):.2f} | yes |" in targets
+    trec = f"| trec | accuracy | gcn-window | {mean('trec', 'gcn'):.2f} | 89.0 | no: "
+    assert f"{trec}{89.0 - mean('trec', 'gcn'):.2f} short | - | - |" in targets
+    mcc = lambda e: 2 * mean("cola", e) - 100  # noqa: E731  (fake runs: mcc = 2 acc - 1)
+    assert f"| cola | mcc | gcn-window | {mcc('gcn'):.2f} | - | - | {mcc('tfidf-lr'):.2f} | no |" in targets
+    assert ("Above TF-IDF + LR on 1 of the 2 datasets that have both (mr); Claim study v2's bar "
+            "is at least 4 of its 7.") in targets
