@@ -1099,3 +1099,27 @@ def test_targets_table_counts_the_datasets_above_tfidf(tmp_path):
     assert f"| cola | mcc | gcn-window | {mcc('gcn'):.2f} | - | - | {mcc('tfidf-lr'):.2f} | no |" in targets
     assert ("Above TF-IDF + LR on 1 of the 2 datasets that have both (mr); Claim study v2's bar "
             "is at least 4 of its 7.") in targets
+
+
+def test_a_search_under_way_counts_in_what_the_study_cost(toy_data, tmp_path):
+    """The study trains gat on configs the search `s` will write; no run uses them yet, but
+    the report's cost table already holds the search's trials (3,600 CPU seconds)."""
+    import optuna
+
+    study = write_study(tmp_path, name="under-way", datasets=[str(toy_data)], graphs=[],
+                        encoders=[], seeds=1, baselines=["tfidf-lr"],
+                        cells=[{"encoder": "gat", "graph": "window",
+                                "config": "tuned/s/{dataset}/{encoder}-{graph}.yaml"}])
+    out = tmp_path / "results"
+    run_study(study, out)  # TF-IDF runs; gat waits for its config
+    (out / "s").mkdir()
+    cell = optuna.create_study(study_name=f"{toy_data.name}/gat-window",
+                               storage=f"sqlite:///{out / 's' / 'optuna.sqlite3'}")
+    for value in (0.5, 0.6):
+        cell.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=value, params={"train.lr": 0.01},
+            distributions={"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)},
+            user_attrs={"cpu_seconds": 1800.0}))
+    assert "| tuning: search `s` | 2 trials | 1.0 | 0.0 |" in report(out / "under-way")
+    study.path.write_text("name: [")  # a study file mid-edit: only the searches runs name
+    assert "search `s`" not in report(out / "under-way")

@@ -97,8 +97,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples and seeds (2,000 resamples; MCC "
              "recomputed on every resample for CoLA), Holm-corrected within the dataset.", ""]
+    searched = set(_searches(runs)) | _planned_searches(study_dir)
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
-                                  for name in _searches(runs)
+                                  for name in searched
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
     lines += _progress_lines(study_dir, runs)
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
@@ -444,6 +445,21 @@ def _searches(runs: list[dict]) -> dict[str, set[str]]:
         if match := TUNED.search(r.get("config_file") or ""):
             searches.setdefault(match["search"], set()).add(match["cell"])
     return searches
+
+
+def _planned_searches(study_dir: Path) -> set[str]:
+    """The searches whose configs the study file (named in ``planned.json``) trains on, run or
+    not yet: a search under way counts in what the study has cost before any run uses it."""
+    path = study_dir / PLANNED
+    source = json.loads(path.read_text())["study"] if path.is_file() else None
+    if not source or not Path(source).is_file():
+        return set()
+    try:
+        cells = Study.load(source).cells()
+    except TextGNNError:  # a file mid-edit: the searches its runs name
+        return set()
+    return {match["search"] for cell in cells if cell.config
+            and (match := TUNED.search(Path(cell.config).as_posix()))}
 
 
 def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
