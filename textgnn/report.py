@@ -408,9 +408,10 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
 
 def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
     """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
-    its strongest bag of words, the baseline best on dev: ``row["against_baseline"]`` =
+    its strongest baseline, the one best on dev: ``row["against_baseline"]`` =
     (baseline's label, Δ, p), seeds paired (a deterministic baseline's one run with every
-    seed). Whether the graph model is competitive with a model that reads no word order."""
+    seed). Whether the graph model is competitive with a bag of n-grams (TF-IDF + LR reads
+    word bigrams, WideMLP single words)."""
     mine, bags = linguistic_cells(rows), [r for r in rows if r["model"] in BASELINES]
     if gold is None or not mine or not bags:
         return
