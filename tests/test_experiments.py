@@ -1124,3 +1124,28 @@ def test_a_search_under_way_counts_in_what_the_study_cost(toy_data, tmp_path):
     assert "| tuning: search `s` | 2 trials | 1.0 | 0.0 |" in report(out / "under-way")
     study.path.write_text("name: [")  # a study file mid-edit: only the searches runs name
     assert "search `s`" not in report(out / "under-way")
+
+
+def test_low_resource_plot_marks_each_shares_comparison(monkeypatch, tmp_path):
+    """Above each share the best GCN-style cell's Δ against the Transformer and its p; a star
+    on that cell's point only where the difference is significant."""
+    import textgnn.report as report_module
+    from textgnn.verdict import Outcome
+
+    drawn = {}
+    monkeypatch.setattr(report_module, "save_figure", lambda fig, path: drawn.update(fig=fig))
+    marks = {0.1: Outcome("low resource", "mr · 10%", "gcn-dependency", "transformer-complete",
+                          0.62, 0.59, 0.034, 0.0004, 1.0),
+             1.0: Outcome("low resource", "mr · 100%", "gat-dependency", "transformer-complete",
+                          0.744, 0.746, -0.002, 1.0, 1.0)}
+    curves = {"gcn-dependency": [(0.1, 0.62, 0.01), (1.0, 0.74, 0.01)],
+              "transformer-complete": [(0.1, 0.59, 0.02), (1.0, 0.746, 0.01)]}
+    report_module._plot_curves(curves, set(), "mr", "accuracy", tmp_path / "x.png", marks)
+    [ax] = drawn["fig"].axes
+    texts = {t.get_text() for t in ax.texts}
+    assert texts == {"gcn-dependency\n+3.4, p < 0.001", "gat-dependency\n-0.2, p = 1"}
+    [stars] = [c for c in ax.collections if c.get_label().startswith("best GCN-style cell")]
+    assert stars.get_offsets().tolist() == [[10.0, 62.0]]  # the significant share alone
+    import matplotlib.pyplot as plt
+
+    plt.close(drawn["fig"])

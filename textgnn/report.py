@@ -31,6 +31,7 @@ from .verdict import (
     GCN_STYLE,
     REGIMES,
     VERDICT_PLOT,
+    Outcome,
     compute_lines,
     control_row,
     linguistic_cells,
@@ -515,6 +516,7 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
                 and not r.get("tag") and not r.get("label") and (r["encoder"], r["graph"]) in cells]
         curves: dict[str, list[tuple[float, float, float]]] = {}
         dashed: set[str] = set()  # the baselines' curves
+        marks: dict[float, Outcome] = {}  # the best GCN-style cell against the Transformer
         metric = _metric(dataset)
         for fraction in sorted({r["fraction"] for r in mine}) + [1.0]:
             at = full if fraction == 1.0 else [r for r in mine if r["fraction"] == fraction]
@@ -523,31 +525,46 @@ def _low_resource_lines(study_dir: Path, runs: list[dict]) -> tuple[list[str], l
             section = _dataset_section(study_dir, dataset, at, REFERENCE,
                                        f"## {dataset} · {fraction:.0%} of train", grid=False)
             lines += section["lines"]
-            if fraction < 1:
-                outcomes.append(regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
-                                        section["rows"], REFERENCE))
+            outcome = regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
+                                     section["rows"], REFERENCE)
+            if outcome is not None:
+                marks[fraction] = outcome
+                if fraction < 1:  # the full-data point is the short-texts regime's
+                    outcomes.append(outcome)
             for row in section["rows"]:
                 name = cell_name(row)
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
                 if row["model"] in BASELINES:
                     dashed.add(name)
         path = study_dir / f"{dataset}-low-resource.png"
-        _plot_curves(curves, dashed, dataset, metric, path)
+        _plot_curves(curves, dashed, dataset, metric, path, marks)
         lines += [f"![{dataset}, low resource]({path.name})", ""]
     return lines, outcomes
 
 
 def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: set[str],
-                 dataset: str, metric: str, path: Path) -> None:
-    """Test metric (mean ± std over seeds) against the share of the training set, log scale."""
-    fig, ax = subplots(figsize=(7, 4.5))
+                 dataset: str, metric: str, path: Path, marks: dict[float, Outcome]) -> None:
+    """Test metric (mean ± std over seeds) against the share of the training set, log scale;
+    above each share, the best GCN-style cell's Δ against the Transformer there and its Holm
+    p (the table's), and a star on that cell's point where the difference is significant."""
+    fig, ax = subplots(figsize=(7.5, 5))
     for name, points in sorted(curves.items()):
         xs, means, stds = zip(*sorted(points), strict=True)
         style = "--" if name in dashed else "-"
         ax.errorbar([100 * x for x in xs], [100 * m for m in means], [100 * s for s in stds],
                     ls=style, marker="o", ms=3, capsize=2, label=name)
-    ax.set(xscale="log", xlabel="share of the training set (%)", ylabel=f"test {metric} (%)",
-           title=f"{dataset}: low resource, mean ± std over seeds")
+    significant = [(100 * f, 100 * o.mean) for f, o in marks.items() if o.word != "equal"]
+    if significant:
+        ax.scatter(*zip(*significant, strict=True), marker="*", s=160, facecolor="none",
+                   edgecolor="black", zorder=4,
+                   label="best GCN-style cell ≠ Transformer\n(Holm p < 0.05)")
+    for fraction, o in marks.items():
+        ax.annotate(f"{o.cell}\n{100 * o.delta:+.1f}, p {p_text(o.p, '= ')}",
+                    (100 * fraction, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=6)
+    ax.set(xscale="log", xlabel="share of the training set (%)", ylabel=f"test {metric} (%)")
+    ax.set_title(f"{dataset}: low resource, mean ± std over seeds; above each share, the best "
+                 "GCN-style cell's Δ vs the Transformer", fontsize=9, pad=30)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
     save_figure(fig, path)
