@@ -7,7 +7,6 @@ markdown is never edited by hand.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -170,18 +169,30 @@ def baseline_label(row: dict) -> str:
     return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
 
 
+def _plan(study_dir: Path) -> tuple[dict, Study | None]:
+    """What ``experiment`` last wrote it plans for the study (``planned.json``; empty where it
+    wrote none) and the study file that plan names, loaded as it is now (None where it is gone
+    or mid-edit)."""
+    path = study_dir / PLANNED
+    plan = json.loads(path.read_text()) if path.is_file() else {}
+    source = plan.get("study")
+    if not source or not Path(source).is_file():
+        return plan, None
+    try:
+        return plan, Study.load(source)
+    except TextGNNError:
+        return plan, None
+
+
 def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
     """How much of the study the tables hold, where ``experiment`` wrote what it plans: a study
     still running reads as one, not as finished."""
-    path = study_dir / PLANNED
-    if not path.is_file():
+    plan, study = _plan(study_dir)
+    if not plan:
         return []
-    plan = json.loads(path.read_text())
-    planned: dict[str, int] = plan["parts"]
-    # the study file as it is now counts cells added since the last `experiment` wrote this
-    if plan["study"] and Path(plan["study"]).is_file():
-        with contextlib.suppress(TextGNNError):  # a file mid-edit: the recorded counts
-            planned = planned_parts(Study.load(plan["study"]))
+    # the study file as it is now counts cells added since the last `experiment` wrote this;
+    # a file mid-edit: the recorded counts
+    planned: dict[str, int] = plan["parts"] if study is None else planned_parts(study)
     recorded: dict[str, int] = {}
     for r in runs:
         part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
@@ -222,7 +233,8 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: li
              + " | ".join(b.label for b in BASELINES.values()) + " | seeds |",
              "|---|---|---|---:|" + "---:|" * len(BASELINES) + "---:|"]
     for r in rows:
-        table.append(f"| {r['dataset']} | {r['metric']} | {r['best']} | {r['reference']} | "
+        table.append(f"| {r['dataset']} | {r['metric']} | {r['cell']} {100 * r['mean']:.2f} | "
+                     f"{r['reference']} | "
                      + " | ".join(r["baselines"].get(name, "-") for name in BASELINES)
                      + f" | {r['seeds']} |")
     if regimes and (study_dir / VERDICT_PLOT).is_file():
@@ -452,15 +464,10 @@ def _searches(runs: list[dict]) -> dict[str, set[str]]:
 def _planned_searches(study_dir: Path) -> set[str]:
     """The searches whose configs the study file (named in ``planned.json``) trains on, run or
     not yet: a search under way counts in what the study has cost before any run uses it."""
-    path = study_dir / PLANNED
-    source = json.loads(path.read_text())["study"] if path.is_file() else None
-    if not source or not Path(source).is_file():
+    _, study = _plan(study_dir)
+    if study is None:  # no plan, or a file mid-edit: the searches its runs name
         return set()
-    try:
-        cells = Study.load(source).cells()
-    except TextGNNError:  # a file mid-edit: the searches its runs name
-        return set()
-    return {match["search"] for cell in cells if cell.config
+    return {match["search"] for cell in study.cells() if cell.config
             and (match := TUNED.search(Path(cell.config).as_posix()))}
 
 
@@ -588,7 +595,6 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
                  + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
     line += _published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
     section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
-                           "best": f"{best['encoder']}-{best['graph']} {fmt(best)}",
                            "cell": f"{best['encoder']}-{best['graph']}", "mean": best["mean"],
                            "tfidf": baselines.get("tfidf-lr", {}).get("mean"),
                            "reference": fmt(ref),
@@ -619,7 +625,7 @@ def _target_lines(headlines: list[dict]) -> list[str]:
     for h in headlines:
         got = 100 * h["mean"]
         bar = TARGETS.get(h["dataset"], (None,))[0] if h["metric"] == "accuracy" else None
-        met = "-" if bar is None else ("yes" if got >= bar else f"no: {bar - got:.2f} short")
+        met = "-" if bar is None else _against_bar(got, bar)
         tfidf = h["tfidf"]
         if tfidf is not None:
             compared += 1
@@ -635,6 +641,11 @@ def _target_lines(headlines: list[dict]) -> list[str]:
     return lines
 
 
+def _against_bar(got: float, bar: float) -> str:
+    """A score (%) against its bar, as the targets table and the dataset sections say it."""
+    return "met" if got >= bar else f"missed by {bar - got:.2f}"
+
+
 def _published(dataset: str, metric: str, got: float, anchors: dict, targets: dict) -> str:
     """The published numbers and the project's bar and goal beside a result ``got`` (%)."""
     if metric != "accuracy":
@@ -644,7 +655,7 @@ def _published(dataset: str, metric: str, got: float, anchors: dict, targets: di
         text += "; published: " + ", ".join(f"{m} {v} ({src})" for m, v, src in anchors[dataset])
     if dataset in targets:
         bar, goal = targets[dataset]
-        text += f"; target >= {bar}: {'met' if got >= bar else f'missed by {bar - got:.2f}'}"
+        text += f"; target >= {bar}: {_against_bar(got, bar)}"
         text += f", project goal {goal}: " + ("reached" if got >= goal else f"gap {goal - got:.2f}")
     return text
 
