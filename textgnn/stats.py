@@ -117,6 +117,8 @@ def p_text(p: float, equals: str = "") -> str:
 
 def best_on_dev(rows: list[dict]) -> dict:
     """The row a report calls "the best" of several cells: the highest mean dev score over
-    seeds. Picking it by test score would select on test and report the winner of that
-    selection with its luck included (the winner's curse); test is read only to report it."""
+    seeds (``row["dev"]``; for a tuned cell the report leaves out the run whose dev its
+    search saw, ``selection_report``). Picking it by test score would select on test and
+    report the winner of that selection with its luck included (the winner's curse); test is
+    read only to report it."""
     return max(rows, key=lambda r: r["dev"])

@@ -135,7 +135,8 @@ def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]
         return []
     lines = ["# Verdict per regime", "",
              "In each comparison, the best GCN-style cell (gcn, gat on window, dependency or their "
-             "union; chosen by mean dev score over seeds, so test only reports it) against the "
+             "union; chosen by mean dev score over seeds, for a tuned cell the seeds whose dev "
+             "its search did not see, so test only reports it) against the "
              "reference of its table: the "
              "Transformer on the complete graph (cut at `data.max_tokens` where the study sets "
              "it), or for pretrained features the pretrained encoder fine-tuned alone. Outcome: "
