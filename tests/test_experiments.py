@@ -934,6 +934,7 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     runs = [dict(fake_run("mr", e, g, s, gold, 0.8, rng), config_file=f)
             for e, g, f in [("gcn", "window", tuned.format("gcn-window")),
                             ("transformer", "complete", tuned.format("transformer-complete")),
+                            ("wide-mlp", "-", tuned.format("wide-mlp--")),
                             ("gat", "window", "configs/base.yaml")] for s in range(2)]
     (tmp_path / "sentences").mkdir()
     (tmp_path / "sentences" / "TUNING.md").write_text("# Search `sentences`\n")
@@ -950,8 +951,8 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     study_dir.mkdir()
     write_runs(study_dir, runs, {"mr": gold})
     text = report(study_dir)
-    assert ("Tuned cells (gcn-window, transformer-complete): configs chosen on dev by the search "
-            "`sentences`, the same number of trials per cell; trials, best dev and chosen values: "
+    assert ("Tuned cells (gcn-window, transformer-complete, wide-mlp): configs chosen on dev by the "
+            "search `sentences`, the same number of trials per cell; trials, best dev and chosen values: "
             "[sentences/TUNING.md](../sentences/TUNING.md).") in text
     assert "gat-window" not in text[text.index("Tuned cells"):].splitlines()[0]
     # beside the runs' cost: the finished trials' CPU hours (not the failed one's)

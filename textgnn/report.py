@@ -485,7 +485,9 @@ def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
         report = study_dir.parent / search / "TUNING.md"
         where = (f"[{search}/TUNING.md](../{search}/TUNING.md)" if report.is_file()
                  else f"`{search}` (no TUNING.md beside this study)")
-        lines += [f"Tuned cells ({', '.join(sorted(cells))}): configs chosen on dev by the "
+        # a baseline's config is named for its graph "-": wide-mlp--.yaml
+        names = sorted(cell.removesuffix("--") for cell in cells)
+        lines += [f"Tuned cells ({', '.join(names)}): configs chosen on dev by the "
                   f"search `{search}`, the same number of trials per cell; trials, best dev "
                   f"and chosen values: {where}.", ""]
         lines += _budget_lines(study_dir.parent / search / "optuna.sqlite3", runs, search)
