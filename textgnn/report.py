@@ -24,6 +24,14 @@ from .length_report import length_lines
 from .plan import search_file
 from .selection_report import TUNED, Retrained, searched_runs, selection_dev, selection_lines
 from .stats import Paired, best_on_dev, holm, mean_ci, p_text, paired_bootstrap
+from .targets import (
+    ANCHORS,
+    PRETRAINED_ANCHORS,
+    PRETRAINED_TARGETS,
+    TARGETS,
+    published,
+    target_lines,
+)
 from .tuning import Search, capped_trials, spent, trial_scores
 from .tuning_curve import convergence_lines
 from .verdict import (
@@ -46,34 +54,6 @@ REFERENCE = ("transformer", "complete")  # the cell every other cell is compared
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
 # where a dataset lacks it, the Transformer on the complete graph on the same features
 TAGGED_REFERENCE = ("finetune", "none")
-
-# Published numbers (test accuracy, %) shown beside ours: (model, number, source and inputs).
-ANCHORS = {
-    "mr": [("TextGCN", 76.74, "Yao et al., AAAI 2019; one corpus graph, no pretrained vectors"),
-           ("TextING", 79.82, "Zhang et al., ACL 2020; GloVe-300 vectors"),
-           ("CNN-rand", 76.1, "Kim, EMNLP 2014; random vectors, 10-fold CV")],
-    "sst2": [("CNN-rand", 82.7, "Kim, EMNLP 2014; random vectors")],
-    "trec": [("CNN-rand", 91.2, "Kim, EMNLP 2014; random vectors")],
-    "r8": [("TextGCN", 97.07, "Yao et al., AAAI 2019; no pretrained vectors"),
-           ("TextING", 98.04, "Zhang et al., ACL 2020; GloVe-300 vectors")],
-    "20ng": [("TextGCN", 86.34, "Yao et al., AAAI 2019; transductive, one corpus graph"),
-             ("WideMLP", 84.2, "Galke & Scherp, ACL 2022; TF-IDF input")],
-    "ohsumed": [("TextGCN", 68.36, "Yao et al., AAAI 2019; transductive, one corpus graph")],
-}
-# The project's targets for a graph model from scratch (%): the bar it must clear (Claim
-# study v2's: a bag of words' published or measured level) and the goal.
-TARGETS = {"mr": (76.8, 80.0), "sst2": (80.0, 84.0), "trec": (89.0, 93.0), "r8": (97.3, 98.0),
-           "20ng": (84.2, 86.34), "ohsumed": (63.0, 68.36)}
-# ... and on pretrained features, beside published pretrained models (test accuracy, %)
-PRETRAINED_ANCHORS = {
-    "mr": [("TextING", 79.82, "Zhang et al., ACL 2020; GloVe-300 vectors"),
-           ("BERT", 85.7, "fine-tuned, as reported by Lin et al., Findings of ACL 2021"),
-           ("BertGCN", 86.0, "Lin et al., Findings of ACL 2021; BERT-base + a corpus GCN"),
-           ("RoBERTa", 89.4, "fine-tuned, as reported by Lin et al."),
-           ("RoBERTaGCN", 89.7, "Lin et al.")],
-}
-PRETRAINED_TARGETS = {"mr": (82.5, 87.0)}
-
 
 def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     """RESULTS-style markdown for one study directory, written to ``RESULTS.md`` there with
@@ -150,7 +130,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
-                     + _target_lines(headline) + lines) + "\n"
+                     + target_lines(headline) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
@@ -602,7 +582,7 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
     for r in baselines.values():
         line += (f"; {baseline_label(r)} {fmt(r)} "
                  + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
-    line += _published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
+    line += published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
     section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
                            "cell": f"{best['encoder']}-{best['graph']}", "mean": best["mean"],
                            "tfidf": baselines.get("tfidf-lr", {}).get("mean"),
@@ -611,62 +591,6 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
                            "baselines": {name: fmt(r) for name, r in baselines.items()
                                          if name in BASELINES}}
     return [line + ".", ""]
-
-
-# Claim study v2's bar: the best graph model from scratch above the same study's TF-IDF + LR
-# on at least this many of its 7 datasets
-ABOVE_TFIDF_BAR = 4
-
-
-def _target_lines(headlines: list[dict]) -> list[str]:
-    """The best graph model from scratch of every dataset against the project's bar
-    (:data:`TARGETS`) and the same study's TF-IDF + LR, in one table, and on how many
-    datasets it is above TF-IDF + LR (mean over seeds, descriptive: the verdict tests)."""
-    if not headlines:
-        return []
-    lines = ["# Targets", "",
-             "The best graph model from scratch of each dataset (chosen on dev; mean over seeds) "
-             "against the project's bar for it (a bag of words' published or measured level) and "
-             "against the same study's TF-IDF + LR.", "",
-             "| dataset | metric | best graph model | score | bar | bar met | TF-IDF + LR | above it |",
-             "|---|---|---|---:|---:|---|---:|---|"]
-    above, compared = [], 0
-    for h in headlines:
-        got = 100 * h["mean"]
-        bar = TARGETS.get(h["dataset"], (None,))[0] if h["metric"] == "accuracy" else None
-        met = "-" if bar is None else _against_bar(got, bar)
-        tfidf = h["tfidf"]
-        if tfidf is not None:
-            compared += 1
-            if h["mean"] > tfidf:
-                above.append(h["dataset"])
-        lines.append(f"| {h['dataset']} | {h['metric']} | {h['cell']} | {got:.2f} | "
-                     f"{'-' if bar is None else bar} | {met} | "
-                     f"{'-' if tfidf is None else f'{100 * tfidf:.2f}'} | "
-                     f"{'-' if tfidf is None else ('yes' if h['mean'] > tfidf else 'no')} |")
-    lines += ["", f"Above TF-IDF + LR on {len(above)} of the {compared} datasets that have both"
-              + (f" ({', '.join(above)})" if above else "")
-              + f"; Claim study v2's bar is at least {ABOVE_TFIDF_BAR} of its 7.", ""]
-    return lines
-
-
-def _against_bar(got: float, bar: float) -> str:
-    """A score (%) against its bar, as the targets table and the dataset sections say it."""
-    return "met" if got >= bar else f"missed by {bar - got:.2f}"
-
-
-def _published(dataset: str, metric: str, got: float, anchors: dict, targets: dict) -> str:
-    """The published numbers and the project's bar and goal beside a result ``got`` (%)."""
-    if metric != "accuracy":
-        return ""
-    text = ""
-    if anchors.get(dataset):
-        text += "; published: " + ", ".join(f"{m} {v} ({src})" for m, v, src in anchors[dataset])
-    if dataset in targets:
-        bar, goal = targets[dataset]
-        text += f"; target >= {bar}: {_against_bar(got, bar)}"
-        text += f", project goal {goal}: " + ("reached" if got >= goal else f"gap {goal - got:.2f}")
-    return text
 
 
 def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
@@ -681,7 +605,7 @@ def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
     return [f"Best graph model on `{tag}` features on {dataset} (chosen on dev): "
             f"{best['encoder']}-{best['graph']} "
             f"{got:.2f} {metric} ({best['n']} seeds)"
-            + _published(dataset, metric, got, PRETRAINED_ANCHORS, PRETRAINED_TARGETS) + ".", ""]
+            + published(dataset, metric, got, PRETRAINED_ANCHORS, PRETRAINED_TARGETS) + ".", ""]
 
 
 def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dict]):
