@@ -8,7 +8,9 @@ about as often as an encoder's own reruns do, the data cannot tell them apart; i
 less, they learned different functions, and "equal" hides a difference an ensemble or a
 per-text analysis could use. Agreement here is the share of test texts on which two runs
 predict the same label, averaged over pairs of runs (seeds s ≠ t within a cell, every seed
-pair across two cells). Descriptive: no test is made on it.
+pair across two cells). Beside them the table's strongest baseline (a bag of n-grams, best on
+dev): a graph model that agrees with it about as often as with its own reruns has learned
+much the same function as a bag of words. Descriptive: no test is made on it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from itertools import combinations, product
 
 import numpy as np
 
+from .baselines import BASELINES
 from .cost_report import cell_name
-from .verdict import compared_rows
+from .verdict import compared_rows, strongest_baseline
 
 
 def agreement(a: np.ndarray, b: np.ndarray | None = None) -> float | None:
@@ -33,12 +36,14 @@ def agreement(a: np.ndarray, b: np.ndarray | None = None) -> float | None:
 
 def agreement_lines(dataset: str, rows: list[dict], cells: dict,
                     reference: tuple[str, str]) -> list[str]:
-    """A small table and a sentence: the best GCN-style cell, the reference and the
-    graph-free control, each against its own seeds and against the others."""
+    """A small table and a sentence: the best GCN-style cell, the reference, the graph-free
+    control and the strongest baseline (best on dev: does a graph model learn a bag of
+    n-grams' function?), each against its own seeds and against the others."""
     if (compared := compared_rows(rows, reference)) is None:
         return []
     ref, best, control = compared
-    shown = [r for r in (best, ref, control) if r is not None]
+    bag = strongest_baseline(rows, BASELINES)
+    shown = [r for r in (best, ref, control, bag) if r is not None]
     preds = {cell_name(r): np.asarray([run["test_predictions"] for run in
                                        cells[(r["encoder"], r["graph"])].values()])
              for r in shown}
@@ -63,4 +68,9 @@ def agreement_lines(dataset: str, rows: list[dict], cells: dict,
     if None not in within.values():
         sentence += (f", two seeds of {b} on {pct(within[b])} % and two of {r} on "
                      f"{pct(within[r])} %")
+    if bag is not None:
+        k = cell_name(bag)
+        sentence += (f"; {b} and the strongest baseline, {k}, on "
+                     f"{pct(agreement(preds[b], preds[k]))} %, {r} and {k} on "
+                     f"{pct(agreement(preds[r], preds[k]))} %")
     return lines + ["", sentence + ".", ""]

@@ -47,6 +47,7 @@ from .verdict import (
     regime_of,
     regime_outcome,
     regime_sentence,
+    strongest_baseline,
     verdict_lines,
 )
 
@@ -413,10 +414,10 @@ def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
     (baseline's label, Δ, p), seeds paired (a deterministic baseline's one run with every
     seed). Whether the graph model is competitive with a bag of n-grams (TF-IDF + LR reads
     word bigrams, WideMLP single words)."""
-    mine, bags = linguistic_cells(rows), [r for r in rows if r["model"] in BASELINES]
-    if gold is None or not mine or not bags:
+    mine, bag = linguistic_cells(rows), strongest_baseline(rows, BASELINES)
+    if gold is None or not mine or bag is None:
         return
-    best, bag = best_on_dev(mine), best_on_dev(bags)
+    best = best_on_dev(mine)
     ours, theirs = cells[(best["encoder"], best["graph"])], cells[(bag["encoder"], bag["graph"])]
     if not BASELINES[bag["model"]].seeded:
         theirs = dict.fromkeys(ours, next(iter(theirs.values())))

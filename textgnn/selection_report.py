@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import Config
+from .cost_report import cell_name
 from .stats import mean_ci, outcome_word, p_text
 
 # a config that a search wrote: configs/tuned/<search>/<dataset>/<encoder>-<graph>.yaml
@@ -97,7 +98,7 @@ def selection_lines(dataset: str, metric: str, rows: list[dict], cells: dict,
             continue
         seed, run = own[0]
         trial = searched[run["key"]]
-        name = row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
+        name = cell_name(row)
         gap = trial.value - float(np.mean(fresh))
         gaps.append((gap, name))
         same = run["dev"][metric] == trial.value

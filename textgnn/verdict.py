@@ -93,6 +93,13 @@ def control_row(rows: list[dict]) -> dict | None:
     return next((r for r in rows if (r["model"], r["graph"]) == CONTROL and not r["label"]), None)
 
 
+def strongest_baseline(rows: list[dict], baselines) -> dict | None:
+    """A table's strongest baseline: of its rows whose model is in ``baselines`` (the
+    registry of graph-free baselines), the best on dev; None where it has none."""
+    bags = [r for r in rows if r["model"] in baselines]
+    return best_on_dev(bags) if bags else None
+
+
 def compared_rows(rows: list[dict], reference: tuple[str, str]) -> tuple[dict, dict, dict | None] | None:
     """The rows a table's verdict compares: its reference, its best GCN-style cell on a
     linguistic graph (by mean dev score over seeds) and its graph-free control (None where
