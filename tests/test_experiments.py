@@ -1211,3 +1211,22 @@ def test_low_resource_plot_marks_each_shares_comparison(monkeypatch, tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close(drawn["fig"])
+
+
+def test_low_resource_spread_names_the_shares_where_the_transformers_seeds_spread_most():
+    """At 10 % the Transformer's seeds spread most (std 5 points against 2 and 1); at 100 %
+    gcn-window's spread more; WideMLP, a baseline, spreads more still but is no graph model;
+    TF-IDF + LR, one run a share, has no spread."""
+    from textgnn.report import _spread_lines
+
+    spread = {"transformer-complete": {0.1: 0.05, 1.0: 0.01}, "gcn-window": {0.1: 0.02, 1.0: 0.02},
+              "gcn-none": {0.1: 0.01}, "wide-mlp": {0.1: 0.09, 1.0: 0.09},
+              "tfidf-lr": {0.1: None, 1.0: None}}
+    lines = _spread_lines("mr", "accuracy", spread, {"wide-mlp", "tfidf-lr"})
+    assert "| cell | 10% | 100% |" in lines
+    assert "| gcn-none | 1.00 | - |" in lines and "| tfidf-lr | - | - |" in lines
+    assert lines[-2] == ("The Transformer's seeds spread more than every other graph model's at 1 "
+                         "of 2 shares (10%); most at 10%: std 5.00 points against at most 2.00 "
+                         "for the others.")
+    spread["gcn-none"] = {0.1: 0.06}
+    assert _spread_lines("mr", "accuracy", spread, {"wide-mlp"})[-2].startswith("At no share")

@@ -513,6 +513,7 @@ def _low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, R
         curves: dict[str, list[tuple[float, float, float]]] = {}
         dashed: set[str] = set()  # the baselines' curves
         marks: dict[float, Outcome] = {}  # the best GCN-style cell against the Transformer
+        spread: dict[str, dict[float, float | None]] = {}  # std over seeds, None for one run
         metric = _metric(dataset)
         for fraction in sorted({r["fraction"] for r in mine}) + [1.0]:
             at = full if fraction == 1.0 else [r for r in mine if r["fraction"] == fraction]
@@ -531,12 +532,48 @@ def _low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, R
             for row in section["rows"]:
                 name = cell_name(row)
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
+                spread.setdefault(name, {})[fraction] = row["std"] if row["n"] > 1 else None
                 if row["model"] in BASELINES:
                     dashed.add(name)
         path = study_dir / f"{dataset}-low-resource.png"
         _plot_curves(curves, dashed, dataset, metric, path, marks)
         lines += [f"![{dataset}, low resource]({path.name})", ""]
+        lines += _spread_lines(dataset, metric, spread, dashed)
     return lines, outcomes
+
+
+def _spread_lines(dataset: str, metric: str, spread: dict[str, dict[float, float | None]],
+                  baselines: set[str]) -> list[str]:
+    """How far each cell's seeds spread at each share (``spread``: cell -> share -> std over
+    seeds, None for a cell of one run): a model that loses with few labels may do so on
+    average or by some seeds failing, and the two call for different remedies. A table, and a
+    sentence on the shares where the Transformer's seeds spread more than every other graph
+    model's (descriptive: no test)."""
+    reference = f"{REFERENCE[0]}-{REFERENCE[1]}"
+    if reference not in spread:
+        return []
+    shares = sorted({f for by_share in spread.values() for f in by_share})
+    shown = lambda sd: "-" if sd is None else f"{100 * sd:.2f}"  # noqa: E731
+    lines = [f"Spread over seeds on {dataset}: the std of test {metric} × 100 over each cell's "
+             "seeds at each share (\"-\": a single run, as a deterministic baseline has).", "",
+             "| cell | " + " | ".join(f"{f:.0%}" for f in shares) + " |",
+             "|---|" + "---:|" * len(shares)]
+    lines += [f"| {name} | " + " | ".join(shown(spread[name].get(f)) for f in shares) + " |"
+              for name in sorted(spread)]
+    mine = spread[reference]
+    models = [n for n in spread if n not in baselines and n != reference]
+    widest = [f for f in shares if mine.get(f) is not None and models
+              and all(mine[f] > (spread[n].get(f) or 0.0) for n in models)]
+    if not widest:
+        return lines + ["", "At no share do the Transformer's seeds spread more than every other "
+                        "graph model's.", ""]
+    worst = max(widest, key=lambda f: mine[f])
+    others = max(spread[n].get(worst) or 0.0 for n in models)
+    return lines + ["", f"The Transformer's seeds spread more than every other graph model's at "
+                    f"{len(widest)} of {len(shares)} shares "
+                    f"({', '.join(f'{f:.0%}' for f in widest)}); most at {worst:.0%}: std "
+                    f"{100 * mine[worst]:.2f} points against at most {100 * others:.2f} for the "
+                    "others.", ""]
 
 
 def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: set[str],
