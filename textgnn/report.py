@@ -50,6 +50,7 @@ from .verdict import (
     strongest_baseline,
     verdict_lines,
 )
+from .vote_report import vote_lines
 
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -385,6 +386,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
     lines += length
     lines += class_lines(dataset, rows, cells, gold, reference)
     lines += agreement_lines(dataset, rows, cells, reference)
+    lines += vote_lines(dataset, metric, rows, cells, gold, reference)
     return section
 
 

@@ -72,6 +72,17 @@ def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
     return Paired(observed, float(min(1.0, 2 * tail)), diffs)
 
 
+def score(gold: np.ndarray, preds: np.ndarray, metric: str) -> float:
+    """One prediction vector's ``metric`` (accuracy or mcc) against ``gold``, as the
+    bootstrap computes it."""
+    preds = np.asarray(preds)
+    if metric == "accuracy":
+        return float(np.mean(preds == gold))
+    if metric == "mcc":
+        return float(_mcc_rows(gold, preds[None, :], np.arange(gold.size)[None, :])[0, 0])
+    raise TextGNNError(f"score: unknown metric {metric!r}; choose accuracy or mcc")
+
+
 def _mcc_rows(gold: np.ndarray, preds: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """(seeds, resamples): the multiclass Matthews correlation of each seed's predictions on
     each row of example indices ``idx``, from the class counts (0 where undefined, as in
