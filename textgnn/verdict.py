@@ -70,6 +70,9 @@ class Outcome:
     # (its label, Δ, p), and Δ's 95 % interval; None where the table has no baseline
     against_baseline: tuple[str, float, float] | None = None
     baseline_interval: tuple[float, float] | None = None
+    # the majority vote of the same cell's seeds against that baseline (Δ, p; vote_report):
+    # where the runs fall short of it and their vote does not, the shortfall is variance
+    vote_vs_baseline: tuple[float, float] | None = None
 
     @property
     def word(self) -> str:
@@ -132,7 +135,8 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
                    f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio, best.get("against_control"), beyond_cut,
                    best.get("interval"), best.get("control_interval"), control_vs,
-                   best.get("against_baseline"), best.get("baseline_interval"))
+                   best.get("against_baseline"), best.get("baseline_interval"),
+                   best.get("vote_vs_baseline"))
 
 
 def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]:
@@ -311,10 +315,24 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
 
     groups = {word: [where(o) for o in mine if outcome_word(*o.against_baseline[1:]) == word]
               for word in ("better", "equal", "worse")}
-    return (" Against the strongest baseline of its table (TF-IDF + LR or WideMLP, whichever "
+    text = (" Against the strongest baseline of its table (TF-IDF + LR or WideMLP, whichever "
             "is best on dev: bags of n-grams, no graph), it is " + _join([
                 f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
                 for word, found in groups.items() if found]) + ".")
+    short = [o for o in mine if o.vote_vs_baseline is not None
+             and outcome_word(*o.against_baseline[1:]) == "worse"]
+    if not short:
+        return text
+    votes = {word: [_with(o.where, f"{100 * o.vote_vs_baseline[0]:+.2f}, p "
+                                   f"{p_text(o.vote_vs_baseline[1], '= ')}")
+                    for o in short if outcome_word(*o.vote_vs_baseline) == word]
+             for word in ("better", "equal", "worse")}
+    text += (" Where it is significantly worse, the majority vote of its seeds is " + _join([
+        f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
+        for word, found in votes.items() if found]))
+    if votes["better"] or votes["equal"]:
+        text += ": a shortfall the vote does not show is the seeds' variance, not the model's bias"
+    return text + "."
 
 
 def _with(where: str, detail: str) -> str:

@@ -40,7 +40,8 @@ def vote_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: n
     """A table (the best GCN-style cell, the reference, the graph-free control and the
     strongest baseline: the mean of their runs beside their seeds' vote) and a sentence on
     how much of the best cell's gap to the strongest baseline the vote closes, with a paired
-    bootstrap over test texts of the vote against the baseline."""
+    bootstrap over test texts of the vote against the baseline, which the best cell's row
+    keeps for the verdict: ``best["vote_vs_baseline"]`` = (Δ, p)."""
     if gold is None or (compared := compared_rows(rows, reference)) is None:
         return []
     ref, best, control = compared
@@ -70,6 +71,7 @@ def vote_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: n
     b, k = cell_name(best), cell_name(bag)
     theirs = votes[k] if len(preds[k]) > 1 else preds[k][0]
     paired = paired_bootstrap(gold, votes[b][None, :], theirs[None, :], metric=metric)
+    best["vote_vs_baseline"] = (paired.delta, paired.p)
     their_score = score(gold, theirs, metric)
     gap = their_score - best["mean"]
     sentence = (f"On {dataset}, the vote of {b}'s {len(preds[b])} seeds scores "
