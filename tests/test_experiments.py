@@ -221,10 +221,14 @@ def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label=""
                      "tokens_per_document": cost[2]} if cost else {"cpu_seconds": 1.0}}
 
 
-def write_runs(study_dir, runs, golds) -> None:
+def write_runs(study_dir, runs, golds):
+    """A study's directory as ``experiment`` leaves it: the runs and each dataset's gold
+    labels; returns the directory."""
+    study_dir.mkdir(parents=True, exist_ok=True)
     for dataset, gold in golds.items():
         (study_dir / f"gold-{dataset}.json").write_text(json.dumps(gold.tolist()))
     (study_dir / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    return study_dir
 
 
 def test_report_tables_verdicts_plots_and_readme(tmp_path):
@@ -247,9 +251,8 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     runs += [fake_run("toy", e, "complete", s, golds["toy"], c, rng, fraction=0.1)
              for e, c in [("gcn", 0.55), ("transformer", 0.6)] for s in range(2)]
     runs += [fake_run("toy", "wide-mlp", "-", s, golds["toy"], 0.7, rng, fraction=0.1) for s in range(2)]
-    study_dir = tmp_path / "toy"  # the README block is named after the study's folder
-    study_dir.mkdir()
-    write_runs(study_dir, runs, golds)
+    # the README block is named after the study's folder
+    study_dir = write_runs(tmp_path / "toy", runs, golds)
     text = report(study_dir)
     assert (study_dir / "RESULTS.md").read_text() == text
     # aggregation by hand: mean and sample std over the two seeds
@@ -474,9 +477,7 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
                     cost=(0.1, 1.0, 20)) for s in range(3)]
     runs += tie + [dict(r, encoder="gcn", graph="dependency", key=r["key"].replace(
         "transformer-complete", "gcn-dependency")) for r in tie]  # the same predictions
-    study_dir = tmp_path / "docs"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, golds)
+    study_dir = write_runs(tmp_path / "docs", runs, golds)
     text = report(study_dir)
 
     costs = text[text.index("### 20ng: accuracy and cost"):]
@@ -554,9 +555,7 @@ def test_length_section_finds_where_the_gap_lies(tmp_path):
     runs = (runs_of("transformer", "complete", 0.85, 0.6, max_tokens=512)
             + runs_of("gcn", "window", 0.85, 0.85) + runs_of("gcn", "none", 0.85, 0.6)
             + runs_of("tfidf-lr", "-", 0.8, 0.8)[:1])
-    study_dir = tmp_path / "docs"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"20ng": gold})
+    study_dir = write_runs(tmp_path / "docs", runs, {"20ng": gold})
     (study_dir / "lengths-20ng.json").write_text(json.dumps(lengths.tolist()))
     text = report(study_dir)
     section = text[text.index("### 20ng by text length"):text.index("### 20ng: do they learn")]
@@ -604,9 +603,7 @@ def test_agreement_of_two_encoders_beside_their_own_seeds(tmp_path):
             runs.append(dict(run, test_predictions=preds))
     assert agreement(np.asarray(predictions[("gat", "window")])) == pytest.approx(0.8)
     assert agreement(np.asarray([[0, 1]])) is None  # one seed: no pair
-    study_dir = tmp_path / "agree"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"mr": gold})
+    study_dir = write_runs(tmp_path / "agree", runs, {"mr": gold})
     text = report(study_dir)
     assert "| gat-window | 80.0 | 10.0 |" in text
     assert "| transformer-complete | 10.0 | 100.0 |" in text
@@ -634,9 +631,7 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
                           cost=(1.0, 1.0, 20)) for e, g, c in cells for s in range(3)]
     runs += [dict(r, graph="none", key=r["key"].replace("gcn-window", "gcn-none")) for r in runs
              if r["key"].startswith("mr/gcn-window/")]  # the control: the same predictions
-    study_dir = tmp_path / "control"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, golds)
+    study_dir = write_runs(tmp_path / "control", runs, golds)
     text = report(study_dir)
     verdict = text[text.index("# Verdict per regime"):text.index("## mr")]
     assert "| short texts | mr | gcn-window |" in verdict
@@ -679,9 +674,7 @@ def test_verdict_meets_the_strongest_bag_of_words_of_each_table_picked_on_dev(tm
     for r in bags:
         if r["dataset"] == "mr":  # dev the other way round from test
             r["dev"] = dict(r["dev"], accuracy={"wide-mlp": 0.99, "tfidf-lr": 0.80}[r["encoder"]])
-    study_dir = tmp_path / "bags"
-    study_dir.mkdir()
-    write_runs(study_dir, runs + bags, golds)
+    study_dir = write_runs(tmp_path / "bags", runs + bags, golds)
     text = report(study_dir)
     short = next(line for line in text.splitlines() if line.startswith("**Short texts**"))
     found = re.search(r" Against the strongest baseline of its table \(TF-IDF \+ LR or "
@@ -714,9 +707,7 @@ def test_the_best_cell_is_chosen_on_dev_and_test_only_reports_it(tmp_path):
     for r in runs:
         r["dev"] = dict(r["dev"], accuracy={"gcn": 0.70, "gat": 0.80, "transformer": 0.75}[r["encoder"]])
         r["config"] = {"data": {}}  # no cut
-    study_dir = tmp_path / "dev"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"mr": gold})
+    study_dir = write_runs(tmp_path / "dev", runs, {"mr": gold})
     (study_dir / "lengths-mr.json").write_text(json.dumps(rng.integers(5, 40, 400).tolist()))
     text = report(study_dir)
     gat = np.mean([r["test"]["accuracy"] for r in runs if r["encoder"] == "gat"])
@@ -762,9 +753,7 @@ def test_a_tuned_cell_is_picked_on_the_seeds_its_search_did_not_see(tmp_path):
                 search.add_trial(optuna.trial.create_trial(
                     state=optuna.trial.TrialState.COMPLETE, value=0.5,
                     user_attrs={"config": other.to_dict()}))
-    study_dir = tmp_path / "study"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"mr": gold})
+    study_dir = write_runs(tmp_path / "study", runs, {"mr": gold})
     text = report(study_dir)
     assert "| short texts | mr | gcn-window |" in text
     assert ("| gat-window | sentences, trial 0 | 99.00 | seed 0: 99.00 (same) | 70.00 ± 0.00 (2) "
@@ -804,9 +793,7 @@ def test_class_section_finds_the_class_a_gain_sits_in(tmp_path):
         runs += [fake_run("mr", encoder, graph, s, golds["mr"], 0.7, rng) for s in range(3)]
     for r in runs:  # gat-window is the best GCN-style cell on dev
         r["dev"] = dict(r["dev"], accuracy=0.9 if r["encoder"] == "gat" else 0.6)
-    study_dir = tmp_path / "classes"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, golds)
+    study_dir = write_runs(tmp_path / "classes", runs, golds)
     text = report(study_dir)
     assert "### mr by class" not in text
     section = text[text.index("### trec by class"):].split("\n### ")[0]
@@ -957,9 +944,7 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
         search.add_trial(optuna.trial.create_trial(
             state=optuna.trial.TrialState[state], value=0.5 if state == "COMPLETE" else None,
             user_attrs={"cpu_seconds": 1800.0}))
-    study_dir = tmp_path / "study"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"mr": gold})
+    study_dir = write_runs(tmp_path / "study", runs, {"mr": gold})
     text = report(study_dir)
     assert ("Tuned cells (gcn-window, transformer-complete, wide-mlp): configs chosen on dev by the "
             "search `sentences`, the same number of trials per cell; trials, best dev and chosen values: "
@@ -1153,9 +1138,7 @@ def test_targets_table_counts_the_datasets_above_tfidf(tmp_path):
     runs = [fake_run(d, "gcn", "window", s, golds[d], c, rng) for d, c in
             (("mr", 0.9), ("trec", 0.7), ("cola", 0.6)) for s in range(2)]
     runs += [fake_run(d, "tfidf-lr", "-", 0, golds[d], c, rng) for d, c in (("mr", 0.7), ("cola", 0.9))]
-    study_dir = tmp_path / "targets"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, golds)
+    study_dir = write_runs(tmp_path / "targets", runs, golds)
     text = report(study_dir)
     targets = text[text.index("# Targets"):text.index("## cola")]
     mean = lambda d, e: 100 * np.mean([r["test"]["accuracy"] for r in runs  # noqa: E731
@@ -1267,9 +1250,7 @@ def test_the_seeds_vote_shows_how_much_of_a_gap_to_the_strongest_baseline_is_var
         runs += [run_of("gcn", "window", s, preds),
                  run_of("transformer", "complete", s, [1] * 30 + [0] * 270)]
     runs.append(run_of("tfidf-lr", "-", 0, [1] * 30 + [0] * 270))
-    study_dir = tmp_path / "vote"
-    study_dir.mkdir()
-    write_runs(study_dir, runs, {"mr": gold})
+    study_dir = write_runs(tmp_path / "vote", runs, {"mr": gold})
     text = report(study_dir)
     assert "| gcn-window | 3 | 66.67 | 100.00 | +33.33 |" in text
     assert "| transformer-complete | 3 | 90.00 | 90.00 | +0.00 |" in text
