@@ -506,12 +506,15 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     assert "| long documents | 20ng | gcn-window |" in verdict and "| better | 0.25 |" in verdict
     assert "| short texts | mr | gcn-window |" in verdict and "| worse | 1.00 |" in verdict
     assert "| low resource | mr · 10% | gcn-dependency |" in verdict and "| equal |" in verdict
-    assert ("**Long documents**: the best GCN-style encoder on a linguistic graph is "
-            "significantly better on 20ng compared with the Transformer (its training cost "
-            "0.25× the reference's per epoch).") in verdict
+    assert ("**Long documents** (1 comparison: 1 better, 0 equal, 0 worse): the best "
+            "GCN-style encoder on a linguistic graph is significantly better on 20ng compared "
+            "with the Transformer (its training cost 0.25× the reference's per epoch).") in verdict
     sentence = "the best GCN-style encoder on a linguistic graph is"
-    assert f"**Short texts**: {sentence} significantly worse on mr" in verdict
-    assert f"**Low resource**: {sentence} equal on mr · 10%" in verdict
+    tally = "(1 comparison: {}, {}, {})"
+    assert (f"**Short texts** {tally.format('0 better', '0 equal', '1 worse')}: {sentence} "
+            "significantly worse on mr") in verdict
+    assert (f"**Low resource** {tally.format('0 better', '1 equal', '0 worse')}: {sentence} "
+            "equal on mr · 10%") in verdict
     # the comparisons drawn beside the table, in RESULTS.md and the README's block
     assert "![verdict per regime](verdict.png)" in verdict
     assert (study_dir / "verdict.png").stat().st_size > 10_000
@@ -519,7 +522,8 @@ def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- docs-table:start -->\n<!-- docs-table:end -->\n")
     report(study_dir, readme)
-    assert "**Long documents**: the best GCN-style encoder" in readme.read_text()
+    assert ("**Long documents** (1 comparison: 1 better, 0 equal, 0 worse): the best GCN-style "
+            "encoder") in readme.read_text()
     assert f"![verdict per regime]({study_dir}/verdict.png)" in readme.read_text()
 
 
