@@ -34,19 +34,30 @@ def agreement(a: np.ndarray, b: np.ndarray | None = None) -> float | None:
     return float(np.mean([np.mean(x == y) for x, y in pairs]))
 
 
-def agreement_lines(dataset: str, rows: list[dict], cells: dict,
-                    reference: tuple[str, str]) -> list[str]:
-    """A small table and a sentence: the best GCN-style cell, the reference, the graph-free
-    control and the strongest baseline (best on dev: does a graph model learn a bag of
-    n-grams' function?), each against its own seeds and against the others."""
+def compared_predictions(rows: list[dict], cells: dict, reference: tuple[str, str]):
+    """The cells a table's explanations compare (its best GCN-style cell, the reference, the
+    graph-free control and the strongest baseline, those it has) with each one's test
+    predictions, (seeds, texts) by cell name: (best, ref, bag, shown rows, predictions); None
+    where the table lacks the reference or a tested GCN-style cell."""
     if (compared := compared_rows(rows, reference)) is None:
-        return []
+        return None
     ref, best, control = compared
     bag = strongest_baseline(rows, BASELINES)
     shown = [r for r in (best, ref, control, bag) if r is not None]
     preds = {cell_name(r): np.asarray([run["test_predictions"] for run in
                                        cells[(r["encoder"], r["graph"])].values()])
              for r in shown}
+    return best, ref, bag, shown, preds
+
+
+def agreement_lines(dataset: str, rows: list[dict], cells: dict,
+                    reference: tuple[str, str]) -> list[str]:
+    """A small table and a sentence: the best GCN-style cell, the reference, the graph-free
+    control and the strongest baseline (best on dev: does a graph model learn a bag of
+    n-grams' function?), each against its own seeds and against the others."""
+    if (compared := compared_predictions(rows, cells, reference)) is None:
+        return []
+    best, ref, bag, shown, preds = compared
     names = list(preds)
 
     def pct(value: float | None) -> str:

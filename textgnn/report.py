@@ -39,7 +39,6 @@ from .verdict import (
     REGIMES,
     VERDICT_PLOT,
     Outcome,
-    compared_rows,
     compute_lines,
     control_row,
     linguistic_cells,
@@ -375,8 +374,7 @@ def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference:
         lines.append("")
     lines += _scratch_lines(dataset, metric, rows, section)
     lines += _tuning_lines(study_dir, runs)
-    lines += selection_lines(dataset, metric, rows, cells, searched,
-                             lambda rs: (c[1], c[0]) if (c := compared_rows(rs, reference)) else None)
+    lines += selection_lines(dataset, metric, rows, cells, searched, reference)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
     lengths_path = gold_and_lengths(study_dir, dataset)[1]

@@ -27,6 +27,7 @@ import numpy as np
 from .config import Config
 from .cost_report import cell_name
 from .stats import mean_ci, outcome_word, p_text
+from .verdict import compared_rows
 
 # a config that a search wrote: configs/tuned/<search>/<dataset>/<encoder>-<graph>.yaml
 TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
@@ -82,11 +83,11 @@ def selection_dev(by_seed: dict[int, dict], metric: str, searched: dict[str, Ret
 
 
 def selection_lines(dataset: str, metric: str, rows: list[dict], cells: dict,
-                    searched: dict[str, Retrained], compare) -> list[str]:
+                    searched: dict[str, Retrained], reference: tuple[str, str]) -> list[str]:
     """The tuned cells of one table: the search's best dev beside the fresh seeds' (the
     optimism), whether the run with the search's seed retrained the trial's dev score
-    exactly, and the best cell as ``compare`` (rows -> (best row, reference row) or None)
-    picks it on every seed's dev, where that differs from its pick on the fresh seeds'.
+    exactly, and the best GCN-style cell against ``reference`` as every seed's dev
+    would pick it, where that differs from its pick on the fresh seeds'.
     ``rows`` are the table's (``dev``: the fresh seeds' mean), ``cells`` its runs by cell and
     seed."""
     table, gaps, exact, shown = [], [], [], []
@@ -130,18 +131,18 @@ def selection_lines(dataset: str, metric: str, rows: list[dict], cells: dict,
                 f"from {100 * low[0]:+.2f} for {low[1]} to {100 * high[0]:+.2f} for {high[1]}); "
                 "so the best cell of this table is picked on the fresh seeds' dev.")
     every = [dict(r, dev=r["dev_every_seed"]) for r in rows]
-    picked, picked_every = compare(rows), compare(every)
-    if picked and picked_every and (picked[0]["encoder"], picked[0]["graph"]) != (
-            picked_every[0]["encoder"], picked_every[0]["graph"]):
+    picked, picked_every = compared_rows(rows, reference), compared_rows(every, reference)
+    if picked and picked_every and (picked[1]["encoder"], picked[1]["graph"]) != (
+            picked_every[1]["encoder"], picked_every[1]["graph"]):
         sentence += (" Picked on every seed's dev, the best GCN-style cell would be "
                      f"{_named(picked_every)} instead of {_named(picked)}.")
     return lines + [sentence, ""]
 
 
-def _named(compared: tuple[dict, dict]) -> str:
+def _named(compared: tuple[dict, dict, dict | None]) -> str:
     """The best cell with its comparison to the reference: "gat-dependency (+3.12, p = 0.144:
     equal)"."""
-    best, ref = compared
+    ref, best, _ = compared
     if "p" not in best:
         return f"{best['encoder']}-{best['graph']}"
     return (f"{best['encoder']}-{best['graph']} ({100 * best['delta']:+.2f} vs "

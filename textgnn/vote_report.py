@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .baselines import BASELINES
+from .agreement import compared_predictions
 from .cost_report import cell_name
 from .stats import p_text, paired_bootstrap, score
-from .verdict import compared_rows, strongest_baseline
 
 
 def majority_vote(preds: np.ndarray) -> np.ndarray:
@@ -42,14 +41,9 @@ def vote_lines(dataset: str, metric: str, rows: list[dict], cells: dict, gold: n
     how much of the best cell's gap to the strongest baseline the vote closes, with a paired
     bootstrap over test texts of the vote against the baseline, which the best cell's row
     keeps for the verdict: ``best["vote_vs_baseline"]`` = (Δ, p)."""
-    if gold is None or (compared := compared_rows(rows, reference)) is None:
+    if gold is None or (compared := compared_predictions(rows, cells, reference)) is None:
         return []
-    ref, best, control = compared
-    bag = strongest_baseline(rows, BASELINES)
-    shown = [r for r in (best, ref, control, bag) if r is not None]
-    preds = {cell_name(r): np.asarray([run["test_predictions"]
-                                       for run in cells[(r["encoder"], r["graph"])].values()])
-             for r in shown}
+    best, _, bag, shown, preds = compared
     if len(preds[cell_name(best)]) < 3:  # a vote of two seeds is one seed's tie-break
         return []
     votes = {name: majority_vote(p) for name, p in preds.items()}
