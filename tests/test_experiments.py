@@ -9,12 +9,13 @@ import yaml
 from conftest import REPO
 
 from textgnn.agreement import agreement
+from textgnn.beyond_report import syntax_verdict
 from textgnn.cost_report import pareto, sparse_vs_complete
 from textgnn.errors import TextGNNError
 from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.length_report import length_bins
 from textgnn.plan import plan
-from textgnn.report import _search_lines, _syntax_verdict, report
+from textgnn.report import _search_lines, report
 from textgnn.stats import holm, mean_ci, paired_bootstrap, score
 
 
@@ -361,7 +362,7 @@ def test_syntax_verdict_sentences():
     def outcome(cell, delta, p):
         return {"cell": cell, "delta": delta, "p": p, "syntax": "dependency" in cell}
 
-    text = "\n".join(_syntax_verdict({
+    text = "\n".join(syntax_verdict({
         "cola": [outcome("transformer-dependency+complete", 0.02, 0.01),
                  outcome("hybrid-window+complete", 0.03, 0.001)],
         "mr": [outcome("hybrid-dependency+complete", -0.01, 0.2)],
@@ -371,7 +372,7 @@ def test_syntax_verdict_sentences():
     assert "hybrid-window" not in text  # no parse in that cell: not evidence about syntax
     assert "mr: did not help (hybrid-dependency+complete no significant difference" in text
     assert "trec: did not help (transformer-dependency+complete worse" in text
-    assert _syntax_verdict({"mr": [outcome("hybrid-window+complete", 0.1, 0.001)]}) == []
+    assert syntax_verdict({"mr": [outcome("hybrid-window+complete", 0.1, 0.001)]}) == []
 
 
 def test_search_picks_the_variant_with_the_best_mean_dev_score():
@@ -1184,18 +1185,18 @@ def test_a_search_under_way_counts_in_what_the_study_cost(toy_data, tmp_path):
 def test_low_resource_plot_marks_each_shares_comparison(monkeypatch, tmp_path):
     """Above each share the best GCN-style cell's Δ against the Transformer and its p; a star
     on that cell's point only where the difference is significant."""
-    import textgnn.report as report_module
+    import textgnn.low_resource_report as low_resource
     from textgnn.verdict import Outcome
 
     drawn = {}
-    monkeypatch.setattr(report_module, "save_figure", lambda fig, path: drawn.update(fig=fig))
+    monkeypatch.setattr(low_resource, "save_figure", lambda fig, path: drawn.update(fig=fig))
     marks = {0.1: Outcome("low resource", "mr · 10%", "gcn-dependency", "transformer-complete",
                           0.62, 0.59, 0.034, 0.0004, 1.0),
              1.0: Outcome("low resource", "mr · 100%", "gat-dependency", "transformer-complete",
                           0.744, 0.746, -0.002, 1.0, 1.0)}
     curves = {"gcn-dependency": [(0.1, 0.62, 0.01), (1.0, 0.74, 0.01)],
               "transformer-complete": [(0.1, 0.59, 0.02), (1.0, 0.746, 0.01)]}
-    report_module._plot_curves(curves, set(), "mr", "accuracy", tmp_path / "x.png", marks)
+    low_resource.plot_curves(curves, set(), "mr", "accuracy", tmp_path / "x.png", marks)
     [ax] = drawn["fig"].axes
     texts = {t.get_text() for t in ax.texts}
     assert texts == {"gcn-dependency\n+3.4, p < 0.001", "gat-dependency\n-0.2, p = 1"}
@@ -1210,19 +1211,19 @@ def test_low_resource_spread_names_the_shares_where_the_transformers_seeds_sprea
     """At 10 % the Transformer's seeds spread most (std 5 points against 2 and 1); at 100 %
     gcn-window's spread more; WideMLP, a baseline, spreads more still but is no graph model;
     TF-IDF + LR, one run a share, has no spread."""
-    from textgnn.report import _spread_lines
+    from textgnn.low_resource_report import spread_lines
 
     spread = {"transformer-complete": {0.1: 0.05, 1.0: 0.01}, "gcn-window": {0.1: 0.02, 1.0: 0.02},
               "gcn-none": {0.1: 0.01}, "wide-mlp": {0.1: 0.09, 1.0: 0.09},
               "tfidf-lr": {0.1: None, 1.0: None}}
-    lines = _spread_lines("mr", "accuracy", spread, {"wide-mlp", "tfidf-lr"})
+    lines = spread_lines("mr", "accuracy", spread, {"wide-mlp", "tfidf-lr"})
     assert "| cell | 10% | 100% |" in lines
     assert "| gcn-none | 1.00 | - |" in lines and "| tfidf-lr | - | - |" in lines
     assert lines[-2] == ("The Transformer's seeds spread more than every other graph model's at 1 "
                          "of 2 shares (10%); most at 10%: std 5.00 points against at most 2.00 "
                          "for the others.")
     spread["gcn-none"] = {0.1: 0.06}
-    assert _spread_lines("mr", "accuracy", spread, {"wide-mlp"})[-2].startswith("At no share")
+    assert spread_lines("mr", "accuracy", spread, {"wide-mlp"})[-2].startswith("At no share")
 
 
 def test_majority_vote_of_seeds_breaks_ties_toward_the_earliest_seed():

@@ -3,7 +3,7 @@ plot with its Pareto frontier, and one generated sentence on the question long d
 did a sparse graph, reading the whole document, beat the complete graph, cut to fit
 attention's O(n²) memory, at equal or lower cost?
 
-Reads the rows ``report._dataset_section`` builds (one per cell, mean over seeds, with the
+Reads the rows ``dataset_report.dataset_section`` builds (one per cell, mean over seeds, with the
 Holm-adjusted ``p`` against the reference and the mean ``cost`` of its runs); writes nothing
 but the plot.
 """
@@ -168,7 +168,7 @@ def sparse_vs_complete(dataset: str, metric: str, rows: list[dict],
                 f"({100 * ref['mean']:.2f}{tokens(ref)}): "
                 f"{outcome} ({100 * best['delta']:+.2f} {metric} points, Holm p "
                 f"{p_text(best['p'], '= ')}){cost}: {answer}.")
-    if best.get("against_control"):  # reading everything, or the graph? (report._against_control)
+    if best.get("against_control"):  # reading everything, or the graph? (dataset_report._against_control)
         delta, p = best["against_control"]
         adds = {"better": "adds significantly to", "worse": "takes significantly from",
                 "equal": "adds nothing significant to"}[outcome_word(delta, p)]

@@ -4,6 +4,13 @@ that can choose a run's kept epoch (``train.select``)."""
 from __future__ import annotations
 
 
+def study_metric(dataset: str) -> str:
+    """The metric a study reports and picks cells by on ``dataset``: Matthews correlation for
+    CoLA (GLUE's metric for it; a quarter of its sentences are unacceptable, so accuracy
+    rewards the majority class), accuracy elsewhere."""
+    return "mcc" if dataset == "cola" else "accuracy"
+
+
 def summarize(metrics: dict) -> dict:
     """The scalar part of :func:`classification_metrics`."""
     return {k: metrics[k] for k in ("n", "accuracy", "macro_f1", "mcc")}

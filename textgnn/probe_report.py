@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .metrics import study_metric
 from .probe import OFFSETS, stem
 
 # Clark et al. (2019), Table 1: BERT-base, best single head per relation and the best fixed
@@ -58,7 +59,7 @@ def syntax_gains(study_dir: Path) -> dict[tuple[str, str], float]:
         if "fraction" in run or "~" in run["key"]:  # low-resource or labelled variants
             continue
         family = _family(run["config"])
-        metric = "mcc" if run["dataset"] == "cola" else "accuracy"
+        metric = study_metric(run["dataset"])
         scores.setdefault((family, run["dataset"], run["graph"]), {})[run["seed"]] = 100 * run["test"][metric]
     gains = {}
     for (family, dataset, graph), by_seed in scores.items():

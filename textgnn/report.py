@@ -8,53 +8,37 @@ markdown is never edited by hand.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from .agreement import agreement_lines
 from .baselines import BASELINES
-from .class_report import class_lines
-from .cost_report import cell_name, cost_lines, cpu_hours, mean_cost
+from .beyond_report import syntax_verdict
+from .cost_report import cpu_hours
+from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, gold_and_lengths, planned_parts, read_runs, shown_path
+from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
 from .figures import save_figure, subplots
-from .length_report import length_lines
-from .plan import search_file
-from .selection_report import TUNED, Retrained, searched_runs, selection_dev, selection_lines
-from .stats import Paired, best_on_dev, holm, mean_ci, p_text, paired_bootstrap
-from .targets import (
-    ANCHORS,
-    PRETRAINED_ANCHORS,
-    PRETRAINED_TARGETS,
-    TARGETS,
-    published,
-    target_lines,
-)
-from .tuning import Search, capped_trials, spent, trial_scores
-from .tuning_curve import convergence_lines
+from .low_resource_report import low_resource_lines
+from .metrics import study_metric
+from .selection_report import TUNED, searched_runs
+from .stats import best_on_dev
+from .targets import PRETRAINED_ANCHORS, PRETRAINED_TARGETS, published, target_lines
+from .tuning import spent
 from .verdict import (
     GCN_STYLE,
+    REFERENCE,
     REGIMES,
+    TAGGED_REFERENCE,
     VERDICT_PLOT,
-    Outcome,
     compute_lines,
-    control_row,
-    linguistic_cells,
     plot_verdict,
     regime_of,
     regime_outcome,
     regime_sentence,
-    strongest_baseline,
     verdict_lines,
 )
-from .vote_report import vote_lines
 
-REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
-# ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
-# where a dataset lacks it, the Transformer on the complete graph on the same features
-TAGGED_REFERENCE = ("finetune", "none")
 
 def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     """RESULTS-style markdown for one study directory, written to ``RESULTS.md`` there with
@@ -82,7 +66,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples and seeds (2,000 resamples; MCC "
              "recomputed on every resample for CoLA), Holm-corrected within the dataset.", ""]
-    search_names = set(_searches(runs)) | _planned_searches(study_dir)
+    search_names = set(tuned_searches(runs)) | _planned_searches(study_dir)
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in search_names
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
@@ -94,7 +78,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
     for dataset in sorted({r["dataset"] for r in plain}):
         mine = [r for r in plain if r["dataset"] == dataset]
-        section = _dataset_section(study_dir, dataset, mine, REFERENCE, f"## {dataset}", searched)
+        section = dataset_section(study_dir, dataset, mine, REFERENCE, f"## {dataset}", searched)
         syntax[dataset] = section["outcomes"]
         regimes.append(regime_outcome(regime_of(dataset), _where(dataset, mine), section["rows"],
                                       REFERENCE, section.get("beyond_cut")))
@@ -103,9 +87,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         lines += section["lines"]
         if _plot_dataset(section["rows"], dataset, section["metric"], study_dir / f"{dataset}.png"):
             lines += [f"![{dataset}]({dataset}.png)", ""]
-    lines += _syntax_verdict(syntax)
+    lines += syntax_verdict(syntax)
     lines += _search_lines(plain)
-    low_lines, low_outcomes = _low_resource_lines(study_dir, runs, searched)
+    low_lines, low_outcomes = low_resource_lines(study_dir, runs, searched)
     lines += low_lines
     regimes += low_outcomes
     for tag in sorted({r["tag"] for r in runs if r.get("tag")}):
@@ -122,12 +106,12 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
             reference = (TAGGED_REFERENCE if any(
                 (r["encoder"], r["graph"]) == TAGGED_REFERENCE and not r.get("label") for r in mine)
                 else REFERENCE)
-            section = _dataset_section(study_dir, dataset, mine, reference,
+            section = dataset_section(study_dir, dataset, mine, reference,
                                        f"## {dataset} · {tag}", searched, grid=False)
             tagged_syntax[dataset] = section["outcomes"]
             regimes.append(regime_outcome("pretrained", f"{dataset} · {tag}", section["rows"], reference))
             lines += section["lines"] + _pretrained_lines(dataset, tag, section)
-        lines += _syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
+        lines += syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
@@ -147,11 +131,6 @@ def _where(dataset: str, runs: list[dict]) -> str:
             if r["encoder"] in GCN_STYLE}
     cuts.discard(None)
     return f"{dataset} (cut at {', '.join(map(str, sorted(cuts)))} tokens)" if cuts else dataset
-
-
-def baseline_label(row: dict) -> str:
-    """A baseline's row as tables and plots name it, e.g. "WideMLP (tuned)"."""
-    return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
 
 
 def _plan(study_dir: Path) -> tuple[dict, Study | None]:
@@ -274,7 +253,7 @@ def _search_lines(runs: list[dict]) -> list[str]:
             variants.setdefault(r["label"], []).append(r)
     if len(variants) < 2:
         return []
-    means = {label: float(np.mean([r["dev"][_metric(r["dataset"])] for r in found]))
+    means = {label: float(np.mean([r["dev"][study_metric(r["dataset"])] for r in found]))
              for label, found in variants.items()}
     lines = ["## Search: variants by mean dev score", "",
              "| variant | runs | cells | mean dev × 100 |", "|---|---:|---|---:|"]
@@ -286,167 +265,6 @@ def _search_lines(runs: list[dict]) -> list[str]:
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
 
 
-def _metric(dataset: str) -> str:
-    """The study's metric: Matthews correlation for CoLA, accuracy elsewhere."""
-    return "mcc" if dataset == "cola" else "accuracy"
-
-
-def _is_beyond(encoder: str, graph: str) -> bool:
-    """A cell of the "beyond self-attention" family: a graph union or the hybrid block."""
-    return "+" in graph or encoder == "hybrid"
-
-
-def _dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
-                     title: str, searched: dict[str, Retrained], grid: bool = True) -> dict:
-    """The table of one dataset, each cell against ``reference``, and the
-    beyond-self-attention comparisons; for the main ``grid`` also the verdict and the
-    from-scratch headline. ``searched``: the runs whose dev score a search saw
-    (:func:`~textgnn.selection_report.searched_runs`), left out of the dev a cell is picked on."""
-    metric = _metric(dataset)
-    cells: dict[tuple[str, str], dict[int, dict]] = {}
-    for r in runs:  # a labelled cell shows as "encoder (label)"
-        encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
-        cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
-    gold_path = gold_and_lengths(study_dir, dataset)[0]
-    gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
-    ref = cells.get(reference, {})
-    rows, pvals = [], []
-    for (encoder, graph), by_seed in sorted(cells.items()):
-        values = [by_seed[s]["test"][metric] for s in sorted(by_seed)]
-        mean, std, half = mean_ci(values)
-        first = next(iter(by_seed.values()))
-        row = {"encoder": encoder, "model": first["encoder"], "graph": graph, "label": first.get("label"),
-               "n": len(values), "mean": mean, "std": std,
-               "half": half, "params": first["params"],
-               "macro_f1": float(np.mean([by_seed[s]["test"]["macro_f1"] for s in by_seed])),
-               "dev": selection_dev(by_seed, metric, searched),
-               "dev_every_seed": float(np.mean([by_seed[s]["dev"][metric] for s in by_seed])),
-               "cost": mean_cost(list(by_seed.values()))}
-        # a deterministic baseline's one run is paired with every reference seed
-        baseline = first["encoder"] in BASELINES and not BASELINES[first["encoder"]].seeded
-        paired = sorted(ref) if baseline else sorted(set(by_seed) & set(ref))
-        if gold is not None and (encoder, graph) != reference and paired:
-            mine = np.asarray([by_seed[min(by_seed) if baseline else s]["test_predictions"]
-                               for s in paired])
-            theirs = np.asarray([ref[s]["test_predictions"] for s in paired])
-            row["paired"] = paired_bootstrap(gold, mine, theirs, metric=metric)
-            row["delta"], row["p_index"] = row["paired"].delta, len(pvals)
-            pvals.append(row["paired"].p)
-        rows.append(row)
-    adjusted = holm(pvals)
-    for row in rows:
-        if "p_index" in row:
-            row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
-    _against_control(rows, cells, gold, metric)
-    _against_baseline(rows, cells, gold, metric)
-    scale = 100.0  # table shows metrics as percentages
-    lines = [f"{title} (test {metric} × 100)", "",
-             f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
-             f"| Δ {metric} vs reference | p (Holm) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in sorted(rows, key=lambda r: -r["mean"]):
-        ci = "" if math.isnan(row["half"]) else f" [±{scale * row['half']:.2f}]"
-        delta = f"{scale * row['delta']:+.2f}" if "delta" in row else ("ref" if (
-            row["encoder"], row["graph"]) == reference else "-")
-        p = p_text(row["p"]) if "p" in row else "-"
-        lines.append(f"| {row['encoder']} | {row['graph']} | {row['n']} | "
-                     f"{scale * row['mean']:.2f} ± {scale * row['std']:.2f}{ci} | "
-                     f"{scale * row['macro_f1']:.2f} | {scale * row['dev']:.2f} | "
-                     f"{row['params']:,} | {delta} | {p} |")
-    lines.append("")
-    graph_rows = [r for r in rows if r["model"] not in BASELINES]
-    section = {"lines": lines, "outcomes": [], "rows": rows, "metric": metric, "headline": None}
-    beyond_lines, section["outcomes"] = _beyond_section(dataset, metric, cells, gold, graph_rows)
-    if not grid:
-        lines += beyond_lines
-        return section
-    if any("delta" in r for r in graph_rows):
-        better = [r for r in graph_rows if r.get("delta", 0) > 0 and r["p"] < 0.05]
-        worse = [r for r in graph_rows if r.get("delta", 0) < 0 and r["p"] < 0.05]
-        gcn_like = [r for r in better if r["encoder"] in ("gcn", "gat", "gatv2")
-                    and r["graph"] in ("dependency", "window")]
-        lines.append(
-            f"Verdict for {dataset}: {len(better)} cell(s) significantly better and {len(worse)} "
-            f"significantly worse than the Transformer on the complete graph (Holm p < 0.05); "
-            + ("a GCN-style encoder on a linguistic graph beats it: "
-               + ", ".join(f"{r['encoder']}-{r['graph']}" for r in gcn_like) + "." if gcn_like
-               else "no GCN-style encoder on a linguistic graph beats it significantly."))
-        lines.append("")
-    lines += _scratch_lines(dataset, metric, rows, section)
-    lines += _tuning_lines(study_dir, runs)
-    lines += selection_lines(dataset, metric, rows, cells, searched, reference)
-    lines += beyond_lines
-    lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
-    lengths_path = gold_and_lengths(study_dir, dataset)[1]
-    lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
-    length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
-                                                 reference, study_dir / f"{dataset}-length.png")
-    lines += length
-    lines += class_lines(dataset, rows, cells, gold, reference)
-    lines += agreement_lines(dataset, rows, cells, reference)
-    lines += vote_lines(dataset, metric, rows, cells, gold, reference)
-    return section
-
-
-def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
-    """Each GCN-style cell on a linguistic graph against the table's graph-free control,
-    seeds paired, Holm over those comparisons: ``row["against_control"]`` = (Δ, p) and
-    ``row["control_interval"]`` Δ's interval jointly over them (``stats.Paired.interval``). What
-    the graph itself adds; a cell that beats the Transformer by as much as the control does
-    owes its gain to the encoder, not to the graph."""
-    control = control_row(rows)
-    if control is None or gold is None:
-        return
-    theirs = cells[(control["encoder"], control["graph"])]
-    tested, pvals = [], []
-    for row in linguistic_cells(rows):
-        if paired := _paired(gold, cells[(row["encoder"], row["graph"])], theirs, metric):
-            tested.append((row, paired[0]))
-            pvals.append(paired[0].p)
-    for (row, paired), p in zip(tested, holm(pvals), strict=True):
-        row["against_control"] = (paired.delta, p)
-        row["control_interval"] = paired.interval(len(tested))
-
-
-def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
-    """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
-    its strongest baseline, the one best on dev: ``row["against_baseline"]`` =
-    (baseline's label, Δ, p), seeds paired (a deterministic baseline's one run with every
-    seed). Whether the graph model is competitive with a bag of n-grams (TF-IDF + LR reads
-    word bigrams, WideMLP single words)."""
-    mine, bag = linguistic_cells(rows), strongest_baseline(rows, BASELINES)
-    if gold is None or not mine or bag is None:
-        return
-    best = best_on_dev(mine)
-    ours, theirs = cells[(best["encoder"], best["graph"])], cells[(bag["encoder"], bag["graph"])]
-    if not BASELINES[bag["model"]].seeded:
-        theirs = dict.fromkeys(ours, next(iter(theirs.values())))
-    if paired := _paired(gold, ours, theirs, metric):
-        best["against_baseline"] = (baseline_label(bag), paired[0].delta, paired[0].p)
-        best["baseline_interval"] = paired[0].interval()
-
-
-def _paired(gold, mine: dict, theirs: dict, metric: str) -> tuple[Paired, int] | None:
-    """Two cells' runs (seed -> record) compared on the seeds both have: the paired
-    bootstrap, and how many seeds; None when they share none."""
-    seeds = sorted(set(mine) & set(theirs))
-    if not seeds:
-        return None
-    return paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
-                            np.asarray([theirs[s]["test_predictions"] for s in seeds]),
-                            metric=metric), len(seeds)
-
-
-def _searches(runs: list[dict]) -> dict[str, set[str]]:
-    """The searches whose choices ``runs`` trained on (a config under ``tuned/<search>/``),
-    each with the cells it chose for."""
-    searches: dict[str, set[str]] = {}
-    for r in runs:
-        if match := TUNED.search(r.get("config_file") or ""):
-            searches.setdefault(match["search"], set()).add(match["cell"])
-    return searches
-
-
 def _planned_searches(study_dir: Path) -> set[str]:
     """The searches whose configs the study file (named in ``planned.json``) trains on, run or
     not yet: a search under way counts in what the study has cost before any run uses it."""
@@ -455,180 +273,6 @@ def _planned_searches(study_dir: Path) -> set[str]:
         return set()
     return {match["search"] for cell in study.cells() if cell.config
             and (match := TUNED.search(Path(cell.config).as_posix()))}
-
-
-def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
-    """Which cells trained on configs a search chose, and where that search is reported
-    (trials per cell, best dev, chosen values): ``results/<search>/TUNING.md`` beside the
-    study's directory."""
-    lines = []
-    for search, cells in sorted(_searches(runs).items()):
-        report = study_dir.parent / search / "TUNING.md"
-        where = (f"[{search}/TUNING.md](../{search}/TUNING.md)" if report.is_file()
-                 else f"`{search}` (no TUNING.md beside this study)")
-        # a baseline's config is named for its graph "-": wide-mlp--.yaml
-        names = sorted(cell.removesuffix("--") for cell in cells)
-        lines += [f"Tuned cells ({', '.join(names)}): configs chosen on dev by the "
-                  f"search `{search}`, the same number of trials per cell; trials, best dev "
-                  f"and chosen values: {where}.", ""]
-        lines += _budget_lines(study_dir.parent / search / "optuna.sqlite3", runs, search)
-    return lines
-
-
-def _budget_lines(storage: Path, runs: list[dict], search: str) -> list[str]:
-    """Whether the search's budget sufficed for this dataset's cells (``tuning_curve``'s
-    sentence), where its search file (``tune``'s layout) and its storage are at hand."""
-    files = {f for r in runs if (m := TUNED.search(r.get("config_file") or ""))
-             and m["search"] == search and (f := search_file(r["config_file"]))}
-    if len(files) != 1 or not storage.is_file():
-        return []
-    found = Search.load(files.pop())
-    dataset = runs[0]["dataset"]
-    url = f"sqlite:///{storage.resolve()}"
-    return convergence_lines(dataset, trial_scores(found, url, dataset), found.trials, None,
-                             capped_trials(found, url, dataset))
-
-
-def _low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, Retrained]
-                        ) -> tuple[list[str], list]:
-    """Per dataset, each share of the training set: the table of its cells against the
-    Transformer on the complete graph at the same share (the full-data grid is the 100 %
-    point), and a plot of the test metric against the share; and the verdict's outcome at
-    each share below 100 %."""
-    low = [r for r in runs if r.get("fraction") is not None]
-    if not low:
-        return [], []
-    outcomes = []
-    lines = ["# Low resource", "",
-             "Cells trained on a stratified share of the training set (`data.train_fraction`, "
-             "seeded by `data.split_seed`: the same examples for every cell and baseline of a "
-             "dataset); dev and test unchanged; 100 % is the full-data grid above. Δ: "
-             f"difference to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph at the same share, "
-             "seeds paired, paired bootstrap, Holm within the dataset and share.", ""]
-    for dataset in sorted({r["dataset"] for r in low}):
-        mine = [r for r in low if r["dataset"] == dataset]
-        cells = {(r["encoder"], r["graph"]) for r in mine}
-        full = [r for r in runs if r["dataset"] == dataset and r.get("fraction") is None
-                and not r.get("tag") and not r.get("label") and (r["encoder"], r["graph"]) in cells]
-        curves: dict[str, list[tuple[float, float, float]]] = {}
-        dashed: set[str] = set()  # the baselines' curves
-        marks: dict[float, Outcome] = {}  # the best GCN-style cell against the Transformer
-        spread: dict[str, dict[float, float | None]] = {}  # std over seeds, None for one run
-        metric = _metric(dataset)
-        for fraction in sorted({r["fraction"] for r in mine}) + [1.0]:
-            at = full if fraction == 1.0 else [r for r in mine if r["fraction"] == fraction]
-            if not at:
-                continue
-            section = _dataset_section(study_dir, dataset, at, REFERENCE,
-                                       f"## {dataset} · {fraction:.0%} of train", searched,
-                                       grid=False)
-            lines += section["lines"]
-            outcome = regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
-                                     section["rows"], REFERENCE)
-            if outcome is not None:
-                marks[fraction] = outcome
-                if fraction < 1:  # the full-data point is the short-texts regime's
-                    outcomes.append(outcome)
-            for row in section["rows"]:
-                name = cell_name(row)
-                curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
-                spread.setdefault(name, {})[fraction] = row["std"] if row["n"] > 1 else None
-                if row["model"] in BASELINES:
-                    dashed.add(name)
-        path = study_dir / f"{dataset}-low-resource.png"
-        _plot_curves(curves, dashed, dataset, metric, path, marks)
-        lines += [f"![{dataset}, low resource]({path.name})", ""]
-        lines += _spread_lines(dataset, metric, spread, dashed)
-    return lines, outcomes
-
-
-def _spread_lines(dataset: str, metric: str, spread: dict[str, dict[float, float | None]],
-                  baselines: set[str]) -> list[str]:
-    """How far each cell's seeds spread at each share (``spread``: cell -> share -> std over
-    seeds, None for a cell of one run): a model that loses with few labels may do so on
-    average or by some seeds failing, and the two call for different remedies. A table, and a
-    sentence on the shares where the Transformer's seeds spread more than every other graph
-    model's (descriptive: no test)."""
-    reference = f"{REFERENCE[0]}-{REFERENCE[1]}"
-    if reference not in spread:
-        return []
-    shares = sorted({f for by_share in spread.values() for f in by_share})
-    shown = lambda sd: "-" if sd is None else f"{100 * sd:.2f}"  # noqa: E731
-    lines = [f"Spread over seeds on {dataset}: the std of test {metric} × 100 over each cell's "
-             "seeds at each share (\"-\": a single run, as a deterministic baseline has).", "",
-             "| cell | " + " | ".join(f"{f:.0%}" for f in shares) + " |",
-             "|---|" + "---:|" * len(shares)]
-    lines += [f"| {name} | " + " | ".join(shown(spread[name].get(f)) for f in shares) + " |"
-              for name in sorted(spread)]
-    mine = spread[reference]
-    models = [n for n in spread if n not in baselines and n != reference]
-    widest = [f for f in shares if mine.get(f) is not None and models
-              and all(mine[f] > (spread[n].get(f) or 0.0) for n in models)]
-    if not widest:
-        return lines + ["", "At no share do the Transformer's seeds spread more than every other "
-                        "graph model's.", ""]
-    worst = max(widest, key=lambda f: mine[f])
-    others = max(spread[n].get(worst) or 0.0 for n in models)
-    return lines + ["", f"The Transformer's seeds spread more than every other graph model's at "
-                    f"{len(widest)} of {len(shares)} shares "
-                    f"({', '.join(f'{f:.0%}' for f in widest)}); most at {worst:.0%}: std "
-                    f"{100 * mine[worst]:.2f} points against at most {100 * others:.2f} for the "
-                    "others.", ""]
-
-
-def _plot_curves(curves: dict[str, list[tuple[float, float, float]]], dashed: set[str],
-                 dataset: str, metric: str, path: Path, marks: dict[float, Outcome]) -> None:
-    """Test metric (mean ± std over seeds) against the share of the training set, log scale;
-    above each share, the best GCN-style cell's Δ against the Transformer there and its Holm
-    p (the table's), and a star on that cell's point where the difference is significant."""
-    fig, ax = subplots(figsize=(7.5, 5))
-    for name, points in sorted(curves.items()):
-        xs, means, stds = zip(*sorted(points), strict=True)
-        style = "--" if name in dashed else "-"
-        ax.errorbar([100 * x for x in xs], [100 * m for m in means], [100 * s for s in stds],
-                    ls=style, marker="o", ms=3, capsize=2, label=name)
-    significant = [(100 * f, 100 * o.mean) for f, o in marks.items() if o.word != "equal"]
-    if significant:
-        ax.scatter(*zip(*significant, strict=True), marker="*", s=160, facecolor="none",
-                   edgecolor="black", zorder=4,
-                   label="best GCN-style cell ≠ Transformer\n(Holm p < 0.05)")
-    for fraction, o in marks.items():
-        ax.annotate(f"{o.cell}\n{100 * o.delta:+.1f}, p {p_text(o.p, '= ')}",
-                    (100 * fraction, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=6)
-    ax.set(xscale="log", xlabel="share of the training set (%)", ylabel=f"test {metric} (%)")
-    ax.set_title(f"{dataset}: low resource, mean ± std over seeds; above each share, the best "
-                 "GCN-style cell's Δ vs the Transformer", fontsize=9, pad=30)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
-    save_figure(fig, path)
-
-
-def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:
-    """The best graph model from scratch beside TF-IDF, the published numbers and the
-    project's targets; also fills ``section["headline"]``."""
-    models = [r for r in rows if r["model"] not in BASELINES]
-    if not models:
-        return []
-    best = best_on_dev(models)
-    baselines = {r["encoder"]: r for r in rows if r["model"] in BASELINES}
-    ref = next((r for r in rows if (r["encoder"], r["graph"]) == REFERENCE), None)
-    fmt = lambda r: "-" if r is None else f"{100 * r['mean']:.2f}"  # noqa: E731
-    line = (f"Best graph model from scratch on {dataset} (chosen on dev): "
-            f"{best['encoder']}-{best['graph']} "
-            f"{fmt(best)} {metric} ({best['n']} seeds)")
-    for r in baselines.values():
-        line += (f"; {baseline_label(r)} {fmt(r)} "
-                 + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
-    line += published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
-    section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
-                           "cell": f"{best['encoder']}-{best['graph']}", "mean": best["mean"],
-                           "tfidf": baselines.get("tfidf-lr", {}).get("mean"),
-                           "reference": fmt(ref),
-                           # the headline's columns: the baselines as they come (not tuned)
-                           "baselines": {name: fmt(r) for name, r in baselines.items()
-                                         if name in BASELINES}}
-    return [line + ".", ""]
 
 
 def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
@@ -646,69 +290,3 @@ def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
             + published(dataset, metric, got, PRETRAINED_ANCHORS, PRETRAINED_TARGETS) + ".", ""]
 
 
-def _beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dict]):
-    """Each union/hybrid cell against the best pure (single-graph) cell of the dataset. Pure
-    cells are those trained like the union/hybrid ones: not a labelled variant (fine-tuned
-    token states, mixed logits) and not the fine-tuned encoder alone."""
-    extra = [r for r in rows if _is_beyond(r["encoder"], r["graph"])]
-    pure = [r for r in rows if not _is_beyond(r["encoder"], r["graph"])
-            and not r["label"] and (r["encoder"], r["graph"]) != TAGGED_REFERENCE]
-    if not extra or not pure or gold is None:
-        return [], []
-    best = best_on_dev(pure)
-    best_runs = cells[(best["encoder"], best["graph"])]
-    outcomes, pvals = [], []
-    for r in extra:
-        paired = _paired(gold, cells[(r["encoder"], r["graph"])], best_runs, metric)
-        if paired is None:
-            continue
-        comparison, seeds = paired
-        outcomes.append({"cell": f"{r['encoder']}-{r['graph']}", "mean": r["mean"], "n": r["n"],
-                         "delta": comparison.delta, "seeds": seeds,
-                         "syntax": "dependency" in r["graph"].split("+")})
-        pvals.append(comparison.p)
-    for outcome, p in zip(outcomes, holm(pvals), strict=True):
-        outcome["p"] = p
-    best_name = f"{best['encoder']}-{best['graph']}"
-    lines = [f"### {dataset}: beyond self-attention vs the best pure cell ({best_name}, "
-             f"{100 * best['mean']:.2f})", "",
-             f"| cell | seeds | {metric} | Δ {metric} vs {best_name} | p (Holm) |",
-             "|---|---:|---:|---:|---:|"]
-    for o in outcomes:
-        p = p_text(o["p"])
-        lines.append(f"| {o['cell']} | {o['seeds']} | {100 * o['mean']:.2f} | "
-                     f"{100 * o['delta']:+.2f} | {p} |")
-    return lines + [""], [o | {"best": best_name} for o in outcomes]
-
-
-def _outcome_word(o: dict) -> str:
-    if o["p"] >= 0.05:
-        return "no significant difference"
-    return "better" if o["delta"] > 0 else "worse"
-
-
-def _syntax_verdict(outcomes: dict[str, list[dict]], title: str = "## Did syntax help?") -> list[str]:
-    """One generated paragraph: did the parse help where it was expected to (CoLA)?"""
-    syntax = {d: [o for o in found if o["syntax"]] for d, found in outcomes.items()}
-    syntax = {d: found for d, found in syntax.items() if found}
-    if not syntax:
-        return []
-
-    def summary(dataset: str) -> str:
-        return "; ".join(f"{o['cell']} {_outcome_word(o)} ({100 * o['delta']:+.2f} points, "
-                         f"p {p_text(o['p'], '= ')})" for o in syntax[dataset])
-
-    def helped(dataset: str) -> bool:
-        return any(o["p"] < 0.05 and o["delta"] > 0 for o in syntax[dataset])
-
-    lines = [title, "",
-             "Cells whose graph includes the dependency parse, each against the best pure cell "
-             "of its dataset (paired bootstrap, Holm within the dataset)."]
-    if "cola" in syntax:
-        lines.append(f"Expected to help on CoLA (acceptability is a syntactic judgement): it "
-                     f"{'did' if helped('cola') else 'did not'}: {summary('cola')}.")
-    others = [d for d in syntax if d != "cola"]
-    if others:
-        lines.append("Where it was not specifically expected: " + "; ".join(
-            f"{d}: {'helped' if helped(d) else 'did not help'} ({summary(d)})" for d in others) + ".")
-    return lines + [""]

@@ -1,5 +1,6 @@
 """The statistics of a study's report: mean and confidence interval over seeds, the paired
-bootstrap over test examples and seeds (accuracy or MCC) with its interval, Holm's
+bootstrap over test examples and seeds (accuracy or MCC) with its interval, the same
+for two cells' runs on the seeds both have, Holm's
 correction, how a p-value prints, and which cell of a table a report calls its best."""
 
 from __future__ import annotations
@@ -70,6 +71,17 @@ def paired_bootstrap(gold: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray,
     diffs = np.take_along_axis(per_seed, seeds, axis=1).mean(1)
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
     return Paired(observed, float(min(1.0, 2 * tail)), diffs)
+
+
+def paired_runs(gold, mine: dict, theirs: dict, metric: str) -> tuple[Paired, int] | None:
+    """Two cells' runs (seed -> record) compared on the seeds both have: the paired
+    bootstrap, and how many seeds; None when they share none."""
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        return None
+    return paired_bootstrap(gold, np.asarray([mine[s]["test_predictions"] for s in seeds]),
+                            np.asarray([theirs[s]["test_predictions"] for s in seeds]),
+                            metric=metric), len(seeds)
 
 
 def score(gold: np.ndarray, preds: np.ndarray, metric: str) -> float:

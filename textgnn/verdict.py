@@ -6,7 +6,7 @@ A regime is a family of comparisons: short texts (the sentence datasets), long d
 resource (each share of the training set) and pretrained (graph encoders on a pretrained
 model's token states against that model fine-tuned alone). In each comparison the best
 GCN-style cell (by mean dev score over seeds) meets the comparison's reference with the
-paired bootstrap and Holm correction of its table (``report._dataset_section``).
+paired bootstrap and Holm correction of its table (``dataset_report.dataset_section``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ LINGUISTIC = ("window", "dependency")
 LONG_DOCUMENTS = ("r8", "20ng", "ohsumed")
 REGIMES = ("short texts", "long documents", "low resource", "pretrained")
 VERDICT_PLOT = "verdict.png"  # beside RESULTS.md
+REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
+# ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
+# where a dataset lacks it, the Transformer on the complete graph on the same features
+TAGGED_REFERENCE = ("finetune", "none")
 # The graph-free control: the GCN block on self-loops alone, no edge between tokens (with
 # nothing to attend over, a GAT reduces to the same per-token model). Against it, what a
 # linguistic graph itself adds to a GCN-style encoder's score.
