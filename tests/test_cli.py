@@ -199,6 +199,26 @@ def test_bad_input_is_one_clean_error(capsys, monkeypatch, args, message):
     assert err.startswith("error: ") and message in err
 
 
+def test_every_command_and_option_says_what_it_does(capsys):
+    """--help is where a user looks first: every command and every option of each has a help
+    line, and the top-level help states the conventions every command keeps."""
+    import argparse
+
+    from textgnn.cli import build_parser
+
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    commands = {c.dest: c.help for c in sub._choices_actions}
+    undocumented = [name for name in sub.choices if not commands.get(name)]
+    undocumented += [f"{name} {a.option_strings or a.dest}" for name, p in sub.choices.items()
+                     for a in p._actions if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert undocumented == []
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "results are JSON on stdout" in out and "exit status 2" in out
+
+
 def test_the_script_exits_with_status_2_and_no_traceback():
     """The same kind of error through a real process, as a user runs train.py."""
     proc = run("train.py", "--config", "configs/base.yaml", "--set", "train.epochs=0", check=False)

@@ -1,9 +1,5 @@
-"""Command line: ``python -m textgnn COMMAND`` (train, evaluate, predict, graph, explain, probe,
-serve, experiment, tune, report).
-
-Progress and logs go to stderr; results are JSON on stdout. A :class:`TextGNNError`
-(bad config, bad data line, unknown name) ends the command with one ``error:`` line and
-exit status 2, never a traceback.
+"""Command line: ``python -m textgnn COMMAND`` (``build_parser`` lists the commands; ``--help``
+shows them, and ``COMMAND --help`` each one's options).
 """
 
 from __future__ import annotations
@@ -272,8 +268,16 @@ def cmd_report(args: argparse.Namespace) -> None:
     print(report(args.study_dir, args.readme))
 
 
+DESCRIPTION = "Text classification with graph neural networks on token graphs."
+# how every command behaves, shown under --help
+CONVENTIONS = ("Progress and logs go to stderr; results are JSON on stdout. An error in the "
+               "input (a bad config key, data line or name) ends the command with one "
+               "'error:' line and exit status 2, never a traceback. 'python -m textgnn "
+               "COMMAND --help' gives a command's options; README.md, its examples.")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textgnn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="textgnn", description=DESCRIPTION, epilog=CONVENTIONS)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model; prints a JSON summary as the last line")
@@ -287,29 +291,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics of a saved model on a dataset split (JSON)")
     p.add_argument("--model", required=True, help="model directory (or hub repo id)")
     p.add_argument("--data", required=True, help="dataset name or directory")
-    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"],
+                   help="which split of the dataset to score (default: test)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device to run the model on, e.g. cuda or cuda:1 (default: cpu)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify texts; one JSON line per text")
     p.add_argument("--model", required=True, help="model directory (or hub repo id)")
     p.add_argument("--input", help="file with one text per line, or .jsonl with a text field; - = stdin")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="texts per model call (default: the model's train.eval_batch_size)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device to run the model on, e.g. cuda or cuda:1 (default: cpu)")
+    p.add_argument("texts", nargs="*", metavar="TEXT",
+                   help="texts to classify, one argument each (quote them); these come before --input's")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("graph", help="show the token graph a model would see (JSON)")
     p.add_argument("--kind", required=True, help="dependency | window | complete | none")
     _add_config_args(p, config_required=False)
-    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="the text (its words may be separate arguments)")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser("explain", help="draw a text's graph weighted by the model's attention (PNG)")
     p.add_argument("--model", required=True, help="model directory (or hub repo id)")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     p.add_argument("--layer", type=int, default=-1, help="which block (default: the last)")
-    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="the text (its words may be separate arguments)")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("experiment", help="run a grid study (resumable); appends to runs.jsonl")
@@ -399,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "/health, and a page at /)")
     p.add_argument("--model", required=True, help="model directory (or hub repo id)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--max-batch", type=int, default=256,
                    help="most texts of concurrent requests gathered into one model call")
     p.add_argument("--max-wait-ms", type=float, default=1.0,
