@@ -293,7 +293,27 @@ def test_report_tables_verdicts_plots_and_readme(tmp_path):
     report(study_dir, readme)
     filled = readme.read_text()
     assert "old" not in filled and filled.startswith("intro\n") and filled.endswith("rest\n")
-    assert "| toy | accuracy | " in filled and "| TF-IDF + LR | WideMLP | seeds |" in filled
+    assert "| toy | accuracy | " in filled and "| TF-IDF + LR | WideMLP | WideMLP (tuned) | seeds |" in filled
+
+
+def test_headline_shows_each_baseline_variant_a_dataset_ran(tmp_path):
+    """The README headline has a column for every baseline and for each variant some dataset
+    ran (the tuned WideMLP), so the strongest bag of words of each row is in view; "-" where a
+    dataset did not run it."""
+    from textgnn.report import _write_headline
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- s-table:start -->\n<!-- s-table:end -->\n")
+    row = {"metric": "accuracy", "cell": "gcn-window", "mean": 0.75, "reference": "74.00",
+           "seeds": 5}
+    rows = [row | {"dataset": "mr", "baselines": {"TF-IDF + LR": "76.62", "WideMLP": "76.09",
+                                                  "WideMLP (tuned)": "76.38"}},
+            row | {"dataset": "r8", "baselines": {"TF-IDF + LR": "97.30"}}]
+    _write_headline(readme, tmp_path / "s", rows, [], [])
+    text = readme.read_text()
+    assert "| transformer-complete | TF-IDF + LR | WideMLP | WideMLP (tuned) | seeds |" in text
+    assert "| mr | accuracy | gcn-window 75.00 | 74.00 | 76.62 | 76.09 | 76.38 | 5 |" in text
+    assert "| r8 | accuracy | gcn-window 75.00 | 74.00 | 97.30 | - | - | 5 |" in text
 
 
 def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):

@@ -190,9 +190,8 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
                            "cell": f"{best['encoder']}-{best['graph']}", "mean": best["mean"],
                            "tfidf": baselines.get("tfidf-lr", {}).get("mean"),
                            "reference": fmt(ref),
-                           # the headline's columns: the baselines as they come (not tuned)
-                           "baselines": {name: fmt(r) for name, r in baselines.items()
-                                         if name in BASELINES}}
+                           # the headline's columns, by label: "WideMLP", "WideMLP (tuned)"
+                           "baselines": {baseline_label(r): fmt(r) for r in baselines.values()}}
     return [line + ".", ""]
 
 
