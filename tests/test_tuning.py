@@ -319,7 +319,33 @@ def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(TextGNNError, match="model.encoder must be one of"):
         Search.load(tmp_path / "bad.yaml")
+    raw["cells"].pop()
+    raw["pruner"]["warmup_epoch"] = 1  # a typo must not fall back to the default silently
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match=r"unknown pruner key\(s\) \['warmup_epoch'\]"):
+        Search.load(tmp_path / "bad.yaml")
     assert search.trials == TRIALS
+
+
+def test_a_raised_budget_with_its_startup_stated_keeps_the_recorded_trials(searched, toy_data,
+                                                                          tmp_path):
+    """Raising ``trials`` moves TPE's default startup count (half the budget); with
+    ``sampler.startup_trials`` stated as the smaller search had it, a search of the larger
+    budget run from scratch proposes the smaller one's trials first, so a budget raised midway
+    stays reproducible."""
+    search, root, first, _ = searched
+    assert search.tpe_startup() == TRIALS // 2
+    write_search(tmp_path, toy_data)  # the same base config beside it
+    raw = yaml.safe_load((root / "search.yaml").read_text())
+    raw |= {"trials": TRIALS + 2, "sampler": {"startup_trials": TRIALS // 2}}
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump(raw))
+    more = Search.load(tmp_path / "more.yaml")
+    run_tune(more, tmp_path)
+    larger = finished(trials_table(more, storage_url(more, tmp_path / "results")))
+    for cell in {row[0] for row in finished(first)}:
+        mine = [row for row in larger if row[0] == cell]
+        assert len(mine) == TRIALS + 2
+        assert mine[:TRIALS] == [row for row in finished(first) if row[0] == cell]
 
 
 def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path, toy_data):
