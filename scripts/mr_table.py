@@ -85,9 +85,9 @@ def render(rows: dict[str, dict], command: str, jobs: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--jobs", type=int, default=1, help="configs trained at once")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the seed of every config (default: 0)")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "mr-core",
                         help="where run directories go")
     parser.add_argument("--set", dest="overrides", action="append", default=[],

@@ -30,12 +30,14 @@ DATA = ("mr", "cola")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "results/probe")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--out", type=Path, default=REPO / "results/probe",
+                        help="where the results and RESULTS.md go (default: results/probe)")
     parser.add_argument("--study", type=Path, default=REPO / "results/claim",
                         help="the study whose recorded configs are retrained and whose "
                              "dependency-graph gains the report relates to the probe")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs/probe")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs/probe",
+                        help="where the retrained models' run directories go (default: runs/probe)")
     parser.add_argument("--limit", type=int, help="only the first N texts of each test set")
     args = parser.parse_args()
     records = {}

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("study", type=Path, help="a study's results directory (holds runs.jsonl)")
     parser.add_argument("keys", nargs="+", help="run keys, e.g. mr/gcn-window/seed0")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
