@@ -684,6 +684,23 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
                      r"better on mr · 10% \([+-]\d\.\d\d, p = [\d.]+\)\.$", low)
 
 
+def test_a_control_on_the_other_side_of_the_reference_is_said_to_be_there():
+    """Where the best cell beats the reference, a control that is significantly worse than it
+    is called worse, not merely "not significantly better"."""
+    from textgnn.verdict import Outcome, _shared_with_control
+
+    def outcome(where, control):
+        return Outcome("long documents", where, "gcn-window", "transformer-complete", 0.62,
+                       0.55, 0.08, 0.001, 0.1, control_vs_reference=control)
+
+    text = _shared_with_control([outcome("ohsumed", (-0.0349, 0.002)),
+                                 outcome("r8", (0.001, 0.9)), outcome("20ng", (0.05, 0.01))])
+    assert text == (" Where it is significantly better, so is the graph-free control on 20ng "
+                    "(+5.00, p = 0.01): that gain needs no graph; the control is not "
+                    "significantly better on r8 (+0.10, p = 0.9); the control is significantly "
+                    "worse on ohsumed (-3.49, p = 0.002).")
+
+
 def test_verdict_meets_the_strongest_bag_of_words_of_each_table_picked_on_dev(tmp_path):
     """On mr WideMLP has the best dev score but scores like gcn-window on test, TF-IDF + LR the
     other way round: the verdict meets WideMLP (picked on dev) and finds them equal. On sst2

@@ -291,19 +291,22 @@ def _shared_with_control(outcomes: list[Outcome]) -> str:
     block's, or the reference's weakness); if not, the control does not account for it
     (whether the graph adds significantly is the sentence before). E.g. " Where it is
     significantly better, so is the graph-free control on mr · 10% (+3.19, p < 0.001): that
-    gain needs no graph; the control is not significantly better on mr · 1% (-0.50, p = 1)." """
+    gain needs no graph; the control is not significantly better on mr · 1% (-0.50, p = 1)."
+    A control significantly on the other side of the reference is said so ("the control is
+    significantly worse on ohsumed (-3.49, p = 0.002)")."""
     def where(o: Outcome) -> str:
         delta, p = o.control_vs_reference
         return _with(o.where, f"{100 * delta:+.2f}, p {p_text(p, '= ')}")
 
     text = ""
-    for word, change in (("better", "gain"), ("worse", "loss")):
+    for word, other, change in (("better", "worse", "gain"), ("worse", "better", "loss")):
         mine = [o for o in outcomes if o.word == word and o.control_vs_reference is not None]
-        shared = [where(o) for o in mine if outcome_word(*o.control_vs_reference) == word]
-        alone = [where(o) for o in mine if outcome_word(*o.control_vs_reference) != word]
-        parts = ([f"so is the graph-free control on {_join(shared)}: that {change} needs no graph"]
-                 if shared else []) + (
-            [f"the control is not significantly {word} on {_join(alone)}"] if alone else [])
+        control = {w: [where(o) for o in mine if outcome_word(*o.control_vs_reference) == w]
+                   for w in (word, "equal", other)}
+        phrases = {word: f"so is the graph-free control on {{}}: that {change} needs no graph",
+                   "equal": f"the control is not significantly {word} on {{}}",
+                   other: f"the control is significantly {other} on {{}}"}
+        parts = [phrases[w].format(_join(found)) for w, found in control.items() if found]
         if parts:
             text += f" Where it is significantly {word}, " + "; ".join(parts) + "."
     return text
