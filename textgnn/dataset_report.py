@@ -50,7 +50,7 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
     for r in runs:  # a labelled cell shows as "encoder (label)"
         encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
         cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
-    gold_path = gold_and_lengths(study_dir, dataset)[0]
+    gold_path, lengths_path = gold_and_lengths(study_dir, dataset)
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
     ref = cells.get(reference, {})
     rows, pvals = [], []
@@ -120,7 +120,6 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
     lines += selection_lines(dataset, metric, rows, cells, searched, reference)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
-    lengths_path = gold_and_lengths(study_dir, dataset)[1]
     lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
     length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
                                                  reference, study_dir / f"{dataset}-length.png")

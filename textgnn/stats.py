@@ -1,7 +1,7 @@
 """The statistics of a study's report: mean and confidence interval over seeds, the paired
-bootstrap over test examples and seeds (accuracy or MCC) with its interval, the same
-for two cells' runs on the seeds both have, Holm's
-correction, how a p-value prints, and which cell of a table a report calls its best."""
+bootstrap over test examples and seeds (accuracy or MCC) with its interval, the same for two
+cells' runs on the seeds both have, Holm's correction, how a p-value prints, and which cell
+of a table a report calls its best."""
 
 from __future__ import annotations
 

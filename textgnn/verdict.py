@@ -301,12 +301,13 @@ def _shared_with_control(outcomes: list[Outcome]) -> str:
     text = ""
     for word, other, change in (("better", "worse", "gain"), ("worse", "better", "loss")):
         mine = [o for o in outcomes if o.word == word and o.control_vs_reference is not None]
-        control = {w: [where(o) for o in mine if outcome_word(*o.control_vs_reference) == w]
-                   for w in (word, "equal", other)}
-        phrases = {word: f"so is the graph-free control on {{}}: that {change} needs no graph",
-                   "equal": f"the control is not significantly {word} on {{}}",
-                   other: f"the control is significantly {other} on {{}}"}
-        parts = [phrases[w].format(_join(found)) for w, found in control.items() if found]
+        phrases = ((word, f"so is the graph-free control on {{}}: that {change} needs no graph"),
+                   ("equal", f"the control is not significantly {word} on {{}}"),
+                   (other, f"the control is significantly {other} on {{}}"))
+        parts = []
+        for w, phrase in phrases:
+            if found := [where(o) for o in mine if outcome_word(*o.control_vs_reference) == w]:
+                parts.append(phrase.format(_join(found)))
         if parts:
             text += f" Where it is significantly {word}, " + "; ".join(parts) + "."
     return text
