@@ -82,6 +82,7 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
             row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
     _against_control(rows, cells, gold, metric)
     _against_baseline(rows, cells, gold, metric)
+    _against_attention(rows, cells, gold, metric)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
@@ -166,6 +167,27 @@ def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
     if paired := paired_runs(gold, ours, theirs, metric):
         best["against_baseline"] = (baseline_label(bag), paired[0].delta, paired[0].p)
         best["baseline_interval"] = paired[0].interval()
+
+
+def _against_attention(rows: list[dict], cells: dict, gold, metric: str) -> None:
+    """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
+    self-attention on the same graph, the Transformer reading the same edges: ``row[
+    "against_attention"]`` = (that cell's name, Δ, p), seeds paired, one test per table, and
+    ``row["attention_interval"]``. Self-attention is message passing on the complete graph;
+    on one graph the two blocks differ only in how a token weighs its neighbours (fixed by
+    degree, or by attention). A cell that beats the Transformer on the complete graph but not
+    attention on its own graph owes that gain to the edges it reads, not to its aggregation."""
+    mine = linguistic_cells(rows)
+    if gold is None or not mine:
+        return
+    best = best_on_dev(mine)
+    attention = (REFERENCE[0], best["graph"])  # the reference's encoder on the cell's graph
+    if attention not in cells:
+        return
+    if paired := paired_runs(gold, cells[(best["encoder"], best["graph"])], cells[attention],
+                             metric):
+        best["against_attention"] = ("-".join(attention), paired[0].delta, paired[0].p)
+        best["attention_interval"] = paired[0].interval()
 
 
 def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -> list[str]:
