@@ -27,6 +27,7 @@ LINGUISTIC = ("window", "dependency")
 # ~11,800) and Ohsumed (mean 136)
 LONG_DOCUMENTS = ("r8", "20ng", "ohsumed")
 REGIMES = ("short texts", "long documents", "low resource", "pretrained")
+WORDS = ("better", "equal", "worse")  # a comparison's outcome (stats.outcome_word), in this order
 VERDICT_PLOT = "verdict.png"  # beside RESULTS.md
 REFERENCE = ("transformer", "complete")  # the cell every other cell is compared with
 # ... and within a tagged group of cells (pretrained features), the fine-tuned encoder, or
@@ -267,20 +268,17 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
             return o.where
         return _with(o.where, f"Δ between {100 * o.interval[0]:+.2f} and {100 * o.interval[1]:+.2f}")
 
-    groups = {word: [where(o) for o in mine if o.word == word] for word in ("better", "equal", "worse")}
-    parts = [f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
-             for word, found in groups.items() if found]
+    groups = {word: [where(o) for o in mine if o.word == word] for word in WORDS}
     ratios = [o.cost_ratio for o in mine if o.cost_ratio is not None]
     cost = "" if not ratios else (f" (its training cost {min(ratios):.2f}" + (
         f"-{max(ratios):.2f}" if len(ratios) > 1 else "") + "× the reference's per epoch)")
     names = {"transformer-complete": "the Transformer", "finetune-none": "the fine-tuned encoder alone"}
     references = sorted({o.reference for o in mine})
     against = " or ".join(names.get(r, r) for r in references)
-    tally = ", ".join(f"{sum(o.word == word for o in mine)} {word}"
-                      for word in ("better", "equal", "worse"))
+    tally = ", ".join(f"{sum(o.word == word for o in mine)} {word}" for word in WORDS)
     sentence = (f"**{regime.capitalize()}** ({len(mine)} comparison{'s' if len(mine) > 1 else ''}: "
                 f"{tally}): the best GCN-style encoder on a linguistic graph "
-                f"is {_join(parts)} compared with {against}{cost}.")
+                f"is {_words_on(groups)} compared with {against}{cost}.")
     controlled = [o for o in mine if o.graph_word is not None]
     if controlled:
         says = {"better": "adds significantly", "equal": "adds nothing significant",
@@ -341,20 +339,9 @@ def _against_attention(outcomes: list[Outcome]) -> str:
     differs), it is significantly worse on ohsumed (transformer-window, -3.10, p = 0.004).
     Where it beats the Transformer on the complete graph but not attention on its own graph
     (ohsumed), that gain is the graph's edges, not the GCN-style aggregation." """
-    mine = [o for o in outcomes if o.against_attention is not None]
-    if not mine:
-        return ""
-
-    def where(o: Outcome) -> str:
-        name, delta, p = o.against_attention
-        return _with(o.where, f"{name}, {100 * delta:+.2f}, p {p_text(p, '= ')}")
-
-    groups = {word: [where(o) for o in mine if outcome_word(*o.against_attention[1:]) == word]
-              for word in ("better", "equal", "worse")}
-    text = (" Against self-attention on its own graph (the Transformer on the same edges: only "
-            "how a token weighs its neighbours differs), it is " + _join([
-                f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
-                for word, found in groups.items() if found]) + ".")
+    mine, text = _against_named(outcomes, lambda o: o.against_attention,
+                                "Against self-attention on its own graph (the Transformer on the "
+                                "same edges: only how a token weighs its neighbours differs)")
     edges = [o.where for o in mine
              if o.word == "better" and outcome_word(*o.against_attention[1:]) != "better"]
     if edges:
@@ -369,20 +356,9 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
     " Against the strongest baseline of its table (TF-IDF + LR or WideMLP, whichever is best
     on dev: bags of n-grams, no graph), it is significantly worse on mr (TF-IDF + LR, -2.23,
     p < 0.001)." """
-    mine = [o for o in outcomes if o.against_baseline is not None]
-    if not mine:
-        return ""
-
-    def where(o: Outcome) -> str:
-        label, delta, p = o.against_baseline
-        return _with(o.where, f"{label}, {100 * delta:+.2f}, p {p_text(p, '= ')}")
-
-    groups = {word: [where(o) for o in mine if outcome_word(*o.against_baseline[1:]) == word]
-              for word in ("better", "equal", "worse")}
-    text = (" Against the strongest baseline of its table (TF-IDF + LR or WideMLP, whichever "
-            "is best on dev: bags of n-grams, no graph), it is " + _join([
-                f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
-                for word, found in groups.items() if found]) + ".")
+    mine, text = _against_named(outcomes, lambda o: o.against_baseline,
+                                "Against the strongest baseline of its table (TF-IDF + LR or "
+                                "WideMLP, whichever is best on dev: bags of n-grams, no graph)")
     short = [o for o in mine if o.vote_vs_baseline is not None
              and outcome_word(*o.against_baseline[1:]) == "worse"]
     if not short:
@@ -390,13 +366,33 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
     votes = {word: [_with(o.where, f"{100 * o.vote_vs_baseline[0]:+.2f}, p "
                                    f"{p_text(o.vote_vs_baseline[1], '= ')}")
                     for o in short if outcome_word(*o.vote_vs_baseline) == word]
-             for word in ("better", "equal", "worse")}
-    text += (" Where it is significantly worse, the majority vote of its seeds is " + _join([
-        f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
-        for word, found in votes.items() if found]))
+             for word in WORDS}
+    text += " Where it is significantly worse, the majority vote of its seeds is " + _words_on(votes)
     if votes["better"] or votes["equal"]:
         text += ": a shortfall the vote does not show is the seeds' variance, not the model's bias"
     return text + "."
+
+
+def _against_named(outcomes: list[Outcome], of, lead: str) -> tuple[list[Outcome], str]:
+    """The outcomes that have a comparison ``of(o)`` = (the other cell's name, Δ, p), and the
+    sentence on them: " {lead}, it is significantly worse on mr (TF-IDF + LR, -2.23, p <
+    0.001)." ("" where none has one)."""
+    mine = [o for o in outcomes if of(o) is not None]
+    if not mine:
+        return mine, ""
+    groups: dict[str, list[str]] = {word: [] for word in WORDS}
+    for o in mine:
+        name, delta, p = of(o)
+        groups[outcome_word(delta, p)].append(
+            _with(o.where, f"{name}, {100 * delta:+.2f}, p {p_text(p, '= ')}"))
+    return mine, f" {lead}, it is {_words_on(groups)}."
+
+
+def _words_on(groups: dict[str, list[str]]) -> str:
+    """Each outcome word with its places, e.g. "significantly better on trec and equal on mr
+    and sst2"; a word with none is left out."""
+    return _join([f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
+                  for word, found in groups.items() if found])
 
 
 def _with(where: str, detail: str) -> str:
