@@ -731,12 +731,12 @@ def test_verdict_meets_self_attention_on_the_best_cells_own_graph(tmp_path):
     assert rows["trec"][10:12] == ["-", "-"]
     long = next(line for line in verdict.splitlines() if line.startswith("**Long documents**"))
     assert re.search(r" Against self-attention on its own graph \(the Transformer on the same "
-                     r"edges: only how a token weighs its neighbours differs\), it is "
+                     r"edges: only the message function differs\), it is "
                      r"significantly better on 20ng \(transformer-window, \+\d+\.\d\d, "
                      r"p < 0\.001\) and equal on ohsumed \(transformer-window, \+0\.00, p = 1\)\. "
                      r"Where it beats the Transformer on the complete graph but not attention on "
                      r"its own graph \(ohsumed\), that gain is the graph's edges, not the "
-                     r"GCN-style aggregation\.", long), long
+                     r"GCN-style message function\.", long), long
     short = next(line for line in verdict.splitlines() if line.startswith("**Short texts**"))
     assert "self-attention on its own graph" not in short
 

@@ -174,9 +174,10 @@ def _against_attention(rows: list[dict], cells: dict, gold, metric: str) -> None
     self-attention on the same graph, the Transformer reading the same edges: ``row[
     "against_attention"]`` = (that cell's name, Δ, p), seeds paired, one test per table, and
     ``row["attention_interval"]``. Self-attention is message passing on the complete graph;
-    on one graph the two blocks differ only in how a token weighs its neighbours (fixed by
-    degree, or by attention). A cell that beats the Transformer on the complete graph but not
-    attention on its own graph owes that gain to the edges it reads, not to its aggregation."""
+    on one graph, in the shared backbone, the two differ only in the conv, the message
+    function (each on its own tuned hyperparameters). A cell that beats the Transformer on the
+    complete graph but not attention on its own graph owes that gain to the edges it reads,
+    not to its message function."""
     mine = linguistic_cells(rows)
     if gold is None or not mine:
         return

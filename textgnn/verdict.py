@@ -83,7 +83,7 @@ class Outcome:
     # the same cell against self-attention on its own graph, the Transformer on the same edges
     # (its name, Δ, p; one test per table), and Δ's 95 % interval; None where the table has no
     # such cell. Beating the Transformer on the complete graph but not this one: the gain is
-    # the graph's edges, not the GCN-style aggregation
+    # the graph's edges, not the GCN-style message function
     against_attention: tuple[str, float, float] | None = None
     attention_interval: tuple[float, float] | None = None
 
@@ -178,8 +178,9 @@ def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]
              "over the table's GCN-style cells: whether the linguistic graph itself adds to the "
              "score (\"-\" where the table has no control). Attention: the same cell against "
              "self-attention on its own graph (the Transformer on the same edges, where the "
-             "table has it; one paired test per table): on one graph the two differ only in how "
-             "a token weighs its neighbours, so this separates the encoder from the graph. "
+             "table has it; one paired test per table): on one graph, in the shared backbone, the two "
+             "differ only in the message function, so this separates the encoder from the "
+             "graph. "
              "The sentences also meet the same "
              "cell with its table's strongest baseline (TF-IDF + LR or WideMLP, whichever is best "
              "on dev; one paired test per table).", "",
@@ -335,19 +336,19 @@ def _shared_with_control(outcomes: list[Outcome]) -> str:
 def _against_attention(outcomes: list[Outcome]) -> str:
     """The best cell against self-attention on its own graph, and where it beats the
     Transformer on the complete graph, whose gain that is, e.g. " Against self-attention on
-    its own graph (the Transformer on the same edges: only how a token weighs its neighbours
-    differs), it is significantly worse on ohsumed (transformer-window, -3.10, p = 0.004).
+    its own graph (the Transformer on the same edges: only the message function differs), it
+    is significantly worse on ohsumed (transformer-window, -3.10, p = 0.004).
     Where it beats the Transformer on the complete graph but not attention on its own graph
-    (ohsumed), that gain is the graph's edges, not the GCN-style aggregation." """
+    (ohsumed), that gain is the graph's edges, not the GCN-style message function." """
     mine, text = _against_named(outcomes, lambda o: o.against_attention,
                                 "Against self-attention on its own graph (the Transformer on the "
-                                "same edges: only how a token weighs its neighbours differs)")
+                                "same edges: only the message function differs)")
     edges = [o.where for o in mine
              if o.word == "better" and outcome_word(*o.against_attention[1:]) != "better"]
     if edges:
         text += (" Where it beats the Transformer on the complete graph but not attention on its "
                  f"own graph ({_join(edges)}), that gain is the graph's edges, not the GCN-style "
-                 "aggregation.")
+                 "message function.")
     return text
 
 
