@@ -81,8 +81,10 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
         if "p_index" in row:
             row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
     _against_control(rows, cells, gold, metric)
-    _against_baseline(rows, cells, gold, metric)
-    _against_attention(rows, cells, gold, metric)
+    if gold is not None and (mine := linguistic_cells(rows)):
+        best = best_on_dev(mine)  # the table's best GCN-style cell, as the verdict picks it
+        _against_baseline(best, rows, cells, gold, metric)
+        _against_attention(best, cells, gold, metric)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
@@ -151,16 +153,14 @@ def _against_control(rows: list[dict], cells: dict, gold, metric: str) -> None:
         row["control_interval"] = paired.interval(len(tested))
 
 
-def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
-    """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
+def _against_baseline(best: dict, rows: list[dict], cells: dict, gold, metric: str) -> None:
+    """The table's best GCN-style cell on a linguistic graph, ``best``, against
     its strongest baseline, the one best on dev: ``row["against_baseline"]`` =
     (baseline's label, Δ, p), seeds paired (a deterministic baseline's one run with every
     seed). Whether the graph model is competitive with a bag of n-grams (TF-IDF + LR reads
     word bigrams, WideMLP single words)."""
-    mine, bag = linguistic_cells(rows), strongest_baseline(rows, BASELINES)
-    if gold is None or not mine or bag is None:
+    if (bag := strongest_baseline(rows, BASELINES)) is None:
         return
-    best = best_on_dev(mine)
     ours, theirs = cells[(best["encoder"], best["graph"])], cells[(bag["encoder"], bag["graph"])]
     if not BASELINES[bag["model"]].seeded:
         theirs = dict.fromkeys(ours, next(iter(theirs.values())))
@@ -169,8 +169,8 @@ def _against_baseline(rows: list[dict], cells: dict, gold, metric: str) -> None:
         best["baseline_interval"] = paired[0].interval()
 
 
-def _against_attention(rows: list[dict], cells: dict, gold, metric: str) -> None:
-    """The table's best GCN-style cell on a linguistic graph (as the verdict picks it) against
+def _against_attention(best: dict, cells: dict, gold, metric: str) -> None:
+    """The table's best GCN-style cell on a linguistic graph, ``best``, against
     self-attention on the same graph, the Transformer reading the same edges: ``row[
     "against_attention"]`` = (that cell's name, Δ, p), seeds paired, one test per table, and
     ``row["attention_interval"]``. Self-attention is message passing on the complete graph;
@@ -178,10 +178,6 @@ def _against_attention(rows: list[dict], cells: dict, gold, metric: str) -> None
     function (each on its own tuned hyperparameters). A cell that beats the Transformer on the
     complete graph but not attention on its own graph owes that gain to the edges it reads,
     not to its message function."""
-    mine = linguistic_cells(rows)
-    if gold is None or not mine:
-        return
-    best = best_on_dev(mine)
     attention = (REFERENCE[0], best["graph"])  # the reference's encoder on the cell's graph
     if attention not in cells:
         return
