@@ -162,6 +162,7 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert cost["seconds_per_epoch"] > 0 and 0.1 < cost["peak_rss_gb"] < 16
     assert 0 < cost["cpu_seconds_per_epoch"] < cost["cpu_seconds"]
     assert 6 < cost["tokens_per_document"] < 15  # the toy sentences: 8 to 11 tokens
+    assert cost["device"] == "cpu"  # what trained it: CPU seconds miss an accelerator's work
     assert record["config"]["model"]["encoder"] == "gcn"
     baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
     assert baseline["search"]["chosen_C"] in baseline["search"]["C"]

@@ -43,6 +43,14 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
+def device_name(device: torch.device) -> str:
+    """What trained a run, for its cost record: ``cpu``, or the accelerator's model name
+    (``cuda: NVIDIA H200``), since CPU seconds miss an accelerator's work."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return device.type
+
+
 @contextlib.contextmanager
 def exclusive(path: Path):
     """Hold an exclusive lock on ``path`` for the with-block, or hold nothing: yields

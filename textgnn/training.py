@@ -39,6 +39,7 @@ from .metrics import SELECT, summarize
 from .pipeline import Pipeline, resolve_device
 from .runtime import (
     destroy_distributed,
+    device_name,
     init_distributed,
     log,
     peak_rss_gb,
@@ -355,7 +356,8 @@ def finish(run: Run, test: bool = True) -> dict | None:
                          "cpu_seconds": cpu_seconds,
                          "cpu_seconds_per_epoch": None if cpu_seconds is None else cpu_seconds / epochs,
                          "peak_rss_gb": peak_rss_gb(),
-                         "tokens_per_document": run.tokens_per_document}}
+                         "tokens_per_document": run.tokens_per_document,
+                         "device": device_name(run.device)}}
     (run.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_history(state["history"], run.out_dir / "curve.png")
     return {
