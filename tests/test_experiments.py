@@ -369,14 +369,37 @@ def test_run_processes_started_from_several_threads_report_their_exit_codes():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from textgnn.experiments import _RUNS, run_to_end
+    from textgnn.experiments import run_context, run_to_end
 
     def one(i: int) -> int:
-        return run_to_end(_RUNS.Process(target=time.sleep, args=(0.001 * (i % 5),)))
+        return run_to_end(run_context().Process(target=time.sleep, args=(0.001 * (i % 5),)))
 
     with ThreadPoolExecutor(4) as pool:
         codes = list(pool.map(one, range(200)))
     assert codes == [0] * 200
+
+
+def test_a_spawned_run_is_the_forkserver_run(toy_data, tmp_path, monkeypatch):
+    """Where CUDA is present a run's process is spawned, not forked from the forkserver
+    (forked ones failed their first CUDA call): the same run either way, to the metric."""
+    import multiprocessing
+
+    import torch
+
+    from textgnn import experiments
+    from textgnn.config import load_config
+
+    method = experiments.run_context().get_start_method()
+    assert method == ("spawn" if torch.cuda.is_available() else "forkserver")
+    config = load_config(REPO / "configs" / "base.yaml",
+                         [f"data.name={toy_data}", "model.hidden=16", "model.heads=2",
+                          "model.ffn=32", "model.layers=1", "train.epochs=2",
+                          "train.batch_size=16", "data.min_freq=1", "train.device=cpu"]).to_dict()
+    forked = experiments._train_cell(config, tmp_path / "forked", 1)
+    monkeypatch.setattr(experiments, "run_context", lambda: multiprocessing.get_context("spawn"))
+    spawned = experiments._train_cell(config, tmp_path / "spawned", 1)
+    assert forked["test"]["accuracy"] > 0 and forked["epochs_run"] == 2
+    assert (spawned["dev"], spawned["test"]) == (forked["dev"], forked["test"])
 
 
 def test_syntax_verdict_sentences():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -232,7 +233,7 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     if not resume:
         log.write_text("")
     try:
-        child = _RUNS.Process(target=_train_command, args=(["train", *args, "--quiet"], str(log),
+        child = run_context().Process(target=_train_command, args=(["train", *args, "--quiet"], str(log),
                                                            dict(os.environ), os.getcwd(),
                                                            os.getpid()))
         code = run_to_end(child)
@@ -245,13 +246,25 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-# Every run is a process of its own, so runs cannot leak state into each other (threads,
-# random states, heap), started as a fork of one server process that imported the training
-# code once (multiprocessing's forkserver): a new interpreter would spend ~5 s importing
-# torch, PyG and scikit-learn before each run, most of a short run's time.
-_RUNS = multiprocessing.get_context("forkserver")
 _REAPING = threading.Lock()
-_RUNS.set_forkserver_preload(["textgnn.cli", "textgnn.training"])
+
+
+@functools.cache
+def run_context() -> multiprocessing.context.BaseContext:
+    """How a run's process starts. Every run is a process of its own, so runs cannot leak
+    state into each other (threads, random states, heap). On the CPU it is forked from one
+    server process that imported the training code once (multiprocessing's forkserver): a
+    new interpreter would spend ~5 s importing torch, PyG and scikit-learn before each run,
+    most of a short run's time. Where a CUDA device is present it is spawned: every run
+    forked from that server failed its first CUDA call ("CUDA error: initialization error";
+    H200, torch 2.11, 2026-12-04), spawned ones trained, and a GPU run outlasts the imports."""
+    import torch
+
+    if torch.cuda.is_available():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["textgnn.cli", "textgnn.training"])
+    return context
 
 
 def run_to_end(child: multiprocessing.Process) -> int:
@@ -386,13 +399,15 @@ def shown_path(path: Path) -> str:
 
 def _warm_worker() -> None:
     """Start this worker's forkserver (it imports the training code, ~5 s) before its first
-    run asks for it, in parallel with the other workers'."""
+    run asks for it, in parallel with the other workers' (nothing to start where runs are
+    spawned)."""
     import multiprocessing.forkserver
 
     # a `dask worker` started by hand has the nanny's MALLOC_TRIM_THRESHOLD_ (LocalCluster's
-    # do not: cluster.dask_client); every run forked from here would inherit it
+    # do not: cluster.dask_client); every run started from here would inherit it
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    multiprocessing.forkserver.ensure_running()
+    if run_context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
 
 
 def selected(key: str, match: str | None, exclude: str | None) -> bool:
