@@ -503,6 +503,29 @@ def test_long_document_sentence_separates_reading_everything_from_the_graph():
                                                   ("transformer", "complete"))
 
 
+def test_runs_trained_on_a_gpu_are_costed_by_wall_time_and_named(tmp_path):
+    """Pretrained cells trained on a GPU: their CPU seconds (the host's part) miss the GPU's
+    work, so the report counts no CPU hours for them, names the device, and compares their
+    cost per epoch in wall seconds."""
+    rng = np.random.default_rng(2)
+    golds = {"mr": rng.integers(0, 2, 1000)}
+    runs = [fake_run("mr", "gcn", "window", s, golds["mr"], 0.7, rng, cost=(5.0, 1.0, 20))
+            for s in range(2)]
+    # the graph cell spends 4x the reference's host CPU seconds but only 1.5x its wall time
+    for encoder, graph, cpu, wall in [("finetune", "none", 1.0, 2.0), ("gcn", "dependency", 4.0, 3.0)]:
+        for s in range(2):
+            run = fake_run("mr", encoder, graph, s, golds["mr"], 0.85, rng, tag="mpnet", cost=(cpu, 1.0, 20))
+            run["train_seconds"] = 10 * wall
+            run["cost"] |= {"seconds_per_epoch": wall, "device": "cuda: NVIDIA H200"}
+            runs.append(run)
+    text = report(write_runs(tmp_path / "gpu", runs, golds))
+    assert "| pretrained | 4 | - | 0.0 |" in text and "| short texts | 2 | 0.0 | 0.0 |" in text
+    assert "Trained on a GPU (pretrained: 4 runs on cuda: NVIDIA H200)" in text
+    assert "; 4 runs on cuda: NVIDIA H200, whose CPU hours are not counted" in text
+    verdict = text[text.index("# Verdict per regime"):]
+    assert "| pretrained | mr · mpnet | gcn-dependency |" in verdict and "| 1.50 |" in verdict
+
+
 def test_long_documents_cost_table_pareto_plot_and_verdict_per_regime(tmp_path):
     """A long-document dataset whose sparse graph wins at lower cost, a sentence dataset where
     the GCN-style cell is clearly worse, and a low-resource share where they tie: the cost

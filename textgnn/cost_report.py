@@ -21,15 +21,28 @@ from .stats import best_on_dev, outcome_word, p_text
 SPARSE = ("window", "dependency")  # graphs with O(n) edges: they read the whole document
 
 
+def trained_on(run: dict) -> str:
+    """What trained a run: ``cpu``, or its accelerator (``cuda: NVIDIA H200``); a record from
+    before the device was kept trained on the CPU (no study had used a GPU then)."""
+    return (run.get("cost") or {}).get("device", "cpu")
+
+
+def cpu_seconds(run: dict) -> float | None:
+    """A run's CPU seconds as its cost: None where it did not count them, or trained on an
+    accelerator (its CPU seconds miss the accelerator's work)."""
+    return (run.get("cost") or {}).get("cpu_seconds") if trained_on(run) == "cpu" else None
+
+
 def mean_cost(runs: list[dict]) -> dict:
     """The mean cost of a cell's runs (``cost`` of each record: CPU seconds in all and per
     epoch, wall seconds per epoch, peak RSS, mean tokens of a training document after any
     cut); the wall training seconds of every run. CPU seconds only where every run counted
-    them (records from before they were kept have none)."""
+    them on the CPU (records from before they were kept have none; a GPU run's miss its
+    work)."""
     costs = [r.get("cost") or {} for r in runs]
     out = {"train_seconds": float(np.mean([r["train_seconds"] for r in runs]))}
     for key in ("cpu_seconds", "cpu_seconds_per_epoch"):
-        if all(c.get(key) is not None for c in costs):
+        if all(c.get(key) is not None for c in costs) and all(trained_on(r) == "cpu" for r in runs):
             out[key] = float(np.mean([c[key] for c in costs]))
     for key in ("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"):
         values = [c[key] for c in costs if c.get(key) is not None]
@@ -39,9 +52,20 @@ def mean_cost(runs: list[dict]) -> dict:
 
 
 def cpu_hours(runs: list[dict]) -> float | None:
-    """The CPU hours of ``runs``, None unless every one counted its CPU seconds."""
-    seconds = [(r.get("cost") or {}).get("cpu_seconds") for r in runs]
-    return None if None in seconds else sum(seconds) / 3600
+    """The CPU hours of those of ``runs`` that trained on the CPU; None where there are none,
+    or one of them did not count its CPU seconds."""
+    seconds = [cpu_seconds(r) for r in runs if trained_on(r) == "cpu"]
+    return None if not seconds or None in seconds else sum(seconds) / 3600
+
+
+def accelerated(runs: list[dict]) -> str:
+    """Which of ``runs`` trained on an accelerator, e.g. ``9 runs on cuda: NVIDIA H200``;
+    empty where none did."""
+    devices: dict[str, int] = {}
+    for r in runs:
+        if trained_on(r) != "cpu":
+            devices[trained_on(r)] = devices.get(trained_on(r), 0) + 1
+    return ", ".join(f"{n} run{'s' if n > 1 else ''} on {device}" for device, n in sorted(devices.items()))
 
 
 def epoch_cost_ratio(mine: dict, theirs: dict) -> tuple[float, str] | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .config import Config, apply_overrides
+from .cost_report import cpu_seconds
 from .data import load_configured, training_examples
 from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
 from .tuning import Search, cell_costs, cell_name, storage_url
@@ -44,7 +45,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
     for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
-        cpu = (record.get("cost") or {}).get("cpu_seconds")
+        cpu = cpu_seconds(record)  # a GPU run's CPU seconds say nothing of a CPU run's
         done[record["key"]] = cpu
         if cpu is not None:
             family_cost.setdefault(_family(record["key"]), []).append(cpu)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .beyond_report import syntax_verdict
-from .cost_report import cpu_hours
+from .cost_report import accelerated, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
@@ -59,7 +59,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"({platform.platform()}, {platform.python_version()}) from {len(runs)} runs; their "
              f"training took {hours:.1f} h in all (wall time, sum over runs, each on the CPU "
              "threads its config sets)"
-             + ("" if cpu is None else f" and {cpu:.1f} CPU hours (core-hours)") + ". "
+             + ("" if cpu is None else f" and {cpu:.1f} CPU hours (core-hours)")
+             + (f"; {gpu}, whose CPU hours are not counted (they miss the GPU's work)"
+                if (gpu := accelerated(runs)) else "") + ". "
              "Cells: mean ± std over seeds [95 % t-interval half-width]; dev: mean over seeds, "
              "for a tuned cell over the seeds whose run its search did not see (the best cell "
              "is picked on it; see \"Did the search's dev scores hold up?\"); Δ: difference in the "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .cost_report import cpu_hours, epoch_cost_ratio
+from .cost_report import accelerated, cpu_hours, epoch_cost_ratio
 from .figures import save_figure, subplots
 from .stats import best_on_dev, outcome_word, p_text
 
@@ -172,7 +172,7 @@ def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]
              "over the comparisons Holm corrects for (Bonferroni), so it bounds the difference an "
              "\"equal\" could hide. "
              "Cost: its CPU seconds per training epoch over the reference's (wall seconds where a "
-             "run did not count CPU time). Graph: the same cell "
+             "run did not count CPU time or trained on a GPU). Graph: the same cell "
              f"against the graph-free control of its table ({CONTROL[0]} on the graph "
              f"`{CONTROL[1]}`: the same block with no edge between tokens), seeds paired, Holm "
              "over the table's GCN-style cells: whether the linguistic graph itself adds to the "
@@ -409,8 +409,9 @@ def _join(items: list[str]) -> str:
 def compute_lines(runs: list[dict],
                   searches: dict[str, tuple[int, float, float, int]]) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
-    the CPU seconds of all their threads; "-" where a run did not count them) and their wall
-    hours (sum over runs; a run paused or on a busy machine counts that time too); then each
+    the CPU seconds of all their threads; "-" where a run did not count them; runs trained on
+    a GPU left out and named below the table) and their wall hours (sum over runs; a run
+    paused or on a busy machine counts that time too); then each
     search that chose configs of the study (name -> finished trials, wall hours, CPU hours,
     trials whose CPU time was not counted: ``tuning.spent``)."""
     parts: dict[str, list[dict]] = {}
@@ -431,5 +432,10 @@ def compute_lines(runs: list[dict],
     if bounded:
         lines += ["", f"≤: an upper bound; {_join(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
+    on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
+              if regime in parts and (gpu := accelerated(parts[regime]))]
+    if on_gpu:
+        lines += ["", f"Trained on a GPU ({'; '.join(on_gpu)}): their CPU hours are left out "
+                  "(they miss the GPU's work); their wall hours are counted."]
     return lines + [""]
 
