@@ -10,6 +10,7 @@ but the plot.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,9 @@ def mean_cost(runs: list[dict]) -> dict:
     work)."""
     costs = [r.get("cost") or {} for r in runs]
     out = {"train_seconds": float(np.mean([r["train_seconds"] for r in runs]))}
+    on_cpu = all(trained_on(r) == "cpu" for r in runs)
     for key in ("cpu_seconds", "cpu_seconds_per_epoch"):
-        if all(c.get(key) is not None for c in costs) and all(trained_on(r) == "cpu" for r in runs):
+        if on_cpu and all(c.get(key) is not None for c in costs):
             out[key] = float(np.mean([c[key] for c in costs]))
     for key in ("seconds_per_epoch", "peak_rss_gb", "tokens_per_document"):
         values = [c[key] for c in costs if c.get(key) is not None]
@@ -61,10 +63,8 @@ def cpu_hours(runs: list[dict]) -> float | None:
 def accelerated(runs: list[dict]) -> str:
     """Which of ``runs`` trained on an accelerator, e.g. ``9 runs on cuda: NVIDIA H200``;
     empty where none did."""
-    devices: dict[str, int] = {}
-    for r in runs:
-        if trained_on(r) != "cpu":
-            devices[trained_on(r)] = devices.get(trained_on(r), 0) + 1
+    devices = Counter(trained_on(r) for r in runs)
+    del devices["cpu"]
     return ", ".join(f"{n} run{'s' if n > 1 else ''} on {device}" for device, n in sorted(devices.items()))
 
 

@@ -233,9 +233,9 @@ def _train_cell(config: dict, run_dir: Path, threads: int) -> dict:
     if not resume:
         log.write_text("")
     try:
-        child = run_context().Process(target=_train_command, args=(["train", *args, "--quiet"], str(log),
-                                                           dict(os.environ), os.getcwd(),
-                                                           os.getpid()))
+        child = run_context().Process(
+            target=_train_command,
+            args=(["train", *args, "--quiet"], str(log), dict(os.environ), os.getcwd(), os.getpid()))
         code = run_to_end(child)
     finally:
         os.unlink(handle.name)
