@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, TINY
 
 from textgnn.agreement import agreement
 from textgnn.beyond_report import syntax_verdict
@@ -391,10 +391,8 @@ def test_a_spawned_run_is_the_forkserver_run(toy_data, tmp_path, monkeypatch):
 
     method = experiments.run_context().get_start_method()
     assert method == ("spawn" if torch.cuda.is_available() else "forkserver")
-    config = load_config(REPO / "configs" / "base.yaml",
-                         [f"data.name={toy_data}", "model.hidden=16", "model.heads=2",
-                          "model.ffn=32", "model.layers=1", "train.epochs=2",
-                          "train.batch_size=16", "data.min_freq=1", "train.device=cpu"]).to_dict()
+    config = load_config(REPO / "configs" / "base.yaml", [f"data.name={toy_data}", *TINY,
+                                                          "train.epochs=2", "train.device=cpu"]).to_dict()
     forked = experiments._train_cell(config, tmp_path / "forked", 1)
     monkeypatch.setattr(experiments, "run_context", lambda: multiprocessing.get_context("spawn"))
     spawned = experiments._train_cell(config, tmp_path / "spawned", 1)
