@@ -4,6 +4,7 @@ expected to (CoLA) and elsewhere."""
 
 from __future__ import annotations
 
+from .cost_report import cell_name
 from .stats import best_on_dev, holm, p_text, paired_runs
 from .verdict import TAGGED_REFERENCE
 
@@ -30,13 +31,13 @@ def beyond_section(dataset: str, metric: str, cells: dict, gold, rows: list[dict
         if paired is None:
             continue
         comparison, seeds = paired
-        outcomes.append({"cell": f"{r['encoder']}-{r['graph']}", "mean": r["mean"], "n": r["n"],
+        outcomes.append({"cell": cell_name(r), "mean": r["mean"], "n": r["n"],
                          "delta": comparison.delta, "seeds": seeds,
                          "syntax": "dependency" in r["graph"].split("+")})
         pvals.append(comparison.p)
     for outcome, p in zip(outcomes, holm(pvals), strict=True):
         outcome["p"] = p
-    best_name = f"{best['encoder']}-{best['graph']}"
+    best_name = cell_name(best)
     lines = [f"### {dataset}: beyond self-attention vs the best pure cell ({best_name}, "
              f"{100 * best['mean']:.2f})", "",
              f"| cell | seeds | {metric} | Δ {metric} vs {best_name} | p (Holm) |",

@@ -88,8 +88,10 @@ def cost_measure(rows: list[dict]) -> tuple[str, str]:
 
 
 def cell_name(row: dict) -> str:
-    """A table row as the report names its cell: ``gcn-window``, or a baseline's ``wide-mlp``."""
-    return row["encoder"] if row["graph"] == "-" else f"{row['encoder']}-{row['graph']}"
+    """A table row as the report names its cell: ``gcn-window``, a baseline's ``wide-mlp``, a
+    labelled variant's ``gcn-dependency (tuned)``."""
+    name = row["model"] if row["graph"] == "-" else f"{row['model']}-{row['graph']}"
+    return name + (f" ({row['label']})" if row["label"] else "")
 
 
 def _fmt(value: float | None, spec: str) -> str:

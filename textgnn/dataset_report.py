@@ -20,7 +20,7 @@ from .agreement import agreement_lines
 from .baselines import BASELINES
 from .beyond_report import beyond_section
 from .class_report import class_lines
-from .cost_report import cost_lines, mean_cost
+from .cost_report import cell_name, cost_lines, mean_cost
 from .experiments import gold_and_lengths
 from .length_report import length_lines
 from .metrics import study_metric
@@ -115,7 +115,7 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
             f"Verdict for {dataset}: {len(better)} cell(s) significantly better and {len(worse)} "
             f"significantly worse than the Transformer on the complete graph (Holm p < 0.05); "
             + ("a GCN-style encoder on a linguistic graph beats it: "
-               + ", ".join(f"{r['encoder']}-{r['graph']}" for r in gcn_like) + "." if gcn_like
+               + ", ".join(cell_name(r) for r in gcn_like) + "." if gcn_like
                else "no GCN-style encoder on a linguistic graph beats it significantly."))
         lines.append("")
     lines += _scratch_lines(dataset, metric, rows, section)
@@ -198,14 +198,13 @@ def _scratch_lines(dataset: str, metric: str, rows: list[dict], section: dict) -
     ref = next((r for r in rows if (r["encoder"], r["graph"]) == REFERENCE), None)
     fmt = lambda r: "-" if r is None else f"{100 * r['mean']:.2f}"  # noqa: E731
     line = (f"Best graph model from scratch on {dataset} (chosen on dev): "
-            f"{best['encoder']}-{best['graph']} "
-            f"{fmt(best)} {metric} ({best['n']} seeds)")
+            f"{cell_name(best)} {fmt(best)} {metric} ({best['n']} seeds)")
     for r in baselines.values():
         line += (f"; {baseline_label(r)} {fmt(r)} "
                  + ("(beaten)" if best["mean"] > r["mean"] else "(not beaten)"))
     line += published(dataset, metric, 100 * best["mean"], ANCHORS, TARGETS)
     section["headline"] = {"dataset": dataset, "metric": metric, "seeds": best["n"],
-                           "cell": f"{best['encoder']}-{best['graph']}", "mean": best["mean"],
+                           "cell": cell_name(best), "mean": best["mean"],
                            "tfidf": baselines.get("tfidf-lr", {}).get("mean"),
                            "reference": fmt(ref),
                            # the headline's columns, by label: "WideMLP", "WideMLP (tuned)"

@@ -14,7 +14,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .beyond_report import syntax_verdict
-from .cost_report import accelerated, cpu_hours
+from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
@@ -292,8 +292,7 @@ def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:
     metric = section["metric"]
     got = 100 * best["mean"]
     return [f"Best graph model on `{tag}` features on {dataset} (chosen on dev): "
-            f"{best['encoder']}-{best['graph']} "
-            f"{got:.2f} {metric} ({best['n']} seeds)"
+            f"{cell_name(best)} {got:.2f} {metric} ({best['n']} seeds)"
             + published(dataset, metric, got, PRETRAINED_ANCHORS, PRETRAINED_TARGETS) + ".", ""]
 
 

@@ -144,7 +144,7 @@ def _named(compared: tuple[dict, dict, dict | None]) -> str:
     equal)"."""
     ref, best, _ = compared
     if "p" not in best:
-        return f"{best['encoder']}-{best['graph']}"
-    return (f"{best['encoder']}-{best['graph']} ({100 * best['delta']:+.2f} vs "
-            f"{ref['encoder']}-{ref['graph']}, p {p_text(best['p'], '= ')}: "
+        return cell_name(best)
+    return (f"{cell_name(best)} ({100 * best['delta']:+.2f} vs {cell_name(ref)}, "
+            f"p {p_text(best['p'], '= ')}: "
             f"{outcome_word(best['delta'], best['p'])})")

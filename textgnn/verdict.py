@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from .cost_report import accelerated, cpu_hours, epoch_cost_ratio
+from .cost_report import accelerated, cell_name, cpu_hours, epoch_cost_ratio
 from .figures import save_figure, subplots
 from .stats import best_on_dev, outcome_word, p_text
 
@@ -144,8 +144,7 @@ def regime_outcome(regime: str, where: str, rows: list[dict], reference: tuple[s
     ref, best, control = compared
     ratio, _ = epoch_cost_ratio(best["cost"], ref["cost"]) or (None, "")
     control_vs = (control["delta"], control["p"]) if control and "p" in control else None
-    return Outcome(regime, where, f"{best['encoder']}-{best['graph']}",
-                   f"{ref['encoder']}-{ref['graph']}", best["mean"], ref["mean"], best["delta"],
+    return Outcome(regime, where, cell_name(best), cell_name(ref), best["mean"], ref["mean"], best["delta"],
                    best["p"], ratio, best.get("against_control"), beyond_cut,
                    best.get("interval"), best.get("control_interval"), control_vs,
                    best.get("against_baseline"), best.get("baseline_interval"),
