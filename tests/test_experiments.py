@@ -16,6 +16,7 @@ from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.length_report import length_bins
 from textgnn.plan import plan
 from textgnn.report import _search_lines, report
+from textgnn.runtime import cpu_kernels
 from textgnn.stats import holm, mean_ci, paired_bootstrap, score
 
 
@@ -163,10 +164,12 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert 0 < cost["cpu_seconds_per_epoch"] < cost["cpu_seconds"]
     assert 6 < cost["tokens_per_document"] < 15  # the toy sentences: 8 to 11 tokens
     assert cost["device"] == "cpu"  # what trained it: CPU seconds miss an accelerator's work
+    # and on what CPU kernels: the same config and seed retrain bit for bit on the same ones
+    assert cost["cpu"] == cpu_kernels() and cost["cpu"]["torch_kernels"]
     assert record["config"]["model"]["encoder"] == "gcn"
     baseline = next(r for r in runs if r["encoder"] == "tfidf-lr")
     assert baseline["search"]["chosen_C"] in baseline["search"]["C"]
-    assert baseline["cost"]["cpu_seconds"] > 0
+    assert baseline["cost"]["cpu_seconds"] > 0 and baseline["cost"]["cpu"] == cost["cpu"]
     wide = sorted((r for r in runs if r["encoder"] == "wide-mlp"), key=lambda r: r["seed"])
     assert [r["seed"] for r in wide] == [0, 1] and wide[0]["params"] > 1024 * 20
     assert 1 <= wide[0]["search"]["best_epoch"] <= wide[0]["search"]["epochs"]
@@ -194,11 +197,18 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
     assert [p.parent.relative_to(run_root).as_posix() for p in changed] == expected
 
     # any single run reproduces its recorded test accuracy on its own, in a new process
-    (tmp_path / "again.yaml").write_text(yaml.safe_dump(record["config"]))
-    again = subprocess.run([sys.executable, "train.py", "--config", str(tmp_path / "again.yaml"),
-                            "--out", str(tmp_path / "again"), "--quiet"], cwd=REPO,
-                           capture_output=True, text=True, check=True)
-    assert json.loads(again.stdout.splitlines()[-1])["test"]["accuracy"] == record["test"]["accuracy"]
+    # (scripts/reproduce.py, through train.py); a record made on other CPU kernels says so
+    elsewhere = record | {"key": record["key"] + "-elsewhere",
+                          "cost": record["cost"] | {"cpu": {"model": "another CPU"}}}
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(elsewhere))
+    again = subprocess.run([sys.executable, "scripts/reproduce.py", str(tmp_path / "moved"),
+                            record["key"], elsewhere["key"]], cwd=REPO, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    here, moved = (json.loads(line) for line in again.stdout.splitlines())
+    assert here["retrained"] == here["recorded"] == record["test"]["accuracy"]
+    assert here["same_predictions"] and "recorded_on" not in here
+    assert moved["recorded_on"] == {"model": "another CPU"} and moved["retrained_on"] == cost["cpu"]
 
 
 def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,

@@ -38,6 +38,7 @@ from .history import plot_history, tensorboard, write_history
 from .metrics import SELECT, summarize
 from .pipeline import Pipeline, resolve_device
 from .runtime import (
+    cpu_kernels,
     destroy_distributed,
     device_name,
     init_distributed,
@@ -357,7 +358,7 @@ def finish(run: Run, test: bool = True) -> dict | None:
                          "cpu_seconds_per_epoch": None if cpu_seconds is None else cpu_seconds / epochs,
                          "peak_rss_gb": peak_rss_gb(),
                          "tokens_per_document": run.tokens_per_document,
-                         "device": device_name(run.device)}}
+                         "device": device_name(run.device), "cpu": cpu_kernels()}}
     (run.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_history(state["history"], run.out_dir / "curve.png")
     return {
