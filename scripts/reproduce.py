@@ -7,7 +7,7 @@ Each run trains in a new process through ``train.py`` (the command a user would 
 temporary directory; prints one JSON line per key with the recorded and the retrained test
 metrics and whether every test prediction is the same. Exit status 1 if any differs.
 
-Bit for bit holds on the same CPU kernels (``textgnn.runtime.cpu_kernels``): where the record
+Bit for bit holds on the same CPU kernels (``cost.cpu`` of a run's metrics): where the record
 names another CPU, or none (recorded before runs named it), the line adds ``recorded_on`` and
 ``retrained_on``, since kernels of other vector widths round differently.
 """
@@ -24,8 +24,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from textgnn.runtime import cpu_kernels  # noqa: E402  (the checkout's, not an installed copy)
 
 
 def main() -> int:
@@ -40,7 +38,7 @@ def main() -> int:
     for line in (args.study / "runs.jsonl").read_text().splitlines():
         record = json.loads(line)
         records[record["key"]] = record
-    same, here = True, cpu_kernels()
+    same = True
     for key in args.keys:
         if key not in records:
             parser.error(f"{key}: no such run in {args.study / 'runs.jsonl'}")
@@ -61,7 +59,7 @@ def main() -> int:
         result = {"key": key, "recorded": record["test"]["accuracy"],
                   "retrained": metrics["test"]["accuracy"],
                   "same_predictions": predictions == record["test_predictions"]}
-        recorded_on = (record.get("cost") or {}).get("cpu")
+        recorded_on, here = (record.get("cost") or {}).get("cpu"), metrics["cost"]["cpu"]
         if recorded_on != here:
             result |= {"recorded_on": recorded_on or "not recorded", "retrained_on": here}
         same &= result["recorded"] == result["retrained"] and result["same_predictions"]

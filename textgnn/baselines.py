@@ -11,7 +11,7 @@
 Each takes a resolved config (only its data and train sections are read; they train on the
 same examples as the study's cells: ``data.max_train``, ``data.train_fraction``) and returns the
 metrics a training run writes: dev, test (with predictions), params, train_seconds, and
-``cost`` (CPU seconds of the process that ran it, and the CPU: ``runtime.cpu_kernels``).
+``cost`` (CPU seconds of the process that ran it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import torch
 from .config import Config
 from .data import Dataset, load_configured, training_examples
 from .metrics import SELECT, classification_metrics
-from .runtime import cpu_kernels
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def tfidf_lr(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
         "params": {"total": int(model.coef_.size + model.intercept_.size)},
         "train_seconds": time.perf_counter() - start,
-        "cost": {"cpu_seconds": time.process_time() - cpu_start, "cpu": cpu_kernels()},
+        "cost": {"cpu_seconds": time.process_time() - cpu_start},
         "search": {"C": list(LR_C), "chosen_C": c, "on": f"dev {cfg.train.select}"},
     }
 
@@ -135,8 +134,7 @@ def wide_mlp(config: dict, on_epoch: Callable[[dict], None] | None = None) -> di
         "test": classification_metrics(data.test.labels, test_pred, labels) | {"predictions": test_pred},
         "params": {"total": sum(p.numel() for p in model.parameters())},
         "train_seconds": time.perf_counter() - start,
-        "cost": {"cpu_seconds": cpu_seconds, "cpu_seconds_per_epoch": cpu_seconds / epoch,
-                 "cpu": cpu_kernels()},
+        "cost": {"cpu_seconds": cpu_seconds, "cpu_seconds_per_epoch": cpu_seconds / epoch},
         "search": {"epochs": epoch, "best_epoch": best_epoch, "vocabulary": x_train.shape[1],
                    "on": f"dev {cfg.train.select}"},
     }

@@ -34,7 +34,7 @@ from .config import Config, apply_overrides, as_overrides, load_config, read_yam
 from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
-from .runtime import exclusive, usable_cpus
+from .runtime import cpu_kernels, exclusive, usable_cpus
 
 PLANNED = "planned.json"  # beside runs.jsonl: the whole study's runs per part
 
@@ -371,6 +371,9 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     for extra in ("search", "cost"):
         if extra in metrics:
             record[extra] = metrics[extra]
+    # the CPU it ran on (a model run's child names its own, on this machine): the same config
+    # and seed retrain bit for bit on the same CPU kernels
+    record["cost"] = {"cpu": cpu_kernels()} | record.get("cost", {})
     return record
 
 

@@ -55,8 +55,7 @@ def cpu_kernels() -> dict:
     """The CPU a run trained on, as far as its arithmetic depends on it: the model name, the
     kernels torch dispatches to (``AVX2``, ``AVX512``, ...) and the CPU's vector extensions,
     from which oneDNN picks its own. The same config and seed retrain bit for bit only on the
-    same kernels: a TREC run recorded on another machine retrained to 0.884 here against its
-    recorded 0.888, and to 0.900 with torch's kernels forced to AVX2."""
+    same kernels (docs/DESIGN.md, "Reproducibility")."""
     model, flags = "unknown", []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
