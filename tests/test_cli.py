@@ -75,6 +75,19 @@ def test_predict_cli_agrees_with_python_api(trained, tmp_path, capsys):
     assert abs(sum(lines[0]["probs"].values()) - 1) < 1e-6
     assert "error" in lines[2] and "label" not in lines[2]  # empty text: error, others answered
 
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"text": "fine"}\n{"text": \n', "line 2: malformed JSON"),
+    ('{"text": "fine"}\n\n{"body": "no text"}\n', "line 3: missing field 'text'"),
+])
+def test_predict_input_errors_name_file_and_line(trained, tmp_path, capsys, content, message):
+    out, _ = trained
+    (tmp_path / "in.jsonl").write_text(content)
+    code, stdout, err = cli(capsys, "predict", "--model", out / "model", "--input",
+                            tmp_path / "in.jsonl")
+    assert code == 2 and stdout == ""
+    assert f"{tmp_path / 'in.jsonl'}, {message}" in err
+
+
 
 # Bit-for-bit reproduction is a CPU guarantee: on CUDA, scatter-based message passing sums in
 # a different order each run (seen on an H100: README, "On a GPU").

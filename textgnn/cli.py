@@ -73,14 +73,10 @@ def _read_inputs(path: str) -> list[str]:
         lines = handle.read().splitlines()
     if not path.endswith(".jsonl"):
         return lines
+    from .data import jsonl_records
+
     texts = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TextGNNError(f"{path}, line {lineno}: malformed JSON ({exc.msg})") from None
+    for lineno, record in jsonl_records(lines, path):
         if not isinstance(record, dict) or "text" not in record:
             raise TextGNNError(f"{path}, line {lineno}: missing field 'text'")
         texts.append(record["text"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,18 +123,25 @@ def _check_record(record: object, where: str, text_field: str, label_field: str)
         raise TextGNNError(f"{where}: field {label_field!r} must be a string or an integer")
 
 
+def jsonl_records(lines: Iterable[str], where: str) -> Iterator[tuple[int, object]]:
+    """The parsed object of each non-blank line of a JSONL file, with its line number; a
+    malformed line stops with ``where`` (the file) and its line number."""
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TextGNNError(f"{where}, line {lineno}: malformed JSON ({exc.msg})") from None
+        yield lineno, record
+
+
 def validate_file(path: Path, text_field: str = "text", label_field: str = "label") -> int:
     """Check every record of a JSONL/CSV file; return the number of records."""
     n = 0
     if path.suffix == ".jsonl":
         with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TextGNNError(f"{path}, line {lineno}: malformed JSON ({exc.msg})") from None
+            for lineno, record in jsonl_records(handle, str(path)):
                 _check_record(record, f"{path}, line {lineno}", text_field, label_field)
                 n += 1
     else:
