@@ -1197,6 +1197,43 @@ def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_
     assert "**In progress: 2 of the 5 planned runs are recorded**" in report(out / "plan")
 
 
+def test_a_run_whose_cell_config_changed_is_superseded_and_run_again(toy_data, tmp_path):
+    """A search run on with a larger budget rewrites a cell's tuned config: the runs recorded
+    on the old values are not the cell's any more. The plan counts them as changed, the next
+    study run moves their records to superseded.jsonl (nothing lost) and trains them again;
+    the other cells' records, and a baseline (which reads no model key), stay."""
+    tuned = tmp_path / "tuned" / toy_data.name
+    tuned.mkdir(parents=True)
+    config = tuned / "gat-window.yaml"
+    config.write_text(yaml.safe_dump({"base": "../../base.yaml", "model": {"hidden": 24}}))
+    study = write_study(tmp_path, name="changed", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=1, baselines=["tfidf-lr"],
+                        cells=[{"encoder": "gat", "graph": "window",
+                                "config": "tuned/{dataset}/{encoder}-{graph}.yaml"}])
+    out = tmp_path / "results"
+    first = {r["key"]: r for r in read_runs(run_study(study, out).runs)}
+    assert len(first) == 3
+    [row] = plan(study, out)
+    assert (row["recorded"], row["ready"], row["changed"]) == (3, 0, 0)
+    gat = f"{toy_data.name}/gat-window/seed0"
+    config.write_text(yaml.safe_dump({"base": "../../base.yaml",
+                                      "model": {"hidden": 32, "dropout": 0.2}}))
+    [row] = plan(study, out)
+    assert (row["recorded"], row["ready"], row["changed"]) == (2, 1, 1)
+    done = run_study(study, out)
+    assert (done.finished, done.failed) == (1, {})
+    runs = {r["key"]: r for r in read_runs(done.runs)}
+    assert sorted(runs) == sorted(first)
+    assert runs[gat]["config"]["model"]["hidden"] == 32 and runs[gat]["params"] != first[gat]["params"]
+    for key in set(first) - {gat}:
+        assert runs[key] == first[key]
+    [old] = read_runs(out / "changed" / "superseded.jsonl")
+    assert old["superseded"]["changed"] == ["model.hidden", "model.dropout"]
+    assert {k: v for k, v in old.items() if k != "superseded"} == first[gat]
+    [row] = plan(study, out)
+    assert (row["recorded"], row["ready"], row["changed"]) == (3, 0, 0)
+
+
 def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path, capsys):
     """A cell with no recorded seed costs what its search's chosen trial cost, scaled by the
     training examples a run reads over a trial's (the search read a subsample; a

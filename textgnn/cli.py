@@ -155,7 +155,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def _print_plan(rows: list[dict]) -> None:
-    counts = {"planned": 7, "recorded": 8, "ready": 6, "waiting": 7}  # column widths
+    counts = {"planned": 7, "recorded": 8, "ready": 6, "changed": 7, "waiting": 7}  # widths
     hours = {"cpu_hours": ("CPU h", 7), "cpu_hours_left": ("CPU h left", 10)}
 
     def line(name: str, r: dict) -> str:
@@ -171,7 +171,9 @@ def _print_plan(rows: list[dict]) -> None:
         print(line(f"{r['part']:<15} {r['dataset']:<9}", r))
     print(line("all", {k: sum(r[k] for r in rows)
                        for k in (*counts, "cpu_hours", "cpu_hours_left", "scaled", "unestimated")}))
-    print("CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
+    print("changed: ready runs that were recorded on a config their cell no longer has (the "
+          "study moves their records to superseded.jsonl and runs them again); "
+          "CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
           "cell's recorded seeds, for a cell with none its search's trials scaled by the "
           "training examples a run reads; scaled: runs of a dataset with no trial yet, "
           "estimated from the same cell's trials on the search's other datasets by training "
@@ -335,11 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where run directories go (log, checkpoint, model): <runs>/<study>/<key>; "
                         "default runs/ beside the results root")
     p.add_argument("--plan", action="store_true",
-                   help="run nothing: per part and dataset, the runs planned, recorded, ready, "
-                        "and waiting for a config a search has not written yet; CPU hours "
-                        "recorded and an estimate of those left (a cell with no seed recorded: "
-                        "from its search's trials, or, before its dataset has any, the same "
-                        "cell's on the search's other datasets scaled by training tokens); "
+                   help="run nothing: per part and dataset, the runs planned, recorded, ready "
+                        "(of those, changed: recorded on a config their cell no longer has, "
+                        "to run again), and waiting for a config a search has not written yet; "
+                        "CPU hours recorded and an estimate of those left (a cell with no seed "
+                        "recorded: from its search's trials, or, before its dataset has any, "
+                        "the same cell's on the search's other datasets scaled by training "
+                        "tokens); "
                         "then the trials of the study's searches")
     p.set_defaults(func=cmd_experiment)
 

@@ -205,6 +205,58 @@ def read_runs(path: Path) -> list[dict]:
     return runs
 
 
+SUPERSEDED = "superseded.jsonl"
+# the config sections a baseline reads (``baselines.cell_keys``): no other key changes its run
+BASELINE_SECTIONS = ("data", "train", "baseline")
+
+
+def changed_runs(study: Study, records: list[dict], cells: list[Cell]) -> dict[str, list[str]]:
+    """The recorded runs of ``cells`` whose cell would now train on another config than the
+    recorded one (its search ran on with a larger budget and chose other values, the study
+    file or a config was edited): run key -> the config keys that differ. Only keys the
+    record names count: a key added to the code since has a default that keeps recorded runs
+    what they were. A baseline is compared on the sections it reads."""
+    by_key = {cell.key: cell for cell in cells}
+    changed = {}
+    for record in records:
+        cell = by_key.get(record["key"])
+        if cell is None or not config_file(study, cell).is_file():
+            continue
+        try:
+            now = resolved_config(study, cell)
+        except TextGNNError:  # a broken config is its run's own failure, when it runs
+            continue
+        was = record["config"]
+        keys = [f"{section}.{key}"
+                for section in (BASELINE_SECTIONS if cell.encoder in BASELINES else now)
+                for key, value in now.get(section, {}).items()
+                if key in was.get(section, {}) and was[section][key] != value]
+        if keys:
+            changed[record["key"]] = keys
+    return changed
+
+
+def _supersede(out: Path, records: list[dict], changed: dict[str, list[str]]) -> list[dict]:
+    """Move the records of the ``changed`` runs from runs.jsonl to superseded.jsonl, each with
+    the keys that changed and when, so that the study runs them again on their config as it
+    is now and nothing recorded is lost; returns the records that stay. runs.jsonl is
+    replaced whole (a reader sees the old file or the new one, never half of it)."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    for record in records:
+        if record["key"] in changed:
+            _append(out / SUPERSEDED,
+                    record | {"superseded": {"time": when, "changed": changed[record["key"]]}})
+    kept = [record for record in records if record["key"] not in changed]
+    runs_path = out / "runs.jsonl"
+    fresh = runs_path.with_name(runs_path.name + ".new")
+    with fresh.open("w") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in kept)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(fresh, runs_path)
+    return kept
+
+
 def _append(path: Path, record: dict) -> None:
     # after a kill mid-write the file ends in a torn line: start on a fresh line
     torn = path.is_file() and path.stat().st_size and path.read_bytes()[-1:] != b"\n"
@@ -506,10 +558,19 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     out = out_root / study.name
     runs_path = out / "runs.jsonl"
     _write_planned(study, out)
-    done = {r["key"] for r in read_runs(runs_path)}
+    records = read_runs(runs_path)
+    chosen = [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
+    changed = changed_runs(study, records, chosen)
+    if changed:
+        records = _supersede(out, records, changed)
+        first = min(changed)
+        print(f"study {study.name}: {len(changed)} recorded runs trained on a config their cell "
+              f"no longer has (e.g. {first}: {', '.join(changed[first])}); moved to "
+              f"{out / SUPERSEDED}, to run again", file=sys.stderr)
+    done = {r["key"] for r in records}
     todo, waiting = [], []
-    for cell in study.cells(datasets, seeds):
-        if cell.key not in done and selected(cell.key, match, exclude):
+    for cell in chosen:
+        if cell.key not in done:
             if config_file(study, cell).is_file():
                 todo.append(cell)
             else:

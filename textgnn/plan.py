@@ -22,7 +22,7 @@ from typing import NamedTuple
 from .config import Config, apply_overrides
 from .cost_report import cpu_seconds
 from .data import load_configured, training_examples
-from .experiments import Cell, Study, config_file, read_runs, selected, shown_path
+from .experiments import Cell, Study, changed_runs, config_file, read_runs, selected, shown_path
 from .tuning import Search, cell_costs, cell_name, storage_url
 from .verdict import regime_of
 
@@ -31,8 +31,10 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          seeds: int | None = None, match: str | None = None,
          exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
-    recorded, ready to run, and waiting for a config file that does not exist yet (a search
-    not finished), with those files named; the CPU hours the recorded runs took, and an
+    recorded, ready to run (``changed``: of those, the recorded runs whose cell's config has
+    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`), and
+    waiting for a config file that does not exist yet (a search not finished), with those
+    files named; the CPU hours the recorded runs took, and an
     estimate of what the rest will take. A run costs the mean CPU seconds of its cell's
     recorded seeds (the same dataset, encoder, graph, tag and share); a cell with no seed
     recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
@@ -42,22 +44,24 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     as unestimated. ``searches``: the searches' costs when already loaded (:func:`search_plan`
     reads the same)."""
     searches = searches or SearchCosts(Path(out_root))
+    records = read_runs(Path(out_root) / study.name / "runs.jsonl")
+    chosen = [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
+    changed = changed_runs(study, records, chosen)
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
-    for record in read_runs(Path(out_root) / study.name / "runs.jsonl"):
+    for record in records:
         cpu = cpu_seconds(record)  # a GPU run's CPU seconds say nothing of a CPU run's
-        done[record["key"]] = cpu
-        if cpu is not None:
+        if record["key"] not in changed:
+            done[record["key"]] = cpu
+        if cpu is not None:  # a changed run's cost still tells what its cell's runs cost
             family_cost.setdefault(_family(record["key"]), []).append(cpu)
     rows: dict[tuple[str, str], dict] = {}
-    for cell in study.cells(datasets, seeds):
-        if not selected(cell.key, match, exclude):
-            continue
+    for cell in chosen:
         dataset = Path(cell.dataset).name
         part = regime_of(dataset, cell.fraction, cell.tag)
         row = rows.setdefault((part, dataset), {
             "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
-            "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
+            "changed": 0, "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
             "scaled": 0, "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
@@ -67,6 +71,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             continue
         if source.is_file():
             row["ready"] += 1
+            row["changed"] += cell.key in changed
         else:
             row["waiting"] += 1
             row["missing"].add(shown_path(source))
