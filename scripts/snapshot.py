@@ -11,7 +11,10 @@ read mid-write: a search's SQLite storage through SQLite's online backup (a tran
 flight is left out; the copy must pass ``pragma integrity_check``), and ``runs.jsonl`` up to
 its last complete line (a run being appended is left for the next snapshot). Each is copied
 after the report that reads it, so the records committed hold every trial and run the
-reports show (one that finished in between shows in the next snapshot's). The working tree
+reports show (one that finished in between shows in the next snapshot's). The one time
+``runs.jsonl`` shrinks is a study pass moving the records of changed cells to
+``superseded.jsonl`` (``experiments.changed_runs``); a snapshot taken across that moment
+commits a report of the records before it, and the next snapshot is consistent again. The working tree
 keeps the live files; only the index gets the copies. Exit status 1, with nothing committed,
 if the index already holds staged changes, a copy fails its check or a report command fails.
 """
