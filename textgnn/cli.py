@@ -343,8 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPU hours recorded and an estimate of those left (a cell with no seed "
                         "recorded: from its search's trials, or, before its dataset has any, "
                         "the same cell's on the search's other datasets scaled by training "
-                        "tokens); "
-                        "then the trials of the study's searches")
+                        "tokens); then the trials of the study's searches")
     p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("tune", help="hyperparameter search, the same budget per cell (Optuna; "

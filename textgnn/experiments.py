@@ -240,7 +240,9 @@ def _supersede(out: Path, records: list[dict], changed: dict[str, list[str]]) ->
     """Move the records of the ``changed`` runs from runs.jsonl to superseded.jsonl, each with
     the keys that changed and when, so that the study runs them again on their config as it
     is now and nothing recorded is lost; returns the records that stay. runs.jsonl is
-    replaced whole (a reader sees the old file or the new one, never half of it)."""
+    replaced whole (a reader sees the old file or the new one, never half of it), after the
+    copies are written: a kill in between leaves a record in both, and the next pass moves
+    it again (a second line in superseded.jsonl rather than a lost record)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S")
     for record in records:
         if record["key"] in changed:

@@ -32,17 +32,17 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
     recorded, ready to run (``changed``: of those, the recorded runs whose cell's config has
-    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`), and
-    waiting for a config file that does not exist yet (a search not finished), with those
-    files named; the CPU hours the recorded runs took, and an
-    estimate of what the rest will take. A run costs the mean CPU seconds of its cell's
-    recorded seeds (the same dataset, encoder, graph, tag and share); a cell with no seed
-    recorded yet, what its search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by
-    the training examples a run reads over those a trial read (a search on a subsample, a
-    low-resource share); with no trial on its dataset yet, the same cell's on the search's
-    other datasets scaled by training tokens (``scaled``). A run with none of these is counted
-    as unestimated. ``searches``: the searches' costs when already loaded (:func:`search_plan`
-    reads the same)."""
+    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`),
+    and waiting for a config file that does not exist yet (a search not finished), with
+    those files named; the CPU hours the recorded runs took, and an estimate of what the
+    rest will take. A run costs the mean CPU seconds of its cell's recorded seeds (the same
+    dataset, encoder, graph, tag and share); a cell with no seed recorded yet, what its
+    search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by the training examples
+    a run reads over those a trial read (a search on a subsample, a low-resource share);
+    with no trial on its dataset yet, the same cell's on the search's other datasets scaled
+    by training tokens (``scaled``). A run with none of these is counted as unestimated.
+    ``searches``: the searches' costs when already loaded (:func:`search_plan` reads the
+    same)."""
     searches = searches or SearchCosts(Path(out_root))
     records = read_runs(Path(out_root) / study.name / "runs.jsonl")
     chosen = [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
