@@ -1232,6 +1232,8 @@ def test_a_run_whose_cell_config_changed_is_superseded_and_run_again(toy_data, t
     assert {k: v for k, v in old.items() if k != "superseded"} == first[gat]
     [row] = plan(study, out)
     assert (row["recorded"], row["ready"], row["changed"]) == (3, 0, 0)
+    assert ("1 earlier run of 1 cell superseded: the cell's config changed after they ran "
+            "(model.hidden, model.dropout)") in report(out / "changed")
 
 
 def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path, capsys):

@@ -17,7 +17,7 @@ from .beyond_report import syntax_verdict
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, planned_parts, read_runs, shown_path
+from .experiments import PLANNED, SUPERSEDED, Study, planned_parts, read_runs, shown_path
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
@@ -74,6 +74,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
     lines += _progress_lines(study_dir, runs)
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
+    lines += _superseded_lines(study_dir)
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
     headline, regimes = [], []
@@ -182,6 +183,22 @@ def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
     return ([f"**{len(open_)} run(s) failed** and are missing from the tables below (their "
              "last error; `python -m textgnn experiment` tries them again):", ""]
             + [f"- `{k}`: {e}" for k, e in sorted(open_.items())] + [""])
+
+
+def _superseded_lines(study_dir: Path) -> list[str]:
+    """How many records a study pass replaced because their cell's config had changed since
+    they ran (a search run on with a larger budget), and which keys changed: the tables hold
+    the runs of the configs as they are now, the earlier ones stay in superseded.jsonl."""
+    old = read_runs(study_dir / SUPERSEDED)
+    if not old:
+        return []
+    keys = dict.fromkeys(k for r in old for k in r["superseded"]["changed"])
+    cells = dict.fromkeys(r["key"].rsplit("/seed", 1)[0] for r in old)
+    runs = len({r["key"] for r in old})
+    return [f"{runs} earlier run{'s' * (runs != 1)} of {len(cells)} cell{'s' * (len(cells) != 1)} "
+            f"superseded: the cell's config changed after they ran ({', '.join(keys)}), and "
+            "the study ran them again on the config as it is now; the tables hold only the new "
+            f"runs, the earlier records are in `{SUPERSEDED}`.", ""]
 
 
 def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: list,
