@@ -244,10 +244,9 @@ def _supersede(out: Path, records: list[dict], changed: dict[str, list[str]]) ->
     copies are written: a kill in between leaves a record in both, and the next pass moves
     it again (a second line in superseded.jsonl rather than a lost record)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S")
-    for record in records:
-        if record["key"] in changed:
-            _append(out / SUPERSEDED,
-                    record | {"superseded": {"time": when, "changed": changed[record["key"]]}})
+    _append(out / SUPERSEDED,
+            *(record | {"superseded": {"time": when, "changed": changed[record["key"]]}}
+              for record in records if record["key"] in changed))
     kept = [record for record in records if record["key"] not in changed]
     runs_path = out / "runs.jsonl"
     fresh = runs_path.with_name(runs_path.name + ".new")
@@ -259,11 +258,17 @@ def _supersede(out: Path, records: list[dict], changed: dict[str, list[str]]) ->
     return kept
 
 
-def _append(path: Path, record: dict) -> None:
-    # after a kill mid-write the file ends in a torn line: start on a fresh line
-    torn = path.is_file() and path.stat().st_size and path.read_bytes()[-1:] != b"\n"
-    with path.open("a") as handle:
-        handle.write(("\n" if torn else "") + json.dumps(record) + "\n")
+def _append(path: Path, *records: dict) -> None:
+    """Append ``records`` as JSON lines, on disk before it returns."""
+    with path.open("a+b") as handle:
+        # after a kill mid-write the file ends in a torn line: start on a fresh line (its last
+        # byte read alone: runs.jsonl is megabytes, and every finished run appends)
+        torn = False
+        if handle.seek(0, os.SEEK_END):
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"
+        lines = "".join(json.dumps(record) + "\n" for record in records)
+        handle.write((("\n" if torn else "") + lines).encode())
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -425,9 +430,12 @@ def run_cell(cell: Cell, config: dict, run_root: Path, threads: int) -> dict:
     for extra in ("search", "cost"):
         if extra in metrics:
             record[extra] = metrics[extra]
-    # the CPU it ran on (a model run's child names its own, on this machine): the same config
-    # and seed retrain bit for bit on the same CPU kernels
-    record["cost"] = {"cpu": cpu_kernels()} | record.get("cost", {})
+    # the CPU it ran on, where the run did not name it (a model run's child names its own, on
+    # this machine; a baseline does not): the same config and seed retrain bit for bit on the
+    # same CPU kernels
+    cost = record.setdefault("cost", {})
+    if "cpu" not in cost:
+        cost["cpu"] = cpu_kernels()
     return record
 
 
@@ -465,6 +473,18 @@ def _warm_worker() -> None:
     os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     if run_context().get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
+
+
+def chosen_cells(study: Study, datasets: list[str] | None, seeds: int | None,
+                 match: str | None, exclude: str | None) -> list[Cell]:
+    """The cells one invocation covers: the study's (of ``datasets``, up to ``seeds``) whose
+    key matches ``match`` and not ``exclude``."""
+    return [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
+
+
+def cell_family(key: str) -> str:
+    """A run key without its seed: the runs of one cell, which differ only by seed."""
+    return key.rsplit("/seed", 1)[0]
 
 
 def selected(key: str, match: str | None, exclude: str | None) -> bool:
@@ -561,7 +581,7 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     runs_path = out / "runs.jsonl"
     _write_planned(study, out)
     records = read_runs(runs_path)
-    chosen = [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
+    chosen = chosen_cells(study, datasets, seeds, match, exclude)
     changed = changed_runs(study, records, chosen)
     if changed:
         records = _supersede(out, records, changed)

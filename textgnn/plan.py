@@ -22,7 +22,16 @@ from typing import NamedTuple
 from .config import Config, apply_overrides
 from .cost_report import cpu_seconds
 from .data import load_configured, training_examples
-from .experiments import Cell, Study, changed_runs, config_file, read_runs, selected, shown_path
+from .experiments import (
+    Cell,
+    Study,
+    cell_family,
+    changed_runs,
+    chosen_cells,
+    config_file,
+    read_runs,
+    shown_path,
+)
 from .tuning import Search, cell_costs, cell_name, storage_url
 from .verdict import regime_of
 
@@ -45,7 +54,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     same)."""
     searches = searches or SearchCosts(Path(out_root))
     records = read_runs(Path(out_root) / study.name / "runs.jsonl")
-    chosen = [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
+    chosen = chosen_cells(study, datasets, seeds, match, exclude)
     changed = changed_runs(study, records, chosen)
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
@@ -54,7 +63,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         if record["key"] not in changed:
             done[record["key"]] = cpu
         if cpu is not None:  # a changed run's cost still tells what its cell's runs cost
-            family_cost.setdefault(_family(record["key"]), []).append(cpu)
+            family_cost.setdefault(cell_family(record["key"]), []).append(cpu)
     rows: dict[tuple[str, str], dict] = {}
     for cell in chosen:
         dataset = Path(cell.dataset).name
@@ -75,7 +84,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         else:
             row["waiting"] += 1
             row["missing"].add(shown_path(source))
-        costs = family_cost.get(_family(cell.key))
+        costs = family_cost.get(cell_family(cell.key))
         estimate = (Estimate(sum(costs) / len(costs), False) if costs
                     else searches.run_estimate(study, cell))
         if estimate is None:
@@ -141,11 +150,6 @@ def search_file(template: str | Path) -> Path | None:
         return None
     path = Path(*parts[:i], "tune", f"{parts[i + 1]}.yaml")
     return path if path.is_file() else None
-
-
-def _family(key: str) -> str:
-    """A run key without its seed: the runs that differ only by seed, and so cost alike."""
-    return key.rsplit("/seed", 1)[0]
 
 
 class Estimate(NamedTuple):

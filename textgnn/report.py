@@ -17,7 +17,7 @@ from .beyond_report import syntax_verdict
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import PLANNED, SUPERSEDED, Study, planned_parts, read_runs, shown_path
+from .experiments import PLANNED, SUPERSEDED, Study, cell_family, planned_parts, read_runs, shown_path
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
@@ -193,7 +193,7 @@ def _superseded_lines(study_dir: Path) -> list[str]:
     if not old:
         return []
     keys = dict.fromkeys(k for r in old for k in r["superseded"]["changed"])
-    cells = dict.fromkeys(r["key"].rsplit("/seed", 1)[0] for r in old)
+    cells = dict.fromkeys(cell_family(r["key"]) for r in old)
     runs = len({r["key"] for r in old})
     return [f"{runs} earlier run{'s' * (runs != 1)} of {len(cells)} cell{'s' * (len(cells) != 1)} "
             f"superseded: the cell's config changed after they ran ({', '.join(keys)}), and "
