@@ -320,11 +320,56 @@ def test_headline_shows_each_baseline_variant_a_dataset_ran(tmp_path):
     rows = [row | {"dataset": "mr", "baselines": {"TF-IDF + LR": "76.62", "WideMLP": "76.09",
                                                   "WideMLP (tuned)": "76.38"}},
             row | {"dataset": "r8", "baselines": {"TF-IDF + LR": "97.30"}}]
-    _write_headline(readme, tmp_path / "s", rows, [], [])
+    _write_headline(readme, tmp_path / "s", rows, [], [], [])
     text = readme.read_text()
     assert "| transformer-complete | TF-IDF + LR | WideMLP | WideMLP (tuned) | seeds |" in text
     assert "| mr | accuracy | gcn-window 75.00 | 74.00 | 76.62 | 76.09 | 76.38 | 5 |" in text
     assert "| r8 | accuracy | gcn-window 75.00 | 74.00 | 97.30 | - | - | 5 |" in text
+
+
+def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(tmp_path):
+    """A study file's `checks:` names studies that repeat some of its datasets with one change;
+    the report computes each from its own records and says, in RESULTS.md and the README
+    block, where the outcome against the Transformer moves and where it holds."""
+    rng = np.random.default_rng(0)
+    golds = {d: rng.integers(0, 2, 400) for d in ("trec", "mr")}
+    transformer = 0.6
+
+    def study(gcn: dict[str, float], datasets) -> list[dict]:
+        return [fake_run(d, e, g, s, golds[d], c, rng) for d in datasets for s in range(2)
+                for e, g, c in [("transformer", "complete", transformer), ("gcn", "window", gcn[d])]]
+
+    main = write_runs(tmp_path / "results" / "main",
+                      study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"]), golds)
+    # the check repeats trec alone, where its gcn is no better than the Transformer
+    check = write_runs(tmp_path / "results" / "wider", study({"trec": transformer}, ["trec"]),
+                       {"trec": golds["trec"]})
+    (check / "planned.json").write_text(json.dumps({"study": None, "parts": {"short texts": 8}}))
+    write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
+                cells=[{"encoder": "gcn", "graph": "window"}],
+                checks=[{"study": "wider", "change": "a wider search"}])
+    (main / "planned.json").write_text(json.dumps({"study": str(tmp_path / "study.yaml"),
+                                                   "parts": {"short texts": 8}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- main-table:start -->\n<!-- main-table:end -->\n")
+    text = report(main, readme)
+    section = text[text.index("# Does the verdict hold?"):text.index("# Targets")]
+    assert "## `wider`: a wider search" in section
+    assert "**In progress**: 4 of its 8 planned runs are recorded" in section
+    rows = [line for line in section.splitlines() if line.startswith("| trec |")]
+    assert len(rows) == 2 and "| `main` | gcn-window |" in rows[0] and "| better |" in rows[0]
+    assert "| `wider` | gcn-window |" in rows[1] and "| equal |" in rows[1]
+    assert "| 89.0: missed by" in rows[1]  # TREC's bar, against the check's best graph model
+    assert not any(line.startswith("| mr |") for line in section.splitlines())  # not repeated
+    sentence = next(line for line in section.splitlines() if line.startswith("Checked by"))
+    assert sentence.startswith("Checked by `wider` (a wider search): the best GCN-style cell "
+                               "against the Transformer moves on trec from better (+")
+    assert "mr" not in sentence
+    assert sentence in readme.read_text()
+    # a study without checks has no such section
+    write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
+                cells=[{"encoder": "gcn", "graph": "window"}])
+    assert "# Does the verdict hold?" not in report(main)
 
 
 def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):

@@ -39,18 +39,20 @@ def baseline_label(row: dict) -> str:
     return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
 
 
-def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
-                     title: str, searched: dict[str, Retrained], grid: bool = True) -> dict:
-    """The table of one dataset, each cell against ``reference``, and the
-    beyond-self-attention comparisons; for the main ``grid`` also the verdict and the
-    from-scratch headline. ``searched``: the runs whose dev score a search saw
-    (:func:`~textgnn.selection_report.searched_runs`), left out of the dev a cell is picked on."""
+def dataset_rows(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
+                 searched: dict[str, Retrained]) -> tuple[list[dict], dict, np.ndarray | None, str]:
+    """One dataset's cells as table rows (mean over seeds, interval, dev, cost), each against
+    ``reference`` seeds paired, Holm within the table, and the best GCN-style cell against the
+    control, the strongest baseline and attention on its own graph; with the runs by cell, the
+    gold labels (None where the study has none stored) and the metric. ``searched``: the runs
+    whose dev score a search saw (:func:`~textgnn.selection_report.searched_runs`), left out
+    of the dev a cell is picked on."""
     metric = study_metric(dataset)
     cells: dict[tuple[str, str], dict[int, dict]] = {}
     for r in runs:  # a labelled cell shows as "encoder (label)"
         encoder = f"{r['encoder']} ({r['label']})" if r.get("label") else r["encoder"]
         cells.setdefault((encoder, r["graph"]), {})[r["seed"]] = r
-    gold_path, lengths_path = gold_and_lengths(study_dir, dataset)
+    gold_path = gold_and_lengths(study_dir, dataset)[0]
     gold = np.asarray(json.loads(gold_path.read_text())) if gold_path.is_file() else None
     ref = cells.get(reference, {})
     rows, pvals = [], []
@@ -85,6 +87,14 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
         best = best_on_dev(mine)  # the table's best GCN-style cell, as the verdict picks it
         _against_baseline(best, rows, cells, gold, metric)
         _against_attention(best, cells, gold, metric)
+    return rows, cells, gold, metric
+
+
+def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
+                    title: str, searched: dict[str, Retrained], grid: bool = True) -> dict:
+    """The table of one dataset (:func:`dataset_rows`) and the beyond-self-attention
+    comparisons; for the main ``grid`` also the verdict and the from-scratch headline."""
+    rows, cells, gold, metric = dataset_rows(study_dir, dataset, runs, reference, searched)
     scale = 100.0  # table shows metrics as percentages
     lines = [f"{title} (test {metric} × 100)", "",
              f"| encoder | graph | seeds | {metric} | macro-F1 | dev {metric} | params "
@@ -123,6 +133,7 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
     lines += selection_lines(dataset, metric, rows, cells, searched, reference)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
+    lengths_path = gold_and_lengths(study_dir, dataset)[1]
     lengths = np.asarray(json.loads(lengths_path.read_text())) if lengths_path.is_file() else None
     length, section["beyond_cut"] = length_lines(dataset, metric, rows, cells, gold, lengths,
                                                  reference, study_dir / f"{dataset}-length.png")

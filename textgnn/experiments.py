@@ -60,13 +60,16 @@ class Study:
     # a dataset's own `seeds:` in its `datasets:` entry (e.g. fewer on long documents), in
     # place of the study's for its baselines and every cell with no `seeds` of its own
     dataset_seeds: dict[str, list[int]] = field(default_factory=dict)
+    # studies that repeat some of this one's datasets with one change, [{study, change}]: the
+    # report sets their verdicts beside this one's (check_report)
+    checks: list[dict] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
         path = Path(path)
         raw = read_yaml(path)
         known = {"name", "config", "datasets", "graphs", "encoders", "seeds", "overrides",
-                 "baselines", "cells", "low_resource"}
+                 "baselines", "cells", "low_resource", "checks"}
         unknown = set(raw) - known
         if unknown:
             raise TextGNNError(f"{path}: unknown study key(s) {sorted(unknown)}; valid: {sorted(known)}")
@@ -106,6 +109,8 @@ class Study:
                     "cells": [(c["encoder"], c["graph"]) for c in low["cells"]],
                     "baselines": list(low.get("baselines") or [])},
                 dataset_seeds=dataset_seeds,
+                checks=[{"study": str(c["study"]), "change": str(c["change"])}
+                        for c in raw.get("checks") or []],
             )
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing study key {exc}") from None

@@ -14,6 +14,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .beyond_report import syntax_verdict
+from .check_report import check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
@@ -117,12 +118,14 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         lines += syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
+    study = _plan(study_dir)[1]
+    checked, check_sentences = check_lines(study_dir, [] if study is None else study.checks)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
-                     + target_lines(headline) + lines) + "\n"
+                     + checked + target_lines(headline) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
-                        _progress_lines(study_dir, runs))
+                        _progress_lines(study_dir, runs), check_sentences)
     return text
 
 
@@ -202,9 +205,10 @@ def _superseded_lines(study_dir: Path) -> list[str]:
 
 
 def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: list,
-                    progress: list[str]) -> None:
+                    progress: list[str], checks: list[str]) -> None:
     """The headline table and the regime sentences in ``readme``'s block for the study,
-    after how much of the study they hold while it runs (``progress``)."""
+    after how much of the study they hold while it runs (``progress``), and what the studies
+    that check it found (``checks``)."""
     start, end = f"<!-- {study_dir.name}-table:start -->", f"<!-- {study_dir.name}-table:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
@@ -230,6 +234,8 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: li
     for regime in REGIMES:
         if sentence := regime_sentence(regime, regimes):
             table += ["", sentence]
+    for sentence in checks:
+        table += ["", sentence]
     table.append(end)
     before, rest = text.split(start, 1)
     readme.write_text(before + "\n".join(table) + rest.split(end, 1)[1])

@@ -190,13 +190,13 @@ def verdict_lines(outcomes: list[Outcome], plot: str | None = None) -> list[str]
     for o in sorted(outcomes, key=lambda o: REGIMES.index(o.regime)):  # stable: datasets stay sorted
         cost = "-" if o.cost_ratio is None else f"{o.cost_ratio:.2f}"
         attention = ("- | -" if o.against_attention is None else
-                     f"{_delta(o.against_attention[1], o.attention_interval)} | "
+                     f"{delta_text(o.against_attention[1], o.attention_interval)} | "
                      f"{p_text(o.against_attention[2])}")
         graph = ("- | -" if o.against_control is None else
-                 f"{_delta(o.against_control[0], o.control_interval)} | "
+                 f"{delta_text(o.against_control[0], o.control_interval)} | "
                  f"{p_text(o.against_control[1])}")
         lines.append(f"| {o.regime} | {o.where} | {o.cell} | {100 * o.mean:.2f} | {o.reference} "
-                     f"| {100 * o.reference_mean:.2f} | {_delta(o.delta, o.interval)} | {p_text(o.p)} | "
+                     f"| {100 * o.reference_mean:.2f} | {delta_text(o.delta, o.interval)} | {p_text(o.p)} | "
                      f"{o.word} | {cost} | {attention} | {graph} |")
     lines.append("")
     if plot:
@@ -248,7 +248,7 @@ def plot_verdict(outcomes: list[Outcome], path: Path) -> bool:
     return True
 
 
-def _delta(delta: float, interval: tuple[float, float] | None) -> str:
+def delta_text(delta: float, interval: tuple[float, float] | None) -> str:
     """A difference in points with its interval: "+0.19 [-0.95, +1.31]"."""
     return f"{100 * delta:+.2f}" + ("" if interval is None else
                                     f" [{100 * interval[0]:+.2f}, {100 * interval[1]:+.2f}]")

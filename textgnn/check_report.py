@@ -1,0 +1,137 @@
+"""Does a study's verdict hold when one thing about it changes? A study file's ``checks:``
+names other studies that repeat some of its datasets under one change (e.g. every cell tuned
+with a larger budget); the report sets their verdicts and best scores beside its own, dataset
+by dataset, so a reader of the study's RESULTS.md and README headline sees in place where
+its verdict moves.
+
+Each study is computed from its own records, as its own report computes it (the best
+GCN-style cell chosen on dev against the Transformer, paired bootstrap, Holm within its
+table), so the two rows of a dataset differ only in what the checking study changed, and in
+the machine where its runs were recorded on another one (the records name their CPU).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .baselines import BASELINES
+from .cost_report import cell_name
+from .dataset_report import dataset_rows
+from .experiments import PLANNED, read_runs
+from .selection_report import searched_runs
+from .stats import best_on_dev, p_text
+from .targets import TARGETS, against_bar
+from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
+
+
+def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict, int]]:
+    """Per dataset of a study's main tables (no tagged features, the whole training set): the
+    best GCN-style cell against the Transformer (None where the table lacks either), the best
+    graph model from scratch (chosen on dev) and its seeds."""
+    runs = [r for r in read_runs(study_dir / "runs.jsonl")
+            if not r.get("tag") and r.get("fraction") is None]
+    searched = searched_runs(study_dir.parent, runs)
+    found = {}
+    for dataset in sorted({r["dataset"] for r in runs}):
+        mine = [r for r in runs if r["dataset"] == dataset]
+        rows = dataset_rows(study_dir, dataset, mine, REFERENCE, searched)[0]
+        models = [r for r in rows if r["model"] not in BASELINES]
+        if models:
+            best = best_on_dev(models)
+            found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE), best,
+                              best["n"])
+    return found
+
+
+def check_lines(study_dir: Path, checks: list[dict]) -> tuple[list[str], list[str]]:
+    """The section of RESULTS.md that sets each checking study's verdicts beside this study's,
+    and one sentence per check for the README headline."""
+    if not checks:
+        return [], []
+    here = study_outcomes(study_dir)
+    lines = ["# Does the verdict hold? Studies that check it", "",
+             "Each study below repeats some of this study's datasets with one change, computed "
+             "from its own records as its own report does (best GCN-style cell chosen on dev "
+             "against the Transformer on the complete graph, paired bootstrap, Holm within its "
+             "table; Δ's 95 % interval). Bar: the project's target for the best graph model "
+             "from scratch.", ""]
+    sentences = []
+    for check in checks:
+        other_dir = study_dir.parent / check["study"]
+        there = study_outcomes(other_dir) if (other_dir / "runs.jsonl").is_file() else {}
+        shared = [d for d in here if d in there]
+        lines += [f"## `{check['study']}`: {check['change']}", ""]
+        if not shared:
+            lines += [f"No dataset of this study has runs in `{other_dir}` yet.", ""]
+            continue
+        lines += _progress(other_dir)
+        lines += ["| dataset | study | best GCN-style cell | Δ vs Transformer | p (Holm) | outcome "
+                  "| best graph model from scratch | seeds | bar |",
+                  "|---|---|---|---:|---:|---|---|---:|---|"]
+        for dataset in shared:
+            for name, (outcome, best, seeds) in ((study_dir.name, here[dataset]),
+                                                 (check["study"], there[dataset])):
+                lines.append(f"| {dataset} | `{name}` | {_outcome_cells(outcome)} | "
+                             f"{cell_name(best)} {100 * best['mean']:.2f} | {seeds} | "
+                             f"{_bar(dataset, best)} |")
+        lines.append("")
+        sentence = _sentence(study_dir.name, check, {d: (here[d], there[d]) for d in shared})
+        lines += [sentence, ""]
+        sentences.append(sentence)
+    return lines, sentences
+
+
+def _outcome_cells(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "- | - | - | -"
+    return (f"{outcome.cell} | {delta_text(outcome.delta, outcome.interval)} | "
+            f"{p_text(outcome.p)} | {outcome.word}")
+
+
+def _bar(dataset: str, best: dict) -> str:
+    bar = TARGETS.get(dataset, (None,))[0]
+    return "-" if bar is None else f"{bar}: {against_bar(100 * best['mean'], bar)}"
+
+
+def _progress(study_dir: Path) -> list[str]:
+    """A checking study still running says how much of it its rows hold."""
+    path = study_dir / PLANNED
+    if not path.is_file():
+        return []
+    planned = sum(json.loads(path.read_text())["parts"].values())
+    recorded = len(read_runs(study_dir / "runs.jsonl"))
+    if recorded >= planned:
+        return []
+    return [f"**In progress**: {recorded} of its {planned} planned runs are recorded; its rows "
+            "hold those alone.", ""]
+
+
+def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> str:
+    """Where the checking study's outcome differs from this one's and where it holds, and
+    how the best graph model from scratch moved against its bar."""
+    moved, held = [], []
+    for dataset, ((mine, _, _), (theirs, _, _)) in pairs.items():
+        if mine is None or theirs is None:
+            continue
+        if mine.word != theirs.word:
+            moved.append(f"on {dataset} from {mine.word} ({delta_text(mine.delta, None)}, "
+                         f"p = {p_text(mine.p)}) to {theirs.word} "
+                         f"({delta_text(theirs.delta, None)}, p = {p_text(theirs.p)})")
+        else:
+            held.append(f"{dataset} ({mine.word})")
+    text = f"Checked by `{check['study']}` ({check['change']}): "
+    parts = []
+    if moved:
+        parts.append("the best GCN-style cell against the Transformer moves " + "; ".join(moved))
+    if held:
+        parts.append("the outcome holds on " + ", ".join(held))
+    scores = []
+    for dataset, ((_, mine, _), (_, theirs, _)) in pairs.items():
+        bar = TARGETS.get(dataset, (None,))[0]
+        scores.append(f"{dataset} {100 * mine['mean']:.2f} → {100 * theirs['mean']:.2f}"
+                      + ("" if bar is None else
+                         f" (bar {bar}: {against_bar(100 * theirs['mean'], bar)})"))
+    parts.append(f"the best graph model from scratch ({name} → {check['study']}): "
+                 + ", ".join(scores))
+    return text + "; ".join(parts) + "."
