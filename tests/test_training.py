@@ -156,3 +156,48 @@ def test_deterministic_mode_changes_nothing_on_cpu(toy_data, tmp_path, cell):
     preds = [json.loads((tmp_path / flag / "metrics.json").read_text())["test"]["predictions"]
              for flag in ("true", "false")]
     assert preds[0] == preds[1]
+
+
+def test_ema_scores_and_keeps_the_moving_average_and_leaves_training_alone(toy_data, tmp_path):
+    """train.ema: dev scores the moving average of the weights and the kept model is it, while
+    the weights being trained are those of a run without it (the same training losses, to the
+    bit); a run killed after an epoch resumes to the uninterrupted run's numbers, so the
+    average is in the checkpoint."""
+    import csv
+
+    def config(ema: float):
+        return load_config(REPO / "configs" / "base.yaml", [
+            f"data.name={toy_data}", *TINY, "train.epochs=4", "train.patience=100",
+            "graph.kind=window", f"train.ema={ema}", "train.threads=1"])
+
+    def history(out):  # every epoch's row but its wall time
+        with (out / "history.csv").open() as handle:
+            return [{k: v for k, v in row.items() if k != "seconds"}
+                    for row in csv.DictReader(handle)]
+
+    threads = torch.get_num_threads()
+    try:
+        plain = train(config(0.0), tmp_path / "plain", progress=False)
+        averaged = train(config(0.9), tmp_path / "ema", progress=False)
+
+        class Killed(Exception):
+            pass
+
+        def kill_after_two(row: dict) -> None:
+            if row["epoch"] == 2:
+                raise Killed
+
+        with pytest.raises(Killed):
+            train(config(0.9), tmp_path / "killed", progress=False, on_epoch=kill_after_two)
+        resumed = train(config(0.9), tmp_path / "killed", progress=False, resume=True)
+    finally:
+        torch.set_num_threads(threads)
+    ours, theirs = history(tmp_path / "ema"), history(tmp_path / "plain")
+    assert [r["train_loss"] for r in ours] == [r["train_loss"] for r in theirs]
+    assert [r["dev_loss"] for r in ours] != [r["dev_loss"] for r in theirs]
+    # the saved model is the scored average of the best epoch
+    best = next(r for r in ours if int(r["epoch"]) == averaged["best_epoch"])
+    assert averaged["dev"]["accuracy"] == pytest.approx(float(best["dev_accuracy"]), abs=1e-12)
+    assert plain["test"] != averaged["test"] or plain["dev"] != averaged["dev"]
+    assert resumed["test"] == averaged["test"] and resumed["dev"] == averaged["dev"]
+    assert history(tmp_path / "killed") == ours

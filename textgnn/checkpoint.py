@@ -140,9 +140,10 @@ def load_model_dir(name_or_path: str | Path) -> tuple[dict, dict, dict, list[str
 
 
 def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
-                    state: dict[str, Any]) -> None:
+                    state: dict[str, Any], average: dict | None = None) -> None:
     """Everything a killed run needs to continue as if it never stopped: weights, the best
-    epoch's weights, the optimiser's moments, the Python / NumPy / torch (CPU and GPU) random
+    epoch's weights, the optimiser's moments, the moving average of the weights
+    (``average``, with ``train.ema``), the Python / NumPy / torch (CPU and GPU) random
     states and the batch sampler's, plus ``state`` (epoch, best score, history ...). Written
     to a temporary file and renamed, so a crash never leaves half a checkpoint."""
     import random
@@ -153,6 +154,7 @@ def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
 
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"best.{k}": v for k, v in best_state.items()}
+    tensors |= {f"ema.{k}": v for k, v in (average or {}).items()}
     opt = optimizer.state_dict()
     for index, moments in opt["state"].items():
         tensors |= {f"optim.{index}.{name}": value for name, value in moments.items()}
@@ -174,9 +176,11 @@ def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
     os.replace(tmp, path)
 
 
-def restore_checkpoint(path: Path, model, optimizer, sampler) -> tuple[dict, dict]:
-    """Load what :func:`save_checkpoint` wrote into ``model``, ``optimizer``, ``sampler`` and
-    the global random states; returns (state, the best epoch's weights)."""
+def restore_checkpoint(path: Path, model, optimizer, sampler,
+                       average=None) -> tuple[dict, dict]:
+    """Load what :func:`save_checkpoint` wrote into ``model``, ``optimizer``, ``sampler``,
+    the moving average of the weights (``average``, a module, with ``train.ema``) and the
+    global random states; returns (state, the best epoch's weights)."""
     import random
 
     import numpy as np
@@ -194,6 +198,11 @@ def restore_checkpoint(path: Path, model, optimizer, sampler) -> tuple[dict, dic
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
     model.load_state_dict(take("model."))
+    if average is not None:
+        if not (saved := take("ema.")):
+            raise TextGNNError(f"{path}: written without train.ema; its run cannot resume "
+                               "with it")
+        average.load_state_dict(saved)
     moments: dict[int, dict] = {}
     for key, value in take("optim.").items():
         index, name = key.split(".", 1)

@@ -233,6 +233,10 @@ class TrainConfig:
     # AdamW's fused kernel (one pass over all parameters): ~12 % less CPU per MR epoch, but it
     # rounds differently from the loop, so a recorded run keeps what it was trained with
     fused_optimizer: bool = False
+    # decay of an exponential moving average of the weights, updated after every step; dev
+    # scores it, and the kept epoch and the saved model are its weights. 0: off (the weights
+    # as trained). Averages away the noise of the last steps, which differs from seed to seed
+    ema: float = key(0.0, PROBABILITY)
     schedule: str = key("constant", OneOf(_schedules))  # linear: warm up, then decay to 0
     warmup: float = key(0.1, PROBABILITY)  # linear: the fraction of all steps spent warming up
     seed: int = key(0, NON_NEGATIVE)

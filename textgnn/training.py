@@ -2,8 +2,9 @@
 
     run = set_up(config, out_dir)          data, vocabulary, model, batches, optimiser
     for each epoch:
-        train_epoch(run, epoch)            one pass over the training batches
-        score_dev(run)                     dev loss and metrics
+        train_epoch(run, epoch)            one pass over the training batches (and, with
+                                           train.ema, the moving average of the weights)
+        score_dev(run)                     dev loss and metrics (of that average, with it)
         end_epoch(run, row)                history, best epoch, early stop, checkpoint
     finish(run)                            the best epoch saved, scored on dev and test
 
@@ -19,7 +20,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,9 @@ class Run:
         "elapsed": 0.0, "cpu_elapsed": 0.0})
     best_weights: dict | None = None
     board: Any = None  # a TensorBoard writer when train.tensorboard
+    # with train.ema: the moving average of the weights (torch's AveragedModel), which dev
+    # scores and the kept epoch saves
+    average: Any = None
 
     @property
     def main(self) -> bool:
@@ -217,9 +222,14 @@ def set_up(config: Config, out_dir: Path, progress: bool, resume: bool) -> Run:
     if run.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    if t.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        run.average = AveragedModel(run.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema))
     checkpoint = out_dir / CHECKPOINT
     if resume and checkpoint.is_file():
-        run.state, run.best_weights = restore_checkpoint(checkpoint, run.model, optimizer, sampler)
+        run.state, run.best_weights = restore_checkpoint(checkpoint, run.model, optimizer, sampler,
+                                                         run.average)
         log(f"resumed from {checkpoint} after epoch {run.state['epoch']}")
         run.started -= run.state["elapsed"]
         cpu_elapsed = run.state.get("cpu_elapsed")
@@ -264,6 +274,8 @@ def train_epoch(run: Run, epoch: int) -> dict:
         if config.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
         optimizer.step()
+        if run.average is not None:
+            run.average.update_parameters(model)
         value = loss.item()
         if not math.isfinite(value):  # training cannot recover from this: say so
             raise TextGNNError(f"epoch {epoch}, batch {step + 1}: the training loss is "
@@ -279,8 +291,9 @@ def train_epoch(run: Run, epoch: int) -> dict:
 def score_dev(run: Run) -> dict:
     """Dev loss, accuracy and the selection metric. Every process scores the whole dev set
     itself: identical weights give identical early-stopping decisions without any further
-    communication."""
-    dev_logits = run.pipeline.logits(run.dev_graphs)
+    communication. With ``train.ema`` the moving average of the weights is scored."""
+    with scored_weights(run):
+        dev_logits = run.pipeline.logits(run.dev_graphs)
     release_freed_memory()
     dev_y = torch.cat([g.y for g in run.dev_graphs])
     row = {
@@ -291,6 +304,21 @@ def score_dev(run: Run) -> dict:
     if select != "accuracy":
         row[f"dev_{select}"] = SELECT[select](dev_y.numpy(), dev_logits.argmax(-1).numpy())
     return row
+
+
+@contextmanager
+def scored_weights(run: Run) -> Iterator[None]:
+    """The weights dev scores, in the model for the duration: its own, or with ``train.ema``
+    their moving average (the trained weights come back after)."""
+    if run.average is None:
+        yield
+        return
+    trained = copy.deepcopy(run.model.state_dict())
+    run.model.load_state_dict(run.average.module.state_dict())
+    try:
+        yield
+    finally:
+        run.model.load_state_dict(trained)
 
 
 def end_epoch(run: Run, row: dict) -> None:
@@ -311,7 +339,8 @@ def end_epoch(run: Run, row: dict) -> None:
     score, patience = row[f"dev_{run.config.train.select}"], run.config.train.patience
     if score > state["best_score"]:
         state["best_score"], state["best_epoch"] = score, epoch
-        run.best_weights = copy.deepcopy(run.model.state_dict())
+        scored = run.model if run.average is None else run.average.module
+        run.best_weights = copy.deepcopy(scored.state_dict())
     elif epoch - state["best_epoch"] >= patience:
         log(f"early stop: no dev gain for {patience} epochs; best epoch {state['best_epoch']}")
         state["stopped"] = True
@@ -319,7 +348,8 @@ def end_epoch(run: Run, row: dict) -> None:
     state["cpu_elapsed"] = None if run.cpu_started is None else time.process_time() - run.cpu_started
     if run.main:
         save_checkpoint(run.out_dir / CHECKPOINT, run.model, run.best_weights, run.optimizer,
-                        run.sampler, state)
+                        run.sampler, state,
+                        None if run.average is None else run.average.state_dict())
 
 
 def finish(run: Run, test: bool = True) -> dict | None:
