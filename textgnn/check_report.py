@@ -25,10 +25,10 @@ from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
 
 
-def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict, int]]:
+def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict]]:
     """Per dataset of a study's main tables (no tagged features, the whole training set): the
-    best GCN-style cell against the Transformer (None where the table lacks either), the best
-    graph model from scratch (chosen on dev) and its seeds."""
+    best GCN-style cell against the Transformer (None where the table lacks either) and the
+    row of the best graph model from scratch (chosen on dev)."""
     runs = [r for r in read_runs(study_dir / "runs.jsonl")
             if not r.get("tag") and r.get("fraction") is None]
     searched = searched_runs(study_dir.parent, runs)
@@ -38,9 +38,8 @@ def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict, int
         rows = dataset_rows(study_dir, dataset, mine, REFERENCE, searched)[0]
         models = [r for r in rows if r["model"] not in BASELINES]
         if models:
-            best = best_on_dev(models)
-            found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE), best,
-                              best["n"])
+            found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE),
+                              best_on_dev(models))
     return found
 
 
@@ -70,10 +69,10 @@ def check_lines(study_dir: Path, checks: list[dict]) -> tuple[list[str], list[st
                   "| best graph model from scratch | seeds | bar |",
                   "|---|---|---|---:|---:|---|---|---:|---|"]
         for dataset in shared:
-            for name, (outcome, best, seeds) in ((study_dir.name, here[dataset]),
-                                                 (check["study"], there[dataset])):
+            for name, (outcome, best) in ((study_dir.name, here[dataset]),
+                                          (check["study"], there[dataset])):
                 lines.append(f"| {dataset} | `{name}` | {_outcome_cells(outcome)} | "
-                             f"{cell_name(best)} {100 * best['mean']:.2f} | {seeds} | "
+                             f"{cell_name(best)} {100 * best['mean']:.2f} | {best['n']} | "
                              f"{_bar(dataset, best)} |")
         lines.append("")
         sentence = _sentence(study_dir.name, check, {d: (here[d], there[d]) for d in shared})
@@ -111,7 +110,7 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
     """Where the checking study's outcome differs from this one's and where it holds, and
     how the best graph model from scratch moved against its bar."""
     moved, held = [], []
-    for dataset, ((mine, _, _), (theirs, _, _)) in pairs.items():
+    for dataset, ((mine, _), (theirs, _)) in pairs.items():
         if mine is None or theirs is None:
             continue
         if mine.word != theirs.word:
@@ -127,7 +126,7 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
     if held:
         parts.append("the outcome holds on " + ", ".join(held))
     scores = []
-    for dataset, ((_, mine, _), (_, theirs, _)) in pairs.items():
+    for dataset, ((_, mine), (_, theirs)) in pairs.items():
         bar = TARGETS.get(dataset, (None,))[0]
         scores.append(f"{dataset} {100 * mine['mean']:.2f} → {100 * theirs['mean']:.2f}"
                       + ("" if bar is None else
