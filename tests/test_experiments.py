@@ -355,7 +355,7 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     text = report(main, readme)
     section = text[text.index("# Does the verdict hold?"):text.index("# Targets")]
     assert "## `wider`: a wider search" in section
-    assert "**In progress**: 4 of its 8 planned runs are recorded" in section
+    assert "**In progress: 4 of the 8 planned runs are recorded** (short texts 4/8)" in section
     rows = [line for line in section.splitlines() if line.startswith("| trec |")]
     assert len(rows) == 2 and "| `main` | gcn-window |" in rows[0] and "| better |" in rows[0]
     assert "| `wider` | gcn-window |" in rows[1] and "| equal |" in rows[1]

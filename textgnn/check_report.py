@@ -12,15 +12,15 @@ the machine where its runs were recorded on another one (the records name their 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .baselines import BASELINES
 from .cost_report import cell_name
 from .dataset_report import dataset_rows
-from .experiments import PLANNED, read_runs
+from .experiments import read_runs
 from .selection_report import searched_runs
 from .stats import best_on_dev, p_text
+from .study_progress import progress_lines
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
 
@@ -64,7 +64,7 @@ def check_lines(study_dir: Path, checks: list[dict]) -> tuple[list[str], list[st
         if not shared:
             lines += [f"No dataset of this study has runs in `{other_dir}` yet.", ""]
             continue
-        lines += _progress(other_dir)
+        lines += progress_lines(other_dir, read_runs(other_dir / "runs.jsonl"))
         lines += ["| dataset | study | best GCN-style cell | Δ vs Transformer | p (Holm) | outcome "
                   "| best graph model from scratch | seeds | bar |",
                   "|---|---|---|---:|---:|---|---|---:|---|"]
@@ -91,19 +91,6 @@ def _outcome_cells(outcome: Outcome | None) -> str:
 def _bar(dataset: str, best: dict) -> str:
     bar = TARGETS.get(dataset, (None,))[0]
     return "-" if bar is None else f"{bar}: {against_bar(100 * best['mean'], bar)}"
-
-
-def _progress(study_dir: Path) -> list[str]:
-    """A checking study still running says how much of it its rows hold."""
-    path = study_dir / PLANNED
-    if not path.is_file():
-        return []
-    planned = sum(json.loads(path.read_text())["parts"].values())
-    recorded = len(read_runs(study_dir / "runs.jsonl"))
-    if recorded >= planned:
-        return []
-    return [f"**In progress**: {recorded} of its {planned} planned runs are recorded; its rows "
-            "hold those alone.", ""]
 
 
 def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> str:

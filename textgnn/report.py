@@ -7,7 +7,6 @@ markdown is never edited by hand.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +17,13 @@ from .check_report import check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import PLANNED, SUPERSEDED, Study, cell_family, planned_parts, read_runs, shown_path
+from .experiments import SUPERSEDED, cell_family, read_runs, shown_path
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
 from .selection_report import TUNED, searched_runs
 from .stats import best_on_dev
+from .study_progress import progress_lines, study_plan
 from .targets import PRETRAINED_ANCHORS, PRETRAINED_TARGETS, published, target_lines
 from .tuning import spent
 from .verdict import (
@@ -73,7 +73,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in search_names
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
-    lines += _progress_lines(study_dir, runs)
+    lines += progress_lines(study_dir, runs)
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     lines += _superseded_lines(study_dir)
     header, lines = lines, []
@@ -118,14 +118,14 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         lines += syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
-    study = _plan(study_dir)[1]
+    study = study_plan(study_dir)[1]
     checked, check_sentences = check_lines(study_dir, [] if study is None else study.checks)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
                      + checked + target_lines(headline) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
-                        _progress_lines(study_dir, runs), check_sentences)
+                        progress_lines(study_dir, runs), check_sentences)
     return text
 
 
@@ -137,44 +137,6 @@ def _where(dataset: str, runs: list[dict]) -> str:
             if r["encoder"] in GCN_STYLE}
     cuts.discard(None)
     return f"{dataset} (cut at {', '.join(map(str, sorted(cuts)))} tokens)" if cuts else dataset
-
-
-def _plan(study_dir: Path) -> tuple[dict, Study | None]:
-    """What ``experiment`` last wrote it plans for the study (``planned.json``; empty where it
-    wrote none) and the study file that plan names, loaded as it is now (None where it is gone
-    or mid-edit)."""
-    path = study_dir / PLANNED
-    plan = json.loads(path.read_text()) if path.is_file() else {}
-    source = plan.get("study")
-    if not source or not Path(source).is_file():
-        return plan, None
-    try:
-        return plan, Study.load(source)
-    except TextGNNError:
-        return plan, None
-
-
-def _progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
-    """How much of the study the tables hold, where ``experiment`` wrote what it plans: a study
-    still running reads as one, not as finished."""
-    plan, study = _plan(study_dir)
-    if not plan:
-        return []
-    # the study file as it is now counts cells added since the last `experiment` wrote this;
-    # a file mid-edit: the recorded counts
-    planned: dict[str, int] = plan["parts"] if study is None else planned_parts(study)
-    recorded: dict[str, int] = {}
-    for r in runs:
-        part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
-        recorded[part] = recorded.get(part, 0) + 1
-    total, done = sum(planned.values()), sum(recorded.get(p, 0) for p in planned)
-    if done >= total:
-        return []
-    parts = ", ".join(f"{part} {recorded.get(part, 0)}/{n}" for part, n in planned.items())
-    return [f"**In progress: {done} of the {total} planned runs are recorded** ({parts}); "
-            "the tables and verdicts below hold those alone. What is left, and its estimated "
-            f"CPU hours: `python -m textgnn experiment {plan['study'] or '<study file>'} "
-            "--plan`.", ""]
 
 
 def _failure_lines(study_dir: Path, recorded: set[str]) -> list[str]:
@@ -298,7 +260,7 @@ def _search_lines(runs: list[dict]) -> list[str]:
 def _planned_searches(study_dir: Path) -> set[str]:
     """The searches whose configs the study file (named in ``planned.json``) trains on, run or
     not yet: a search under way counts in what the study has cost before any run uses it."""
-    _, study = _plan(study_dir)
+    _, study = study_plan(study_dir)
     if study is None:  # no plan, or a file mid-edit: the searches its runs name
         return set()
     return {match["search"] for cell in study.cells() if cell.config

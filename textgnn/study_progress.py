@@ -1,0 +1,51 @@
+"""How much of a study its records hold: the plan ``experiment`` last wrote
+(``planned.json``), the study file it names, and the line a report opens with while the
+study still runs. Shared by a study's own report and by the reports of the studies it checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import TextGNNError
+from .experiments import PLANNED, Study, planned_parts
+from .verdict import regime_of
+
+
+def study_plan(study_dir: Path) -> tuple[dict, Study | None]:
+    """What ``experiment`` last wrote it plans for the study (``planned.json``; empty where it
+    wrote none) and the study file that plan names, loaded as it is now (None where it is gone
+    or mid-edit)."""
+    path = study_dir / PLANNED
+    plan = json.loads(path.read_text()) if path.is_file() else {}
+    source = plan.get("study")
+    if not source or not Path(source).is_file():
+        return plan, None
+    try:
+        return plan, Study.load(source)
+    except TextGNNError:
+        return plan, None
+
+
+def progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
+    """How much of the study the tables hold, where ``experiment`` wrote what it plans: a study
+    still running reads as one, not as finished."""
+    plan, study = study_plan(study_dir)
+    if not plan:
+        return []
+    # the study file as it is now counts cells added since the last `experiment` wrote this;
+    # a file mid-edit: the recorded counts
+    planned: dict[str, int] = plan["parts"] if study is None else planned_parts(study)
+    recorded: dict[str, int] = {}
+    for r in runs:
+        part = regime_of(r["dataset"], r.get("fraction"), r.get("tag", ""))
+        recorded[part] = recorded.get(part, 0) + 1
+    total, done = sum(planned.values()), sum(recorded.get(p, 0) for p in planned)
+    if done >= total:
+        return []
+    parts = ", ".join(f"{part} {recorded.get(part, 0)}/{n}" for part, n in planned.items())
+    return [f"**In progress: {done} of the {total} planned runs are recorded** ({parts}); "
+            "the tables and verdicts below hold those alone. What is left, and its estimated "
+            f"CPU hours: `python -m textgnn experiment {plan['study'] or '<study file>'} "
+            "--plan`.", ""]
