@@ -36,19 +36,24 @@ def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict]]:
     for dataset in sorted({r["dataset"] for r in runs}):
         mine = [r for r in runs if r["dataset"] == dataset]
         rows = dataset_rows(study_dir, dataset, mine, REFERENCE, searched)[0]
-        models = [r for r in rows if r["model"] not in BASELINES]
-        if models:
-            found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE),
-                              best_on_dev(models))
+        if (best := best_model(rows)) is not None:
+            found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE), best)
     return found
 
 
-def check_lines(study_dir: Path, checks: list[dict]) -> tuple[list[str], list[str]]:
-    """The section of RESULTS.md that sets each checking study's verdicts beside this study's,
+def best_model(rows: list[dict]) -> dict | None:
+    """A table's best graph model from scratch: its best row on dev but the baselines."""
+    models = [r for r in rows if r["model"] not in BASELINES]
+    return best_on_dev(models) if models else None
+
+
+def check_lines(study_dir: Path, checks: list[dict],
+                here: dict[str, tuple[Outcome | None, dict]]) -> tuple[list[str], list[str]]:
+    """The section of RESULTS.md that sets each checking study's verdicts beside this study's
+    (``here``, per dataset as :func:`study_outcomes` gives them; the report has them at hand),
     and one sentence per check for the README headline."""
     if not checks:
         return [], []
-    here = study_outcomes(study_dir)
     lines = ["# Does the verdict hold? Studies that check it", "",
              "Each study below repeats some of this study's datasets with one change, computed "
              "from its own records as its own report does (best GCN-style cell chosen on dev "

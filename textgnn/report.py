@@ -13,7 +13,7 @@ import numpy as np
 
 from .baselines import BASELINES
 from .beyond_report import syntax_verdict
-from .check_report import check_lines
+from .check_report import best_model, check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
@@ -79,6 +79,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
     headline, regimes = [], []
+    checked: dict[str, tuple] = {}  # per dataset, what a check sets beside its own study's
     plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
     for dataset in sorted({r["dataset"] for r in plain}):
         mine = [r for r in plain if r["dataset"] == dataset]
@@ -86,6 +87,8 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         syntax[dataset] = section["outcomes"]
         regimes.append(regime_outcome(regime_of(dataset), _where(dataset, mine), section["rows"],
                                       REFERENCE, section.get("beyond_cut")))
+        if (best := best_model(section["rows"])) is not None:
+            checked[dataset] = (regimes[-1], best)
         if section["headline"]:
             headline.append(section["headline"])
         lines += section["lines"]
@@ -119,9 +122,9 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
     study = study_plan(study_dir)[1]
-    checked, check_sentences = check_lines(study_dir, [] if study is None else study.checks)
+    check, check_sentences = check_lines(study_dir, [] if study is None else study.checks, checked)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
-                     + checked + target_lines(headline) + lines) + "\n"
+                     + check + target_lines(headline) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
