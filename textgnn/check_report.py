@@ -17,20 +17,20 @@ from pathlib import Path
 from .baselines import BASELINES
 from .cost_report import cell_name
 from .dataset_report import dataset_rows
-from .experiments import read_runs
+from .experiments import main_runs, read_runs
 from .selection_report import searched_runs
 from .stats import best_on_dev, p_text
-from .study_progress import progress_lines
+from .study_progress import progress_lines, study_plan
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
 
 
-def study_outcomes(study_dir: Path) -> dict[str, tuple[Outcome | None, dict]]:
-    """Per dataset of a study's main tables (no tagged features, the whole training set): the
-    best GCN-style cell against the Transformer (None where the table lacks either) and the
-    row of the best graph model from scratch (chosen on dev)."""
-    runs = [r for r in read_runs(study_dir / "runs.jsonl")
-            if not r.get("tag") and r.get("fraction") is None]
+def study_outcomes(study_dir: Path,
+                   runs: list[dict]) -> dict[str, tuple[Outcome | None, dict]]:
+    """Per dataset of a study's main tables (:func:`~textgnn.experiments.main_runs` of its
+    ``runs``): the best GCN-style cell against the Transformer (None where the table lacks
+    either) and the row of the best graph model from scratch (chosen on dev)."""
+    runs = main_runs(runs)
     searched = searched_runs(study_dir.parent, runs)
     found = {}
     for dataset in sorted({r["dataset"] for r in runs}):
@@ -63,13 +63,14 @@ def check_lines(study_dir: Path, checks: list[dict],
     sentences = []
     for check in checks:
         other_dir = study_dir.parent / check["study"]
-        there = study_outcomes(other_dir) if (other_dir / "runs.jsonl").is_file() else {}
+        other_runs = read_runs(other_dir / "runs.jsonl")
+        there = study_outcomes(other_dir, other_runs)
         shared = [d for d in here if d in there]
         lines += [f"## `{check['study']}`: {check['change']}", ""]
         if not shared:
             lines += [f"No dataset of this study has runs in `{other_dir}` yet.", ""]
             continue
-        lines += progress_lines(other_dir, read_runs(other_dir / "runs.jsonl"))
+        lines += progress_lines(study_plan(other_dir), other_runs)
         lines += ["| dataset | study | best GCN-style cell | Δ vs Transformer | p (Holm) | outcome "
                   "| best graph model from scratch | seeds | bar |",
                   "|---|---|---|---:|---:|---|---|---:|---|"]
@@ -78,7 +79,7 @@ def check_lines(study_dir: Path, checks: list[dict],
                                           (check["study"], there[dataset])):
                 lines.append(f"| {dataset} | `{name}` | {_outcome_cells(outcome)} | "
                              f"{cell_name(best)} {100 * best['mean']:.2f} | {best['n']} | "
-                             f"{_bar(dataset, best)} |")
+                             f"{_bar(dataset, best) or '-'} |")
         lines.append("")
         sentence = _sentence(study_dir.name, check, {d: (here[d], there[d]) for d in shared})
         lines += [sentence, ""]
@@ -93,9 +94,10 @@ def _outcome_cells(outcome: Outcome | None) -> str:
             f"{p_text(outcome.p)} | {outcome.word}")
 
 
-def _bar(dataset: str, best: dict) -> str:
+def _bar(dataset: str, best: dict) -> str | None:
+    """The dataset's bar and how ``best`` stands against it: "76.8: missed by 2.41"."""
     bar = TARGETS.get(dataset, (None,))[0]
-    return "-" if bar is None else f"{bar}: {against_bar(100 * best['mean'], bar)}"
+    return None if bar is None else f"{bar}: {against_bar(100 * best['mean'], bar)}"
 
 
 def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> str:
@@ -119,10 +121,9 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
         parts.append("the outcome holds on " + ", ".join(held))
     scores = []
     for dataset, ((_, mine), (_, theirs)) in pairs.items():
-        bar = TARGETS.get(dataset, (None,))[0]
+        bar = _bar(dataset, theirs)
         scores.append(f"{dataset} {100 * mine['mean']:.2f} → {100 * theirs['mean']:.2f}"
-                      + ("" if bar is None else
-                         f" (bar {bar}: {against_bar(100 * theirs['mean'], bar)})"))
+                      + ("" if bar is None else f" (bar {bar})"))
     parts.append(f"the best graph model from scratch ({name} → {check['study']}): "
                  + ", ".join(scores))
     return text + "; ".join(parts) + "."

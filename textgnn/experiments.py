@@ -487,6 +487,12 @@ def chosen_cells(study: Study, datasets: list[str] | None, seeds: int | None,
     return [cell for cell in study.cells(datasets, seeds) if selected(cell.key, match, exclude)]
 
 
+def main_runs(runs: list[dict]) -> list[dict]:
+    """The runs of a study's main tables: the whole training set, no tagged features (the
+    low-resource shares and the pretrained features have tables of their own)."""
+    return [r for r in runs if not r.get("tag") and r.get("fraction") is None]
+
+
 def cell_family(key: str) -> str:
     """A run key without its seed: the runs of one cell, which differ only by seed."""
     return key.rsplit("/seed", 1)[0]

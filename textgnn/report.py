@@ -17,7 +17,7 @@ from .check_report import best_model, check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import SUPERSEDED, cell_family, read_runs, shown_path
+from .experiments import SUPERSEDED, Study, cell_family, main_runs, read_runs, shown_path
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
@@ -69,18 +69,20 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              f"dataset's metric to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph, seeds paired, "
              "with a paired bootstrap over test examples and seeds (2,000 resamples; MCC "
              "recomputed on every resample for CoLA), Holm-corrected within the dataset.", ""]
-    search_names = set(tuned_searches(runs)) | _planned_searches(study_dir)
+    planned = study_plan(study_dir)  # read once: the header, the checks and the README use it
+    study, progress = planned[1], progress_lines(planned, runs)
+    search_names = set(tuned_searches(runs)) | _planned_searches(study)
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in search_names
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
-    lines += progress_lines(study_dir, runs)
+    lines += progress
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     lines += _superseded_lines(study_dir)
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
     headline, regimes = [], []
     checked: dict[str, tuple] = {}  # per dataset, what a check sets beside its own study's
-    plain = [r for r in runs if not r.get("tag") and r.get("fraction") is None]
+    plain = main_runs(runs)
     for dataset in sorted({r["dataset"] for r in plain}):
         mine = [r for r in plain if r["dataset"] == dataset]
         section = dataset_section(study_dir, dataset, mine, REFERENCE, f"## {dataset}", searched)
@@ -121,14 +123,13 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         lines += syntax_verdict(tagged_syntax, f"## Did syntax help on `{tag}` features?")
     regimes = [o for o in regimes if o is not None]
     plotted = plot_verdict(regimes, study_dir / VERDICT_PLOT)
-    study = study_plan(study_dir)[1]
     check, check_sentences = check_lines(study_dir, [] if study is None else study.checks, checked)
     text = "\n".join(header + verdict_lines(regimes, VERDICT_PLOT if plotted else None)
                      + check + target_lines(headline) + lines) + "\n"
     (study_dir / "RESULTS.md").write_text(text)
     if readme is not None:
         _write_headline(Path(readme), study_dir, headline, regimes,
-                        progress_lines(study_dir, runs), check_sentences)
+                        progress, check_sentences)
     return text
 
 
@@ -260,10 +261,9 @@ def _search_lines(runs: list[dict]) -> list[str]:
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
 
 
-def _planned_searches(study_dir: Path) -> set[str]:
+def _planned_searches(study: Study | None) -> set[str]:
     """The searches whose configs the study file (named in ``planned.json``) trains on, run or
     not yet: a search under way counts in what the study has cost before any run uses it."""
-    _, study = study_plan(study_dir)
     if study is None:  # no plan, or a file mid-edit: the searches its runs name
         return set()
     return {match["search"] for cell in study.cells() if cell.config

@@ -28,10 +28,11 @@ def study_plan(study_dir: Path) -> tuple[dict, Study | None]:
         return plan, None
 
 
-def progress_lines(study_dir: Path, runs: list[dict]) -> list[str]:
-    """How much of the study the tables hold, where ``experiment`` wrote what it plans: a study
-    still running reads as one, not as finished."""
-    plan, study = study_plan(study_dir)
+def progress_lines(planned: tuple[dict, Study | None], runs: list[dict]) -> list[str]:
+    """How much of the study the tables hold, where ``experiment`` wrote what it plans
+    (``planned``: :func:`study_plan`'s answer): a study still running reads as one, not as
+    finished."""
+    plan, study = planned
     if not plan:
         return []
     # the study file as it is now counts cells added since the last `experiment` wrote this;

@@ -125,6 +125,12 @@ class Run:
     def model(self) -> torch.nn.Module:
         return self.pipeline.model
 
+    @property
+    def scored(self) -> torch.nn.Module:
+        """The module whose weights dev scores and the kept epoch saves: the model, or with
+        ``train.ema`` its moving average."""
+        return self.model if self.average is None else self.average.module
+
 
 def train(config: Config, out_dir: str | Path, progress: bool = True, resume: bool = False,
           on_epoch: Callable[[dict], None] | None = None, test: bool = True) -> dict | None:
@@ -314,7 +320,7 @@ def scored_weights(run: Run) -> Iterator[None]:
         yield
         return
     trained = copy.deepcopy(run.model.state_dict())
-    run.model.load_state_dict(run.average.module.state_dict())
+    run.model.load_state_dict(run.scored.state_dict())
     try:
         yield
     finally:
@@ -339,8 +345,7 @@ def end_epoch(run: Run, row: dict) -> None:
     score, patience = row[f"dev_{run.config.train.select}"], run.config.train.patience
     if score > state["best_score"]:
         state["best_score"], state["best_epoch"] = score, epoch
-        scored = run.model if run.average is None else run.average.module
-        run.best_weights = copy.deepcopy(scored.state_dict())
+        run.best_weights = copy.deepcopy(run.scored.state_dict())
     elif epoch - state["best_epoch"] >= patience:
         log(f"early stop: no dev gain for {patience} epochs; best epoch {state['best_epoch']}")
         state["stopped"] = True
