@@ -1,10 +1,13 @@
+import ast
 import json
+import os
 import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from conftest import REPO, TINY
 
@@ -16,7 +19,7 @@ from textgnn.experiments import Study, read_runs, resolved_config, run_study
 from textgnn.length_report import length_bins
 from textgnn.plan import plan
 from textgnn.report import _search_lines, report
-from textgnn.runtime import cpu_kernels
+from textgnn.runtime import cpu_kernels, mkl_path
 from textgnn.stats import holm, mean_ci, paired_bootstrap, score
 
 
@@ -198,17 +201,41 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
 
     # any single run reproduces its recorded test accuracy on its own, in a new process
     # (scripts/reproduce.py, through train.py); a record made on other CPU kernels says so
+    # (on the fields the record names: one made before MKL's path was recorded still counts
+    # as made here)
     elsewhere = record | {"key": record["key"] + "-elsewhere",
                           "cost": record["cost"] | {"cpu": {"model": "another CPU"}}}
+    older = record | {"key": record["key"] + "-older", "cost": record["cost"] | {
+        "cpu": {k: v for k, v in cost["cpu"].items() if k != "mkl"}}}
     (tmp_path / "moved").mkdir()
-    (tmp_path / "moved" / "runs.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(elsewhere))
+    (tmp_path / "moved" / "runs.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in (record, elsewhere, older)))
     again = subprocess.run([sys.executable, "scripts/reproduce.py", str(tmp_path / "moved"),
-                            record["key"], elsewhere["key"]], cwd=REPO, capture_output=True, text=True)
+                            record["key"], elsewhere["key"], older["key"]], cwd=REPO,
+                           capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
-    here, moved = (json.loads(line) for line in again.stdout.splitlines())
+    here, moved, old = (json.loads(line) for line in again.stdout.splitlines())
     assert here["retrained"] == here["recorded"] == record["test"]["accuracy"]
-    assert here["same_predictions"] and "recorded_on" not in here
+    assert here["same_predictions"] and "recorded_on" not in here and "recorded_on" not in old
     assert moved["recorded_on"] == {"model": "another CPU"} and moved["retrained_on"] == cost["cpu"]
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="torch built without MKL")
+def test_the_record_names_the_code_path_mkl_takes_and_what_pins_it():
+    """MKL picks its kernels by CPU vendor and model, not only by vector width, so a run's
+    record names the path it took, and MKL_CBWR (conditional numerical reproducibility) shows
+    in it. Each in a new process: MKL prints the banner it is read from once per process."""
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    probe = [sys.executable, "-c", "from textgnn.runtime import mkl_path; print(repr(mkl_path()))"]
+    auto = subprocess.run(probe, env=env, capture_output=True, text=True, check=True, cwd=REPO)
+    pinned = subprocess.run(probe, env=env | {"MKL_CBWR": "AVX2"}, capture_output=True,
+                            text=True, check=True, cwd=REPO)
+    # one line each: MKL's own verbose lines were kept from the process's output
+    assert auto.stdout.count("\n") == pinned.stdout.count("\n") == 1
+    auto, pinned = ast.literal_eval(auto.stdout), ast.literal_eval(pinned.stdout)
+    assert auto.startswith("Intel(R)") and auto.endswith("; CNR:OFF")
+    assert "(Intel(R) AVX2)" in pinned and pinned.endswith("; CNR:AVX2") and pinned != auto
+    assert cpu_kernels()["mkl"] == mkl_path()
 
 
 def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,

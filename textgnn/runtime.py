@@ -8,8 +8,10 @@ import ctypes
 import functools
 import os
 import random
+import re
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,9 +55,10 @@ def device_name(device: torch.device) -> str:
 
 def cpu_kernels() -> dict:
     """The CPU a run trained on, as far as its arithmetic depends on it: the model name, the
-    kernels torch dispatches to (``AVX2``, ``AVX512``, ...) and the CPU's vector extensions,
-    from which oneDNN picks its own. The same config and seed retrain bit for bit only on the
-    same kernels (docs/DESIGN.md, "Reproducibility")."""
+    kernels torch dispatches to (``AVX2``, ``AVX512``, ...), the CPU's vector extensions, from
+    which oneDNN picks its own, and where torch's BLAS is Intel MKL, the code path MKL takes
+    (:func:`mkl_path`). The same config and seed retrain bit for bit only on the same kernels
+    (docs/DESIGN.md, "Reproducibility")."""
     model, flags = "unknown", []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -67,8 +70,39 @@ def cpu_kernels() -> dict:
                 break
     except OSError:  # not on Linux
         pass
-    return {"model": model, "torch_kernels": torch.backends.cpu.get_cpu_capability(),
-            "vector_flags": flags}
+    kernels = {"model": model, "torch_kernels": torch.backends.cpu.get_cpu_capability(),
+               "vector_flags": flags}
+    blas = mkl_path()
+    return kernels if blas is None else kernels | {"mkl": blas}
+
+
+@functools.cache
+def mkl_path() -> str | None:
+    """The code path Intel MKL, torch's BLAS on x86, takes on this CPU, as its verbose mode
+    names it (e.g. ``Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) ...``), and
+    its conditional numerical reproducibility mode (``CNR:OFF``, or the branch ``MKL_CBWR``
+    pins); None without MKL. MKL chooses its kernels by CPU vendor and model, not only by
+    vector width: two CPUs on which torch dispatches to the same kernels can still round a
+    matrix product differently. MKL prints its banner once per process, so this is read once,
+    from the standard output of one small product, which is kept from the caller's."""
+    if not torch.backends.mkl.is_available():
+        return None
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
+        try:
+            with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
+                torch.ones(64, 64) @ torch.ones(64, 64)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode(errors="replace")
+    path = re.search(r"architecture (.+?), (?:Lnx|Win|Mac|Lin)", text)
+    cnr = re.search(r"CNR:(\S+)", text)
+    return (f"{path.group(1) if path else 'unknown'}; "
+            f"CNR:{cnr.group(1) if cnr else 'unknown'}")
 
 
 @contextlib.contextmanager
