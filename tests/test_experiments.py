@@ -224,8 +224,9 @@ def test_study_runs_resumes_and_reproduces(toy_data, tmp_path):
 def test_the_record_names_the_code_path_mkl_takes_and_what_pins_it():
     """MKL picks its kernels by CPU vendor and model, not only by vector width, so a run's
     record names the path it took, and MKL_CBWR (conditional numerical reproducibility) shows
-    in it. Each in a new process: MKL prints the banner it is read from once per process."""
-    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    in it. Each in a new process: MKL prints the banner it is read from once per process;
+    where the user runs MKL verbose, the banner is theirs, and nothing is recorded."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MKL_CBWR", "MKL_VERBOSE")}
     probe = [sys.executable, "-c", "from textgnn.runtime import mkl_path; print(repr(mkl_path()))"]
     auto = subprocess.run(probe, env=env, capture_output=True, text=True, check=True, cwd=REPO)
     pinned = subprocess.run(probe, env=env | {"MKL_CBWR": "AVX2"}, capture_output=True,
@@ -236,6 +237,9 @@ def test_the_record_names_the_code_path_mkl_takes_and_what_pins_it():
     assert auto.startswith("Intel(R)") and auto.endswith("; CNR:OFF")
     assert "(Intel(R) AVX2)" in pinned and pinned.endswith("; CNR:AVX2") and pinned != auto
     assert cpu_kernels()["mkl"] == mkl_path()
+    theirs = subprocess.run(probe, env=env | {"MKL_VERBOSE": "1"}, capture_output=True,
+                            text=True, check=True, cwd=REPO)
+    assert ast.literal_eval(theirs.stdout.splitlines()[-1]) is None
 
 
 def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,

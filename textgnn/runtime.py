@@ -81,11 +81,13 @@ def mkl_path() -> str | None:
     """The code path Intel MKL, torch's BLAS on x86, takes on this CPU, as its verbose mode
     names it (e.g. ``Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) ...``), and
     its conditional numerical reproducibility mode (``CNR:OFF``, or the branch ``MKL_CBWR``
-    pins); None without MKL. MKL chooses its kernels by CPU vendor and model, not only by
-    vector width: two CPUs on which torch dispatches to the same kernels can still round a
-    matrix product differently. MKL prints its banner once per process, so this is read once,
-    from the standard output of one small product, which is kept from the caller's."""
-    if not torch.backends.mkl.is_available():
+    pins); None without MKL, or where the user runs MKL verbose (``MKL_VERBOSE``), whose
+    banner is theirs and whose setting is left alone. MKL chooses its kernels by CPU vendor
+    and model, not only by vector width: two CPUs on which torch dispatches to the same
+    kernels can still round a matrix product differently. MKL prints its banner once per
+    process, so this is read once, from the standard output of one small product, which is
+    kept from the caller's."""
+    if not torch.backends.mkl.is_available() or os.environ.get("MKL_VERBOSE"):
         return None
     sys.stdout.flush()
     saved = os.dup(1)
@@ -101,8 +103,9 @@ def mkl_path() -> str | None:
         text = captured.read().decode(errors="replace")
     path = re.search(r"architecture (.+?), (?:Lnx|Win|Mac|Lin)", text)
     cnr = re.search(r"CNR:(\S+)", text)
-    return (f"{path.group(1) if path else 'unknown'}; "
-            f"CNR:{cnr.group(1) if cnr else 'unknown'}")
+    if path is None:  # the banner went out before: better none than a guess
+        return None
+    return f"{path.group(1)}; CNR:{cnr.group(1) if cnr else 'unknown'}"
 
 
 @contextlib.contextmanager
