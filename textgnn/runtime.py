@@ -101,7 +101,7 @@ def mkl_path() -> str | None:
             os.close(saved)
         captured.seek(0)
         text = captured.read().decode(errors="replace")
-    path = re.search(r"architecture (.+?), (?:Lnx|Win|Mac|Lin)", text)
+    path = re.search(r"architecture (.+?), \S+ [\d.]+GHz", text)  # "..., Lnx 2.60GHz ..."
     cnr = re.search(r"CNR:(\S+)", text)
     if path is None:  # the banner went out before: better none than a guess
         return None
