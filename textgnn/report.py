@@ -24,7 +24,13 @@ from .metrics import study_metric
 from .selection_report import TUNED, searched_runs
 from .stats import best_on_dev
 from .study_progress import progress_lines, study_plan
-from .targets import PRETRAINED_ANCHORS, PRETRAINED_TARGETS, published, target_lines
+from .targets import (
+    PRETRAINED_ANCHORS,
+    PRETRAINED_TARGETS,
+    published,
+    target_lines,
+    target_sentence,
+)
 from .tuning import spent
 from .verdict import (
     GCN_STYLE,
@@ -172,9 +178,9 @@ def _superseded_lines(study_dir: Path) -> list[str]:
 
 def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: list,
                     progress: list[str], checks: list[str]) -> None:
-    """The headline table and the regime sentences in ``readme``'s block for the study,
-    after how much of the study they hold while it runs (``progress``), and what the studies
-    that check it found (``checks``)."""
+    """The headline table, the regime sentences and the targets met or missed in ``readme``'s
+    block for the study, after how much of the study they hold while it runs (``progress``),
+    and what the studies that check it found (``checks``)."""
     start, end = f"<!-- {study_dir.name}-table:start -->", f"<!-- {study_dir.name}-table:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
@@ -200,6 +206,8 @@ def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: li
     for regime in REGIMES:
         if sentence := regime_sentence(regime, regimes):
             table += ["", sentence]
+    if targets := target_sentence(rows):
+        table += ["", targets]
     for sentence in checks:
         table += ["", sentence]
     table.append(end)

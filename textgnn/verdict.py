@@ -285,7 +285,7 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
                 "worse": "costs significantly"}
         found = {w: [o.where for o in controlled if o.graph_word == w] for w in says}
         sentence += (f" Against the graph-free control ({CONTROL[0]} with no edge between "
-                     "tokens), the graph itself " + _join([f"{says[w]} on {_join(where)}"
+                     "tokens), the graph itself " + join_words([f"{says[w]} on {join_words(where)}"
                                                           for w, where in found.items() if where])
                      + ".")
         sentence += _shared_with_control(controlled)
@@ -326,7 +326,7 @@ def _shared_with_control(outcomes: list[Outcome]) -> str:
         parts = []
         for w, phrase in phrases:
             if found := [where(o) for o in mine if outcome_word(*o.control_vs_reference) == w]:
-                parts.append(phrase.format(_join(found)))
+                parts.append(phrase.format(join_words(found)))
         if parts:
             text += f" Where it is significantly {word}, " + "; ".join(parts) + "."
     return text
@@ -346,7 +346,7 @@ def _against_attention(outcomes: list[Outcome]) -> str:
              if o.word == "better" and outcome_word(*o.against_attention[1:]) != "better"]
     if edges:
         text += (" Where it beats the Transformer on the complete graph but not attention on its "
-                 f"own graph ({_join(edges)}), that gain is the graph's edges, not the GCN-style "
+                 f"own graph ({join_words(edges)}), that gain is the graph's edges, not the GCN-style "
                  "message function.")
     return text
 
@@ -391,7 +391,7 @@ def _against_named(outcomes: list[Outcome], of, lead: str) -> tuple[list[Outcome
 def _words_on(groups: dict[str, list[str]]) -> str:
     """Each outcome word with its places, e.g. "significantly better on trec and equal on mr
     and sst2"; a word with none is left out."""
-    return _join([f"{'significantly ' if word != 'equal' else ''}{word} on {_join(found)}"
+    return join_words([f"{'significantly ' if word != 'equal' else ''}{word} on {join_words(found)}"
                   for word, found in groups.items() if found])
 
 
@@ -401,7 +401,8 @@ def _with(where: str, detail: str) -> str:
     return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
 
 
-def _join(items: list[str]) -> str:
+def join_words(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c", as the generated sentences list things."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -429,7 +430,7 @@ def compute_lines(runs: list[dict],
         if uncounted:
             bounded.append(f"{uncounted} of `{name}`'s")
     if bounded:
-        lines += ["", f"≤: an upper bound; {_join(bounded)} trials ran before CPU time was "
+        lines += ["", f"≤: an upper bound; {join_words(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
     on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
               if regime in parts and (gpu := accelerated(parts[regime]))]
