@@ -360,22 +360,26 @@ def test_headline_shows_each_baseline_variant_a_dataset_ran(tmp_path):
 
 
 def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(tmp_path):
-    """A study file's `checks:` names studies that repeat some of its datasets with one change;
-    the report computes each from its own records and says, in RESULTS.md and the README
-    block, where the outcome against the Transformer moves and where it holds."""
+    """A study file's `checks:` names studies that repeat some of its datasets (or shares of
+    its low-resource curves) with one change; the report computes each from its own records
+    and says, in RESULTS.md and the README block, where the outcome against the Transformer
+    moves and where it holds."""
     rng = np.random.default_rng(0)
     golds = {d: rng.integers(0, 2, 400) for d in ("trec", "mr")}
     transformer = 0.6
 
-    def study(gcn: dict[str, float], datasets) -> list[dict]:
-        return [fake_run(d, e, g, s, golds[d], c, rng) for d in datasets for s in range(2)
+    def study(gcn: dict[str, float], datasets, fraction=None) -> list[dict]:
+        return [fake_run(d, e, g, s, golds[d], c, rng, fraction=fraction)
+                for d in datasets for s in range(2)
                 for e, g, c in [("transformer", "complete", transformer), ("gcn", "window", gcn[d])]]
 
     main = write_runs(tmp_path / "results" / "main",
-                      study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"]), golds)
-    # the check repeats trec alone, where its gcn is no better than the Transformer
-    check = write_runs(tmp_path / "results" / "wider", study({"trec": transformer}, ["trec"]),
-                       {"trec": golds["trec"]})
+                      study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"])
+                      + study({"mr": 0.9}, ["mr"], fraction=0.01), golds)
+    # the check repeats trec and MR's 1 % share, where its gcn is no better than the Transformer
+    check = write_runs(tmp_path / "results" / "wider",
+                       study({"trec": transformer}, ["trec"])
+                       + study({"mr": transformer}, ["mr"], fraction=0.01), golds)
     (check / "planned.json").write_text(json.dumps({"study": None, "parts": {"short texts": 8}}))
     write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
                 cells=[{"encoder": "gcn", "graph": "window"}],
@@ -393,10 +397,14 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     assert "| `wider` | gcn-window |" in rows[1] and "| equal |" in rows[1]
     assert "| 89.0: missed by" in rows[1]  # TREC's bar, against the check's best graph model
     assert not any(line.startswith("| mr |") for line in section.splitlines())  # not repeated
+    shares = [line for line in section.splitlines() if line.startswith("| mr · 1% |")]
+    assert len(shares) == 2 and "| `main` |" in shares[0] and "| better |" in shares[0]
+    assert "| `wider` |" in shares[1] and "| equal |" in shares[1]
     sentence = next(line for line in section.splitlines() if line.startswith("Checked by"))
     assert sentence.startswith("Checked by `wider` (a wider search): the best GCN-style cell "
                                "against the Transformer moves on trec from better (+")
-    assert "mr" not in sentence
+    assert "; on mr · 1% from better (+" in sentence
+    assert "mr (" not in sentence and "mr 9" not in sentence  # MR's full data is not repeated
     assert sentence in readme.read_text()
     # a study without checks has no such section
     write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
@@ -1382,6 +1390,28 @@ def test_a_cut_dataset_takes_each_detail_inside_its_own_parentheses():
     assert sentence.endswith("significantly worse on r8 (cut at 256 tokens; TF-IDF + LR, -1.75, "
                              "p = 0.003).")
     assert ") (" not in sentence
+
+
+def test_a_study_of_low_resource_curves_alone_reports_them_without_a_full_data_table(tmp_path):
+    """A study that repeats only some shares of another's curves (claim2-patience) has no
+    full-data runs: its RESULTS.md says its curves end at its largest share, and its README
+    block holds the low-resource verdict with no empty headline table above it."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 2, 400)
+    runs = [fake_run("mr", e, g, s, gold, c, rng, fraction=f)
+            for f in (0.01, 0.03) for (e, g), c in ((("gcn", "window"), 0.75),
+                                                    (("transformer", "complete"), 0.6))
+            for s in range(3)]
+    study_dir = write_runs(tmp_path / "lows", runs, {"mr": gold})
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- lows-table:start -->\n<!-- lows-table:end -->\n")
+    text = report(study_dir, readme=readme)
+    assert "this study has no full-data runs: its curves end at its largest share" in text
+    assert "100 % is the full-data grid above" not in text
+    assert "## mr · 1% of train" in text and "## mr · 3% of train" in text
+    block = readme.read_text()
+    assert "| dataset |" not in block
+    assert "**Low resource** (2 comparisons: 2 better" in block
 
 
 def test_targets_table_counts_the_datasets_above_tfidf(tmp_path):

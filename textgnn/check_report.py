@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .baselines import BASELINES
 from .cost_report import cell_name
-from .dataset_report import dataset_rows
+from .dataset_report import best_model, dataset_rows
 from .experiments import main_runs, read_runs
+from .low_resource_report import share_outcomes
 from .selection_report import searched_runs
-from .stats import best_on_dev, p_text
+from .stats import p_text
 from .study_progress import progress_lines, study_plan
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
@@ -28,30 +28,25 @@ from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
 def study_outcomes(study_dir: Path,
                    runs: list[dict]) -> dict[str, tuple[Outcome | None, dict]]:
     """Per dataset of a study's main tables (:func:`~textgnn.experiments.main_runs` of its
-    ``runs``): the best GCN-style cell against the Transformer (None where the table lacks
-    either) and the row of the best graph model from scratch (chosen on dev)."""
-    runs = main_runs(runs)
-    searched = searched_runs(study_dir.parent, runs)
+    ``runs``), and per dataset and share of its low-resource curves ("mr · 1%"): the best
+    GCN-style cell against the Transformer (None where the table lacks either) and the row of
+    the best graph model from scratch (chosen on dev)."""
+    plain = main_runs(runs)
+    searched = searched_runs(study_dir.parent, plain)
     found = {}
-    for dataset in sorted({r["dataset"] for r in runs}):
-        mine = [r for r in runs if r["dataset"] == dataset]
+    for dataset in sorted({r["dataset"] for r in plain}):
+        mine = [r for r in plain if r["dataset"] == dataset]
         rows = dataset_rows(study_dir, dataset, mine, REFERENCE, searched)[0]
         if (best := best_model(rows)) is not None:
             found[dataset] = (regime_outcome(regime_of(dataset), dataset, rows, REFERENCE), best)
-    return found
-
-
-def best_model(rows: list[dict]) -> dict | None:
-    """A table's best graph model from scratch: its best row on dev but the baselines."""
-    models = [r for r in rows if r["model"] not in BASELINES]
-    return best_on_dev(models) if models else None
+    return found | share_outcomes(study_dir, runs, searched)
 
 
 def check_lines(study_dir: Path, checks: list[dict],
                 here: dict[str, tuple[Outcome | None, dict]]) -> tuple[list[str], list[str]]:
     """The section of RESULTS.md that sets each checking study's verdicts beside this study's
-    (``here``, per dataset as :func:`study_outcomes` gives them; the report has them at hand),
-    and one sentence per check for the README headline."""
+    (``here``, per dataset and low-resource share as :func:`study_outcomes` gives them; the
+    report has them at hand), and one sentence per check for the README headline."""
     if not checks:
         return [], []
     lines = ["# Does the verdict hold? Studies that check it", "",

@@ -39,6 +39,12 @@ def baseline_label(row: dict) -> str:
     return BASELINES[row["model"]].label + (f" ({row['label']})" if row.get("label") else "")
 
 
+def best_model(rows: list[dict]) -> dict | None:
+    """A table's best graph model from scratch: its best row on dev but the baselines."""
+    models = [r for r in rows if r["model"] not in BASELINES]
+    return best_on_dev(models) if models else None
+
+
 def dataset_rows(study_dir: Path, dataset: str, runs: list[dict], reference: tuple[str, str],
                  searched: dict[str, Retrained]) -> tuple[list[dict], dict, np.ndarray | None, str]:
     """One dataset's cells as table rows (mean over seeds, interval, dev, cost), each against

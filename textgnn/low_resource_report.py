@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .baselines import BASELINES
 from .cost_report import cell_name
-from .dataset_report import dataset_section
+from .dataset_report import best_model, dataset_rows, dataset_section
 from .figures import save_figure, subplots
 from .metrics import study_metric
 from .selection_report import Retrained
@@ -17,23 +17,50 @@ from .stats import p_text
 from .verdict import REFERENCE, Outcome, regime_outcome
 
 
+def share_name(dataset: str, fraction: float) -> str:
+    """A share of a dataset as the verdict and the checks name it: "mr · 1%"."""
+    return f"{dataset} · {fraction:.0%}"
+
+
+def share_outcomes(study_dir: Path, runs: list[dict], searched: dict[str, Retrained]
+                   ) -> dict[str, tuple[Outcome | None, dict]]:
+    """Per dataset and share of a study's low-resource runs (:func:`share_name`): the best
+    GCN-style cell against the Transformer and the row of the best graph model from scratch,
+    as :func:`low_resource_lines` computes them, without its tables and plots (a study that
+    checks another's curves)."""
+    found = {}
+    for dataset, fraction in sorted({(r["dataset"], r["fraction"]) for r in runs
+                                     if r.get("fraction") is not None}):
+        at = [r for r in runs if r["dataset"] == dataset and r.get("fraction") == fraction]
+        rows = dataset_rows(study_dir, dataset, at, REFERENCE, searched)[0]
+        if (best := best_model(rows)) is not None:
+            where = share_name(dataset, fraction)
+            found[where] = (regime_outcome("low resource", where, rows, REFERENCE), best)
+    return found
+
+
 def low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, Retrained]
-                        ) -> tuple[list[str], list]:
+                       ) -> tuple[list[str], list, dict[str, tuple[Outcome | None, dict]]]:
     """Per dataset, each share of the training set: the table of its cells against the
     Transformer on the complete graph at the same share (the full-data grid is the 100 %
-    point), and a plot of the test metric against the share; and the verdict's outcome at
-    each share below 100 %."""
+    point), and a plot of the test metric against the share; the verdict's outcome at each
+    share below 100 %; and per share what a study that checks this one sets beside it (as
+    :func:`share_outcomes` gives it)."""
     low = [r for r in runs if r.get("fraction") is not None]
     if not low:
-        return [], []
-    outcomes = []
+        return [], [], {}
+    outcomes, checked = [], {}
+    shared = {r["dataset"] for r in low}
+    full_data = ("100 % is the full-data grid above" if any(
+        r.get("fraction") is None and r["dataset"] in shared for r in runs)
+        else "this study has no full-data runs: its curves end at its largest share")
     lines = ["# Low resource", "",
              "Cells trained on a stratified share of the training set (`data.train_fraction`, "
              "seeded by `data.split_seed`: the same examples for every cell and baseline of a "
-             "dataset); dev and test unchanged; 100 % is the full-data grid above. Δ: "
+             f"dataset); dev and test unchanged; {full_data}. Δ: "
              f"difference to `{REFERENCE[0]}` on the `{REFERENCE[1]}` graph at the same share, "
              "seeds paired, paired bootstrap, Holm within the dataset and share.", ""]
-    for dataset in sorted({r["dataset"] for r in low}):
+    for dataset in sorted(shared):
         mine = [r for r in low if r["dataset"] == dataset]
         cells = {(r["encoder"], r["graph"]) for r in mine}
         full = [r for r in runs if r["dataset"] == dataset and r.get("fraction") is None
@@ -51,12 +78,14 @@ def low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, Re
                                        f"## {dataset} · {fraction:.0%} of train", searched,
                                        grid=False)
             lines += section["lines"]
-            outcome = regime_outcome("low resource", f"{dataset} · {fraction:.0%}",
+            outcome = regime_outcome("low resource", share_name(dataset, fraction),
                                      section["rows"], REFERENCE)
             if outcome is not None:
                 marks[fraction] = outcome
                 if fraction < 1:  # the full-data point is the short-texts regime's
                     outcomes.append(outcome)
+            if fraction < 1 and (best := best_model(section["rows"])) is not None:
+                checked[share_name(dataset, fraction)] = (outcome, best)
             for row in section["rows"]:
                 name = cell_name(row)
                 curves.setdefault(name, []).append((fraction, row["mean"], row["std"]))
@@ -67,7 +96,7 @@ def low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, Re
         plot_curves(curves, dashed, dataset, metric, path, marks)
         lines += [f"![{dataset}, low resource]({path.name})", ""]
         lines += spread_lines(dataset, metric, spread, dashed)
-    return lines, outcomes
+    return lines, outcomes, checked
 
 
 def spread_lines(dataset: str, metric: str, spread: dict[str, dict[float, float | None]],

@@ -1,7 +1,7 @@
 """The statistics of a study's report: mean and confidence interval over seeds, the paired
 bootstrap over test examples and seeds (accuracy or MCC) with its interval, the same for two
-cells' runs on the seeds both have, Holm's correction, how a p-value prints, and which cell
-of a table a report calls its best."""
+cells' runs on the seeds both have, Holm's correction, how a p-value prints and a sentence
+lists things, and which cell of a table a report calls its best."""
 
 from __future__ import annotations
 
@@ -131,6 +131,11 @@ def outcome_word(delta: float, p: float) -> str:
     if p >= 0.05:
         return "equal"
     return "better" if delta > 0 else "worse"
+
+
+def join_words(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c", as the generated sentences list things."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def p_text(p: float, equals: str = "") -> str:

@@ -10,7 +10,7 @@ sources.
 
 from __future__ import annotations
 
-from .verdict import join_words
+from .stats import join_words
 
 # Published numbers (test accuracy, %) shown beside ours: (model, number, source and inputs).
 ANCHORS = {

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from .cost_report import accelerated, cell_name, cpu_hours, epoch_cost_ratio
 from .figures import save_figure, subplots
-from .stats import best_on_dev, outcome_word, p_text
+from .stats import best_on_dev, join_words, outcome_word, p_text
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
 LINGUISTIC = ("window", "dependency")
@@ -399,11 +399,6 @@ def _with(where: str, detail: str) -> str:
     """A comparison's place with a detail in parentheses; "r8 (cut at 256 tokens)" takes it
     inside its own: "r8 (cut at 256 tokens; Δ between -2.23 and +0.33)"."""
     return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
-
-
-def join_words(items: list[str]) -> str:
-    """["a", "b", "c"] -> "a, b and c", as the generated sentences list things."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def compute_lines(runs: list[dict],
