@@ -75,7 +75,7 @@ def low_resource_lines(study_dir: Path, runs: list[dict], searched: dict[str, Re
             if not at:
                 continue
             section = dataset_section(study_dir, dataset, at, REFERENCE,
-                                       f"## {dataset} · {fraction:.0%} of train", searched,
+                                       f"## {share_name(dataset, fraction)} of train", searched,
                                        grid=False)
             lines += section["lines"]
             outcome = regime_outcome("low resource", share_name(dataset, fraction),
