@@ -406,6 +406,28 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     assert "; on mr · 1% from better (+" in sentence
     assert "mr (" not in sentence and "mr 9" not in sentence  # MR's full data is not repeated
     assert sentence in readme.read_text()
+    assert "# Across the checks" not in section  # one check: its own sentence says it all
+    # a second check repeats trec and MR's full data, where its gcn stays better; over both
+    # checks, an outcome moves if any check moves it, and one that no check repeats is named
+    longer = write_runs(tmp_path / "results" / "longer",
+                        study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"]), golds)
+    (longer / "planned.json").write_text(json.dumps({"study": None, "parts": {"short texts": 8}}))
+    write_runs(main, study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"])
+               + study({"mr": 0.9}, ["mr"], fraction=0.01)
+               + study({"mr": 0.9}, ["mr"], fraction=0.03), golds)
+    write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
+                cells=[{"encoder": "gcn", "graph": "window"}],
+                checks=[{"study": "wider", "change": "a wider search"},
+                        {"study": "longer", "change": "a longer patience"}])
+    text = report(main, readme)
+    across = text[text.index("## Across the checks"):text.index("# Targets")].splitlines()[2]
+    assert across == (
+        "3 of this study's 4 outcomes against the Transformer are repeated by its 2 checks: "
+        "1 holds under every check that repeats it and 2 move (trec: better → equal "
+        "in `wider`; mr · 1%: better → equal in `wider`). Of the 4 where the best GCN-style "
+        "cell is significantly better, 1 holds under every check that repeats it (mr); 2 move "
+        "(trec and mr · 1%); 1 is repeated by none (mr · 3%).")
+    assert f"**Across the checks**: {across}" in readme.read_text()
     # a study without checks has no such section
     write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
                 cells=[{"encoder": "gcn", "graph": "window"}])

@@ -2,7 +2,8 @@
 names other studies that repeat some of its datasets under one change (e.g. every cell tuned
 with a larger budget); the report sets their verdicts and best scores beside its own, dataset
 by dataset, so a reader of the study's RESULTS.md and README headline sees in place where
-its verdict moves.
+its verdict moves; over several checks, one last sentence says which outcomes move under any
+of them and which of the study's "better" outcomes survive every check that repeats them.
 
 Each study is computed from its own records, as its own report computes it (the best
 GCN-style cell chosen on dev against the Transformer, paired bootstrap, Holm within its
@@ -19,7 +20,7 @@ from .dataset_report import best_model, dataset_rows
 from .experiments import main_runs, read_runs
 from .low_resource_report import share_outcomes
 from .selection_report import searched_runs
-from .stats import p_text
+from .stats import join_words, p_text
 from .study_progress import progress_lines, study_plan
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
@@ -46,7 +47,9 @@ def check_lines(study_dir: Path, checks: list[dict],
                 here: dict[str, tuple[Outcome | None, dict]]) -> tuple[list[str], list[str]]:
     """The section of RESULTS.md that sets each checking study's verdicts beside this study's
     (``here``, per dataset and low-resource share as :func:`study_outcomes` gives them; the
-    report has them at hand), and one sentence per check for the README headline."""
+    report has them at hand), and one sentence per check for the README headline; where a
+    study has several checks, a last sentence over them all (which outcomes move under any
+    check, and what became of those where the GCN-style cell was better)."""
     if not checks:
         return [], []
     lines = ["# Does the verdict hold? Studies that check it", "",
@@ -55,11 +58,14 @@ def check_lines(study_dir: Path, checks: list[dict],
              "against the Transformer on the complete graph, paired bootstrap, Holm within its "
              "table; Δ's 95 % interval). Bar: the project's target for the best graph model "
              "from scratch.", ""]
-    sentences = []
+    sentences, repeated = [], {}
     for check in checks:
         other_dir = study_dir.parent / check["study"]
         other_runs = read_runs(other_dir / "runs.jsonl")
         there = study_outcomes(other_dir, other_runs)
+        for where, (outcome, _) in there.items():
+            if outcome is not None and where in here and here[where][0] is not None:
+                repeated.setdefault(where, []).append((check["study"], outcome))
         shared = [d for d in here if d in there]
         lines += [f"## `{check['study']}`: {check['change']}", ""]
         if not shared:
@@ -79,7 +85,48 @@ def check_lines(study_dir: Path, checks: list[dict],
         sentence = _sentence(study_dir.name, check, {d: (here[d], there[d]) for d in shared})
         lines += [sentence, ""]
         sentences.append(sentence)
+    if len(checks) > 1 and repeated:  # with one check, its own sentence says it all
+        summary = _summary(len(checks), {w: o for w, (o, _) in here.items() if o is not None},
+                           repeated)
+        lines += ["## Across the checks", "", summary, ""]
+        sentences.append(f"**Across the checks**: {summary}")
     return lines, sentences
+
+
+def _summary(checks: int, here: dict[str, Outcome],
+             repeated: dict[str, list[tuple[str, Outcome]]]) -> str:
+    """One sentence over every check: how many of this study's outcomes against the
+    Transformer (``here``) some check repeats (``repeated``: per dataset or share, each
+    check's outcome there), which of them move under any check, and what became of the
+    outcomes where the GCN-style cell was better: held under every check that repeats
+    them, moved, or repeated by none."""
+    moved = {w: [(name, o) for name, o in found if o.word != here[w].word]
+             for w, found in repeated.items()}
+    moved = {w: m for w, m in moved.items() if m}
+    held = len(repeated) - len(moved)
+    hold = ("holds under every check that repeats it",
+            "hold under every check that repeats them")
+    text = (f"{len(repeated)} of this study's {len(here)} outcomes against the Transformer "
+            f"{_verb(len(repeated), 'is', 'are')} repeated by its {checks} checks: "
+            f"{held} {_verb(held, *hold)}")
+    if moved:
+        text += f" and {len(moved)} {_verb(len(moved), 'moves', 'move')} (" + "; ".join(
+            f"{w}: {here[w].word} → " + ", ".join(f"{o.word} in `{name}`" for name, o in m)
+            for w, m in moved.items()) + ")"
+    better = [w for w, o in here.items() if o.word == "better"]
+    fates = [(hold, [w for w in better if w in repeated and w not in moved]),
+             (("moves", "move"), [w for w in better if w in moved]),
+             (("is repeated by none", "are repeated by none"),
+              [w for w in better if w not in repeated])]
+    if better:
+        text += (f". Of the {len(better)} where the best GCN-style cell is significantly "
+                 "better, " + "; ".join(f"{len(ws)} {_verb(len(ws), *verbs)} ({join_words(ws)})"
+                                        for verbs, ws in fates if ws))
+    return text + "."
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
 
 
 def _outcome_cells(outcome: Outcome | None) -> str:
