@@ -63,10 +63,10 @@ def check_lines(study_dir: Path, checks: list[dict],
         other_dir = study_dir.parent / check["study"]
         other_runs = read_runs(other_dir / "runs.jsonl")
         there = study_outcomes(other_dir, other_runs)
-        for where, (outcome, _) in there.items():
-            if outcome is not None and where in here and here[where][0] is not None:
-                repeated.setdefault(where, []).append((check["study"], outcome))
         shared = [d for d in here if d in there]
+        for d in shared:  # what the summary over all checks counts: both sides compared
+            if here[d][0] is not None and there[d][0] is not None:
+                repeated.setdefault(d, []).append((check["study"], there[d][0]))
         lines += [f"## `{check['study']}`: {check['change']}", ""]
         if not shared:
             lines += [f"No dataset of this study has runs in `{other_dir}` yet.", ""]
@@ -100,9 +100,8 @@ def _summary(checks: int, here: dict[str, Outcome],
     check's outcome there), which of them move under any check, and what became of the
     outcomes where the GCN-style cell was better: held under every check that repeats
     them, moved, or repeated by none."""
-    moved = {w: [(name, o) for name, o in found if o.word != here[w].word]
-             for w, found in repeated.items()}
-    moved = {w: m for w, m in moved.items() if m}
+    moved = {w: m for w, found in repeated.items()
+             if (m := [(name, o) for name, o in found if o.word != here[w].word])}
     held = len(repeated) - len(moved)
     hold = ("holds under every check that repeats it",
             "hold under every check that repeats them")
