@@ -404,6 +404,9 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     assert sentence.startswith("Checked by `wider` (a wider search): the best GCN-style cell "
                                "against the Transformer moves on trec from better (+")
     assert "; on mr · 1% from better (+" in sentence
+    # a p below what 2,000 resamples resolve reads "p < 0.001", as everywhere in the report
+    assert re.search(r"on trec from better \(\+\d+\.\d\d, p < 0\.001\) to equal \([-+]\d+\.\d\d, "
+                     r"p = 0?\.?\d", sentence), sentence
     assert "mr (" not in sentence and "mr 9" not in sentence  # MR's full data is not repeated
     assert sentence in readme.read_text()
     assert "# Across the checks" not in section  # one check: its own sentence says it all
@@ -1464,6 +1467,23 @@ def test_targets_table_counts_the_datasets_above_tfidf(tmp_path):
     # the README block says the same in words, where a reader looks first
     assert (f"against the project's bar for it): met on mr; missed on trec by "
             f"{89.0 - mean('trec', 'gcn'):.2f}. {above}") in readme.read_text()
+
+
+def test_a_study_without_tfidf_says_nothing_of_being_above_it(tmp_path):
+    """A check that repeats only the cells it changes (claim2-same-values) has no TF-IDF + LR
+    run: its targets say which bars were met, and nothing of a count over no dataset."""
+    rng = np.random.default_rng(7)
+    gold = rng.integers(0, 2, 1000)
+    runs = [fake_run("mr", "gcn", "window", s, gold, 0.9, rng) for s in range(2)]
+    study_dir = write_runs(tmp_path / "no-tfidf", runs, {"mr": gold})
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- no-tfidf-table:start -->\n<!-- no-tfidf-table:end -->\n")
+    text = report(study_dir, readme=readme)
+    targets = text[text.index("# Targets"):text.index("## mr")]
+    assert "| mr | accuracy | gcn-window | " in targets and "| 76.8 | met | - | - |" in targets
+    assert "Above TF-IDF" not in text
+    block = readme.read_text()
+    assert "against the project's bar for it): met on mr.\n" in block and "Above TF-IDF" not in block
 
 
 def test_a_search_under_way_counts_in_what_the_study_cost(toy_data, tmp_path):

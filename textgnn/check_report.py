@@ -150,8 +150,8 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
             continue
         if mine.word != theirs.word:
             moved.append(f"on {dataset} from {mine.word} ({delta_text(mine.delta, None)}, "
-                         f"p = {p_text(mine.p)}) to {theirs.word} "
-                         f"({delta_text(theirs.delta, None)}, p = {p_text(theirs.p)})")
+                         f"p {p_text(mine.p, '= ')}) to {theirs.word} "
+                         f"({delta_text(theirs.delta, None)}, p {p_text(theirs.p, '= ')})")
         else:
             held.append(f"{dataset} ({mine.word})")
     text = f"Checked by `{check['study']}` ({check['change']}): "
