@@ -437,6 +437,51 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     assert "# Does the verdict hold?" not in report(main)
 
 
+def test_a_check_compares_a_table_only_once_its_runs_are_complete(tmp_path):
+    """A check still running has some tables with part of their cells: the best cell so far
+    is not the table's, so neither the checked study's report nor the check's own judges it
+    (no row, no outcome, no target met or missed); both say how many of its runs are in."""
+    rng = np.random.default_rng(0)
+    golds = {d: rng.integers(0, 2, 400) for d in ("trec", "mr")}
+
+    def cells(dataset, gcn):
+        return [fake_run(dataset, e, g, s, golds[dataset], c, rng) for s in range(2)
+                for e, g, c in [("transformer", "complete", 0.6), ("gcn", "window", gcn)]]
+
+    main = write_runs(tmp_path / "results" / "main", cells("trec", 0.9) + cells("mr", 0.9), golds)
+    # the check has trec whole and, of mr, the Transformer's runs alone
+    check = write_runs(tmp_path / "results" / "wider",
+                       cells("trec", 0.6) + cells("mr", 0.9)[::2], golds)
+    (check / "planned.json").write_text(json.dumps(
+        {"study": None, "parts": {"short texts": 8}, "tables": {"trec": 4, "mr": 4}}))
+    assert [r["encoder"] for r in read_runs(check / "runs.jsonl")][4:] == ["transformer"] * 2
+    write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
+                cells=[{"encoder": "gcn", "graph": "window"}],
+                checks=[{"study": "wider", "change": "a wider search"}])
+    (main / "planned.json").write_text(json.dumps({"study": str(tmp_path / "study.yaml"),
+                                                   "parts": {"short texts": 8}}))
+    section = report(main).split("# Does the verdict hold?")[1].split("# Targets")[0]
+    assert any(line.startswith("| trec | `wider` |") for line in section.splitlines())
+    assert not any(line.startswith("| mr |") for line in section.splitlines())
+    sentence = next(line for line in section.splitlines() if line.startswith("Checked by"))
+    assert "moves on trec from better" in sentence and "mr 9" not in sentence
+    assert sentence.endswith("; mr not compared until its runs are complete (2 of 4 recorded).")
+    # the check's own report: mr's best model so far (its Transformer) meets or misses no bar
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- wider-table:start -->\n<!-- wider-table:end -->\n")
+    text = report(check, readme)
+    assert re.search(r"^\| mr \| accuracy \| transformer-complete \| [\d.]+ \| 76.8 \| "
+                     r"in progress: 2 of 4 runs \|", text, re.M), text
+    assert ("against the project's bar for it): missed on trec by "
+            in readme.read_text())
+    assert "; not judged yet on mr (2 of 4 runs recorded)." in readme.read_text()
+    # once mr's runs are all in, the check compares it
+    write_runs(check, cells("trec", 0.6) + cells("mr", 0.6), golds)
+    section = report(main).split("# Does the verdict hold?")[1].split("# Targets")[0]
+    assert sum(line.startswith("| mr |") for line in section.splitlines()) == 2
+    assert "not compared" not in section
+
+
 def test_low_resource_cells_train_on_a_share_of_train(toy_data, tmp_path):
     study = write_study(tmp_path, name="low", datasets=[str(toy_data)], graphs=["window"],
                         encoders=["gcn"], seeds=2, baselines=["tfidf-lr"],

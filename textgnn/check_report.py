@@ -21,7 +21,7 @@ from .experiments import main_runs, read_runs
 from .low_resource_report import share_outcomes
 from .selection_report import searched_runs
 from .stats import join_words, p_text
-from .study_progress import progress_lines, study_plan
+from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
 
@@ -63,15 +63,22 @@ def check_lines(study_dir: Path, checks: list[dict],
         other_dir = study_dir.parent / check["study"]
         other_runs = read_runs(other_dir / "runs.jsonl")
         there = study_outcomes(other_dir, other_runs)
-        shared = [d for d in here if d in there]
+        planned = study_plan(other_dir)
+        # a table part-recorded is left out: its best cell so far is not the table's
+        waiting = {d: n for d, n in unfinished_tables(planned, other_runs).items() if d in here}
+        shared = [d for d in here if d in there and d not in waiting]
         for d in shared:  # what the summary over all checks counts: both sides compared
             if here[d][0] is not None and there[d][0] is not None:
                 repeated.setdefault(d, []).append((check["study"], there[d][0]))
         lines += [f"## `{check['study']}`: {check['change']}", ""]
+        lines += progress_lines(planned, other_runs)
         if not shared:
-            lines += [f"No dataset of this study has runs in `{other_dir}` yet.", ""]
+            lines += [f"No dataset of this study has its runs complete in `{other_dir}` yet"
+                      + (f"; {_waiting(waiting)}." if waiting else "."), ""]
+            if waiting:
+                sentences.append(f"Checked by `{check['study']}` ({check['change']}): "
+                                 f"{_waiting(waiting)}.")
             continue
-        lines += progress_lines(study_plan(other_dir), other_runs)
         lines += ["| dataset | study | best GCN-style cell | Δ vs Transformer | p (Holm) | outcome "
                   "| best graph model from scratch | seeds | bar |",
                   "|---|---|---|---:|---:|---|---|---:|---|"]
@@ -83,6 +90,8 @@ def check_lines(study_dir: Path, checks: list[dict],
                              f"{_bar(dataset, best) or '-'} |")
         lines.append("")
         sentence = _sentence(study_dir.name, check, {d: (here[d], there[d]) for d in shared})
+        if waiting:
+            sentence = f"{sentence[:-1]}; {_waiting(waiting)}."
         lines += [sentence, ""]
         sentences.append(sentence)
     if len(checks) > 1 and repeated:  # with one check, its own sentence says it all
@@ -122,6 +131,15 @@ def _summary(checks: int, here: dict[str, Outcome],
                  "better, " + "; ".join(f"{len(ws)} {_verb(len(ws), *verbs)} ({join_words(ws)})"
                                         for verbs, ws in fates if ws))
     return text + "."
+
+
+def _waiting(waiting: dict[str, tuple[int, int]]) -> str:
+    """The tables a check has not finished: "20ng not compared until its runs are complete
+    (3 of 21 recorded)"."""
+    return (join_words(list(waiting)) + " not compared until "
+            + _verb(len(waiting), "its", "their") + " runs are complete ("
+            + ", ".join(f"{done} of {n} recorded" if len(waiting) == 1
+                        else f"{d}: {done} of {n}" for d, (done, n) in waiting.items()) + ")")
 
 
 def _verb(n: int, one: str, many: str) -> str:

@@ -515,13 +515,31 @@ def planned_parts(study: Study) -> dict[str, int]:
     return parts
 
 
+def planned_tables(study: Study) -> dict[str, int]:
+    """The whole study's run count per table that a verdict reads: a dataset's main table
+    (its name) or one share of its low-resource curve ("mr · 1%"); tagged cells (pretrained
+    features) have tables of their own and no verdict of the kind a check compares."""
+    from .low_resource_report import share_name
+
+    tables: dict[str, int] = {}
+    for cell in study.cells():
+        if cell.tag:
+            continue
+        name = Path(cell.dataset).name
+        table = name if cell.fraction is None else share_name(name, cell.fraction)
+        tables[table] = tables.get(table, 0) + 1
+    return tables
+
+
 def _write_planned(study: Study, out: Path) -> None:
-    """``planned.json``: the study file and the whole study's run count per part, whatever
-    part of it this invocation runs, so the report can say how much of the study its tables
-    hold and how to see the rest."""
+    """``planned.json``: the study file and the whole study's run count per part and per
+    table, whatever part of it this invocation runs, so the report can say how much of the
+    study its tables hold and how to see the rest, and a study it checks can leave out the
+    tables not yet complete."""
     source = shown_path(study.path) if study.path else None
-    (out / PLANNED).write_text(json.dumps({"study": source, "parts": planned_parts(study)},
-                                          indent=1) + "\n")
+    (out / PLANNED).write_text(json.dumps(
+        {"study": source, "parts": planned_parts(study), "tables": planned_tables(study)},
+        indent=1) + "\n")
 
 
 @dataclass

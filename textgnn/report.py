@@ -23,7 +23,7 @@ from .low_resource_report import low_resource_lines
 from .metrics import study_metric
 from .selection_report import TUNED, searched_runs
 from .stats import best_on_dev
-from .study_progress import progress_lines, study_plan
+from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import (
     PRETRAINED_ANCHORS,
     PRETRAINED_TARGETS,
@@ -77,6 +77,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
              "recomputed on every resample for CoLA), Holm-corrected within the dataset.", ""]
     planned = study_plan(study_dir)  # read once: the header, the checks and the README use it
     study, progress = planned[1], progress_lines(planned, runs)
+    unfinished = unfinished_tables(planned, runs)  # their targets are not judged yet
     search_names = set(tuned_searches(runs)) | _planned_searches(study)
     lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
                                   for name in search_names
@@ -98,7 +99,8 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
         if (best := best_model(section["rows"])) is not None:
             checked[dataset] = (regimes[-1], best)
         if section["headline"]:
-            headline.append(section["headline"])
+            headline.append(section["headline"] | (
+                {"recorded": unfinished[dataset]} if dataset in unfinished else {}))
         lines += section["lines"]
         if _plot_dataset(section["rows"], dataset, section["metric"], study_dir / f"{dataset}.png"):
             lines += [f"![{dataset}]({dataset}.png)", ""]

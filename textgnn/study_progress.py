@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, planned_parts
+from .experiments import PLANNED, Study, planned_parts, planned_tables
+from .low_resource_report import share_name
 from .verdict import regime_of
 
 
@@ -50,3 +51,21 @@ def progress_lines(planned: tuple[dict, Study | None], runs: list[dict]) -> list
             "the tables and verdicts below hold those alone. What is left, and its estimated "
             f"CPU hours: `python -m textgnn experiment {plan['study'] or '<study file>'} "
             "--plan`.", ""]
+
+
+def unfinished_tables(planned: tuple[dict, Study | None], runs: list[dict]
+                      ) -> dict[str, tuple[int, int]]:
+    """The tables (a dataset's main table, or a share of its curve: "mr · 1%") whose planned
+    runs are not all recorded yet, each with (recorded, planned): a study that checks
+    another compares a table only once its runs are complete, since the best cell of a part
+    of a table is not the table's. Empty where ``experiment`` wrote no per-table plan."""
+    plan, study = planned
+    tables: dict[str, int] = plan.get("tables", {}) if study is None else planned_tables(study)
+    recorded: dict[str, int] = {}
+    for r in runs:
+        if r.get("tag"):
+            continue
+        table = r["dataset"] if r.get("fraction") is None else share_name(r["dataset"],
+                                                                           r["fraction"])
+        recorded[table] = recorded.get(table, 0) + 1
+    return {t: (recorded.get(t, 0), n) for t, n in tables.items() if recorded.get(t, 0) < n}
