@@ -1391,6 +1391,44 @@ def test_a_run_whose_cell_config_changed_is_superseded_and_run_again(toy_data, t
             "(model.hidden, model.dropout)") in report(out / "changed")
 
 
+def test_a_study_reuses_another_studys_records_on_the_same_config(toy_data, tmp_path):
+    """A check that changes one cell of another study names it in `reuse:`: a run whose key
+    and config that study has recorded is copied (the same config and seed retrain bit for
+    bit), the rest train. The plan counts the copies apart, with no CPU hours left, and the
+    report says what was reused and whether the runs trained here that the other study also
+    recorded agree with it."""
+    out = tmp_path / "results"
+    first = write_study(tmp_path, name="first", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn", "gat"], seeds=1, baselines=["tfidf-lr"])
+    run_study(first, out, exclude="*/gcn-window/*")  # its gcn trains after the check's
+    # the check: gat on other values, gcn and the baseline as in `first`
+    (tmp_path / "wide.yaml").write_text(yaml.safe_dump({"base": "base.yaml",
+                                                        "model": {"hidden": 32}}))
+    check = write_study(tmp_path, name="check", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=1, baselines=["tfidf-lr"], reuse=["first"],
+                        cells=[{"encoder": "gat", "graph": "window", "config": "wide.yaml"}])
+    [row] = plan(check, out)
+    assert (row["recorded"], row["ready"], row["reusable"]) == (0, 3, 1)
+    done = run_study(check, out)
+    assert (done.finished, done.failed) == (2, {})  # gcn and the changed gat
+    mine = {r["encoder"]: r for r in read_runs(done.runs)}
+    theirs = {r["encoder"]: r for r in read_runs(out / "first" / "runs.jsonl")}
+    assert mine["tfidf-lr"] == theirs["tfidf-lr"] | {"reused": "first"}
+    assert "reused" not in mine["gat"] and mine["gat"]["config"]["model"]["hidden"] == 32
+    assert (out / "check" / f"gold-{toy_data.name}.json").is_file()
+    [row] = plan(check, out)
+    assert (row["recorded"], row["ready"], row["reusable"]) == (3, 0, 0)
+    run_study(first, out)  # now `first` has the gcn run the check trained on the same config
+    text = report(out / "check")
+    assert ("1 of the study's 3 runs are records of `first`, taken as they are (the study "
+            "file's `reuse:`)") in text
+    assert ("Of the runs trained here, 1 has a record on the same config in `first`: the test "
+            "predictions are identical in 1 of 1.") in text
+    with pytest.raises(TextGNNError, match="reuse"):  # a study reusing itself
+        write_study(tmp_path, name="check", datasets=[str(toy_data)], seeds=1,
+                    baselines=["tfidf-lr"], reuse=["check"])
+
+
 def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, tmp_path, capsys):
     """A cell with no recorded seed costs what its search's chosen trial cost, scaled by the
     training examples a run reads over a trial's (the search read a subsample; a

@@ -155,7 +155,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def _print_plan(rows: list[dict]) -> None:
-    counts = {"planned": 7, "recorded": 8, "ready": 6, "changed": 7, "waiting": 7}  # widths
+    counts = {"planned": 7, "recorded": 8, "ready": 6, "changed": 7, "reusable": 8,
+              "waiting": 7}  # widths
     hours = {"cpu_hours": ("CPU h", 7), "cpu_hours_left": ("CPU h left", 10)}
 
     def line(name: str, r: dict) -> str:
@@ -172,7 +173,9 @@ def _print_plan(rows: list[dict]) -> None:
     print(line("all", {k: sum(r[k] for r in rows)
                        for k in (*counts, "cpu_hours", "cpu_hours_left", "scaled", "unestimated")}))
     print("changed: ready runs that were recorded on a config their cell no longer has (the "
-          "study moves their records to superseded.jsonl and runs them again); "
+          "study moves their records to superseded.jsonl and runs them again); reusable: "
+          "ready runs that a study named in the study file's reuse: has recorded on the same "
+          "config (copied, not trained: no CPU h left); "
           "CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
           "cell's recorded seeds, for a cell with none its search's trials scaled by the "
           "training examples a run reads; scaled: runs of a dataset with no trial yet, "
@@ -339,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="run nothing: per part and dataset, the runs planned, recorded, ready "
                         "(of those, changed: recorded on a config their cell no longer has, "
-                        "to run again), and waiting for a config a search has not written yet; "
+                        "to run again; reusable: recorded on the same config by a study its "
+                        "reuse: names, to copy), and waiting for a config a search has not written yet; "
                         "CPU hours recorded and an estimate of those left (a cell with no seed "
                         "recorded: from its search's trials, or, before its dataset has any, "
                         "the same cell's on the search's other datasets scaled by training "

@@ -35,6 +35,7 @@ from .data import load_configured
 from .errors import TextGNNError
 from .metrics import summarize
 from .runtime import cpu_kernels, exclusive, usable_cpus
+from .stats import join_words
 
 PLANNED = "planned.json"  # beside runs.jsonl: the whole study's runs per part
 
@@ -63,13 +64,16 @@ class Study:
     # studies that repeat some of this one's datasets with one change, [{study, change}]: the
     # report sets their verdicts beside this one's (check_report)
     checks: list[dict] = field(default_factory=list)
+    # studies whose records this one takes as its own where a cell's config is the same
+    # (reusable_runs): a check retrains only the cells it changes
+    reuse: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path) -> Study:
         path = Path(path)
         raw = read_yaml(path)
         known = {"name", "config", "datasets", "graphs", "encoders", "seeds", "overrides",
-                 "baselines", "cells", "low_resource", "checks"}
+                 "baselines", "cells", "low_resource", "checks", "reuse"}
         unknown = set(raw) - known
         if unknown:
             raise TextGNNError(f"{path}: unknown study key(s) {sorted(unknown)}; valid: {sorted(known)}")
@@ -111,6 +115,7 @@ class Study:
                 dataset_seeds=dataset_seeds,
                 checks=[{"study": str(c["study"]), "change": str(c["change"])}
                         for c in raw.get("checks") or []],
+                reuse=_reuse_list(raw.get("reuse"), str(raw["name"]), path),
             )
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing study key {exc}") from None
@@ -139,6 +144,17 @@ class Study:
                  for b in low["baselines"] for s in _baseline_seeds(b, seed_list)]
                 + [Cell(d, g, e, s, config=low["config"], fraction=f)
                    for f in low["fractions"] for e, g in low["cells"] for s in seed_list])
+
+
+def _reuse_list(reuse: object, name: str, path: Path) -> list[str]:
+    """``reuse:``: the names of other studies (results/<name>/ beside this one's)."""
+    if reuse is None:
+        return []
+    if not isinstance(reuse, list) or not all(isinstance(n, str) and n for n in reuse):
+        raise TextGNNError(f"{path}: reuse: {reuse!r} is not a list of study names")
+    if name in reuse:
+        raise TextGNNError(f"{path}: reuse: names the study itself ({name})")
+    return list(reuse)
 
 
 def _seed_list(seeds: int | list, where: str) -> list[int]:
@@ -220,7 +236,7 @@ def changed_runs(study: Study, records: list[dict], cells: list[Cell]) -> dict[s
     recorded one (its search ran on with a larger budget and chose other values, the study
     file or a config was edited): run key -> the config keys that differ. Only keys the
     record names count: a key added to the code since has a default that keeps recorded runs
-    what they were. A baseline is compared on the sections it reads."""
+    what they were (:func:`config_differences`)."""
     by_key = {cell.key: cell for cell in cells}
     changed = {}
     for record in records:
@@ -231,14 +247,46 @@ def changed_runs(study: Study, records: list[dict], cells: list[Cell]) -> dict[s
             now = resolved_config(study, cell)
         except TextGNNError:  # a broken config is its run's own failure, when it runs
             continue
-        was = record["config"]
-        keys = [f"{section}.{key}"
-                for section in (BASELINE_SECTIONS if cell.encoder in BASELINES else now)
-                for key, value in now.get(section, {}).items()
-                if key in was.get(section, {}) and was[section][key] != value]
-        if keys:
+        if keys := config_differences(cell.encoder, now, record["config"]):
             changed[record["key"]] = keys
     return changed
+
+
+def config_differences(encoder: str, now: dict, was: dict) -> list[str]:
+    """The config keys where the config ``now`` of a cell of ``encoder`` differs from a
+    record's (``was``). Only keys the record names count: a key added to the code since has a
+    default that keeps recorded runs what they were. A baseline is compared on the sections
+    it reads."""
+    return [f"{section}.{key}"
+            for section in (BASELINE_SECTIONS if encoder in BASELINES else now)
+            for key, value in now.get(section, {}).items()
+            if key in was.get(section, {}) and was[section][key] != value]
+
+
+def reusable_runs(study: Study, out_root: Path, records: list[dict],
+                  cells: list[Cell]) -> dict[str, dict]:
+    """Run key -> the record a study named in ``study.reuse`` has of it, for each of ``cells``
+    not recorded here whose config there is the one it has here (the same key and no
+    :func:`config_differences`), in the order ``reuse`` names the studies. The same config and
+    seed retrain bit for bit on the same CPU kernels (the record names the ones it ran on),
+    so a check that changes one cell of another study need not train the others again."""
+    done = {r["key"] for r in records}
+    wanted = {cell.key: cell for cell in cells
+              if cell.key not in done and config_file(study, cell).is_file()}
+    found: dict[str, dict] = {}
+    for name in study.reuse:
+        for record in read_runs(Path(out_root) / name / "runs.jsonl"):
+            cell = wanted.get(record["key"])
+            if cell is None or record["key"] in found:
+                continue
+            try:
+                now = resolved_config(study, cell)
+            except TextGNNError:  # a broken config is its run's own failure, when it runs
+                continue
+            if not config_differences(cell.encoder, now, record["config"]):
+                # a record the other study itself reused names the study that trained it
+                found[record["key"]] = record | {"reused": record.get("reused") or name}
+    return found
 
 
 def _supersede(out: Path, records: list[dict], changed: dict[str, list[str]]) -> list[dict]:
@@ -618,6 +666,14 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
         print(f"study {study.name}: {len(changed)} recorded runs trained on a config their cell "
               f"no longer has (e.g. {first}: {', '.join(changed[first])}); moved to "
               f"{out / SUPERSEDED}, to run again", file=sys.stderr)
+    if reused := reusable_runs(study, out_root, records, chosen):
+        _append(runs_path, *reused.values())
+        records += reused.values()
+        for record in reused.values():
+            _write_test_files(out, record["dataset"], record["config"], record["labels"])
+        print(f"study {study.name}: {len(reused)} runs reused from "
+              f"{join_words(sorted({r['reused'] for r in reused.values()}))} (the same key and "
+              "config)", file=sys.stderr)
     done = {r["key"] for r in records}
     todo, waiting = [], []
     for cell in chosen:

@@ -30,6 +30,7 @@ from .experiments import (
     chosen_cells,
     config_file,
     read_runs,
+    reusable_runs,
     shown_path,
 )
 from .tuning import Search, cell_costs, cell_name, storage_url
@@ -41,7 +42,9 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
     recorded, ready to run (``changed``: of those, the recorded runs whose cell's config has
-    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`),
+    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`;
+    ``reusable``: those a study named in ``reuse:`` has recorded on the same config, which
+    the next invocation copies rather than trains: :func:`textgnn.experiments.reusable_runs`),
     and waiting for a config file that does not exist yet (a search not finished), with
     those files named; the CPU hours the recorded runs took, and an estimate of what the
     rest will take. A run costs the mean CPU seconds of its cell's recorded seeds (the same
@@ -56,6 +59,8 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     records = read_runs(Path(out_root) / study.name / "runs.jsonl")
     chosen = chosen_cells(study, datasets, seeds, match, exclude)
     changed = changed_runs(study, records, chosen)
+    reusable = reusable_runs(study, Path(out_root),
+                             [r for r in records if r["key"] not in changed], chosen)
     done: dict[str, float | None] = {}
     family_cost: dict[str, list[float]] = {}
     for record in records:
@@ -70,8 +75,8 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         part = regime_of(dataset, cell.fraction, cell.tag)
         row = rows.setdefault((part, dataset), {
             "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
-            "changed": 0, "waiting": 0, "missing": set(), "cpu_hours": 0.0, "cpu_hours_left": 0.0,
-            "scaled": 0, "unestimated": 0})
+            "changed": 0, "reusable": 0, "waiting": 0, "missing": set(), "cpu_hours": 0.0,
+            "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
         if cell.key in done:
@@ -81,6 +86,9 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         if source.is_file():
             row["ready"] += 1
             row["changed"] += cell.key in changed
+            if cell.key in reusable:  # copied, not trained: no CPU hours left
+                row["reusable"] += 1
+                continue
         else:
             row["waiting"] += 1
             row["missing"].add(shown_path(source))

@@ -17,12 +17,20 @@ from .check_report import check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, best_model, dataset_section, tuned_searches
 from .errors import TextGNNError
-from .experiments import SUPERSEDED, Study, cell_family, main_runs, read_runs, shown_path
+from .experiments import (
+    SUPERSEDED,
+    Study,
+    cell_family,
+    config_differences,
+    main_runs,
+    read_runs,
+    shown_path,
+)
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
 from .selection_report import TUNED, searched_runs
-from .stats import best_on_dev
+from .stats import best_on_dev, join_words
 from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import (
     PRETRAINED_ANCHORS,
@@ -85,6 +93,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     lines += progress
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     lines += _superseded_lines(study_dir)
+    lines += _reused_lines(study_dir, runs, study)
     header, lines = lines, []
     syntax: dict[str, list[dict]] = {}
     headline, regimes = [], []
@@ -177,6 +186,38 @@ def _superseded_lines(study_dir: Path) -> list[str]:
             f"superseded: the cell's config changed after they ran ({', '.join(keys)}), and "
             "the study ran them again on the config as it is now; the tables hold only the new "
             f"runs, the earlier records are in `{SUPERSEDED}`.", ""]
+
+
+def _reused_lines(study_dir: Path, runs: list[dict], study: Study | None) -> list[str]:
+    """Which of the study's runs are another study's records, taken as they are (its
+    ``reuse:``; ``experiments.reusable_runs``), what CPU hours of the table above that study
+    spent, and the evidence that taking them is sound: of the runs trained here, those that
+    study also recorded on the same config, and in how many the test predictions agree."""
+    names = sorted({r["reused"] for r in runs if r.get("reused")}
+                   | set(study.reuse if study else []))
+    if not names:
+        return []
+    reused = [r for r in runs if r.get("reused")]
+    lines = []
+    if reused:
+        cpu = cpu_hours(reused)
+        lines.append(
+            f"{len(reused)} of the study's {len(runs)} runs are records of "
+            f"{join_words([f'`{n}`' for n in sorted({r['reused'] for r in reused})])}, taken as "
+            "they are (the study file's `reuse:`): the same key and config, which retrain bit "
+            "for bit on the same CPU kernels (each record names the ones it ran on)"
+            + ("" if cpu is None else f"; their {cpu:.1f} CPU hours, counted in the table "
+               "above, were spent there") + ".")
+    theirs = {r["key"]: r for name in reversed(names)  # the first named wins, as in reuse
+              for r in read_runs(study_dir.parent / name / "runs.jsonl")}
+    twins = [(r, theirs[r["key"]]) for r in runs if not r.get("reused") and r["key"] in theirs
+             and not config_differences(r["encoder"], r["config"], theirs[r["key"]]["config"])]
+    if twins:
+        same = sum(r["test_predictions"] == t["test_predictions"] for r, t in twins)
+        lines.append(f"Of the runs trained here, {len(twins)} {'has' if len(twins) == 1 else 'have'} "
+                     f"a record on the same config in {join_words([f'`{n}`' for n in names])}: "
+                     f"the test predictions are identical in {same} of {len(twins)}.")
+    return [" ".join(lines), ""] if lines else []
 
 
 def _write_headline(readme: Path, study_dir: Path, rows: list[dict], regimes: list,
