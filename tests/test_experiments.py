@@ -415,9 +415,12 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
     longer = write_runs(tmp_path / "results" / "longer",
                         study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"]), golds)
     (longer / "planned.json").write_text(json.dumps({"study": None, "parts": {"short texts": 8}}))
+    # MR's table has the graph-free control, as good as its gcn: that gain needs no graph
     write_runs(main, study({"trec": 0.9, "mr": 0.9}, ["trec", "mr"])
                + study({"mr": 0.9}, ["mr"], fraction=0.01)
-               + study({"mr": 0.9}, ["mr"], fraction=0.03), golds)
+               + study({"mr": 0.9}, ["mr"], fraction=0.03)
+               + [fake_run("mr", "gcn", "none", s, golds["mr"], 0.9, rng) for s in range(2)],
+               golds)
     write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
                 cells=[{"encoder": "gcn", "graph": "window"}],
                 checks=[{"study": "wider", "change": "a wider search"},
@@ -429,8 +432,19 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
         "1 holds under every check that repeats it and 2 move (trec: better → equal "
         "in `wider`; mr · 1%: better → equal in `wider`). Of the 4 where the best GCN-style "
         "cell is significantly better, 1 holds under every check that repeats it (mr); 2 move "
-        "(trec and mr · 1%); 1 is repeated by none (mr · 3%).")
+        "(trec and mr · 1%); 1 is repeated by none (mr · 3%). Of the 1 that holds and has a "
+        "graph-free control (no edge between tokens), that control is itself significantly "
+        "better than the Transformer on 1 (mr): there the gain needs no graph.")
     assert f"**Across the checks**: {across}" in readme.read_text()
+    # a control no better than the Transformer: the graph may be why
+    runs = read_runs(main / "runs.jsonl")
+    write_runs(main, [r for r in runs if r["graph"] != "none"]
+               + [fake_run("mr", "gcn", "none", s, golds["mr"], 0.6, rng) for s in range(2)],
+               golds)
+    across = report(main).split("## Across the checks")[1].splitlines()[2]
+    assert across.endswith("1 is repeated by none (mr · 3%). On none of the 1 that holds and "
+                           "has a graph-free control (no edge between tokens) is that control "
+                           "itself significantly better than the Transformer."), across
     # a study without checks has no such section
     write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
                 cells=[{"encoder": "gcn", "graph": "window"}])

@@ -20,7 +20,7 @@ from .dataset_report import best_model, dataset_rows
 from .experiments import main_runs, read_runs
 from .low_resource_report import share_outcomes
 from .selection_report import searched_runs
-from .stats import join_words, p_text
+from .stats import join_words, outcome_word, p_text
 from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import TARGETS, against_bar
 from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
@@ -130,7 +130,26 @@ def _summary(checks: int, here: dict[str, Outcome],
         text += (f". Of the {len(better)} where the best GCN-style cell is significantly "
                  "better, " + "; ".join(f"{len(ws)} {_verb(len(ws), *verbs)} ({join_words(ws)})"
                                         for verbs, ws in fates if ws))
+    if held := fates[0][1]:
+        text += _needs_no_graph(held, here)
     return text + "."
+
+
+def _needs_no_graph(held: list[str], here: dict[str, Outcome]) -> str:
+    """Of the "better" outcomes that hold, those where the table's graph-free control (the
+    same block with no edge between tokens) is itself significantly better than the
+    Transformer: there the gain needs no graph. Nothing where no table has the control."""
+    tested = [w for w in held if here[w].control_vs_reference is not None]
+    if not tested:
+        return ""
+    alone = [w for w in tested if outcome_word(*here[w].control_vs_reference) == "better"]
+    those = (f"the {len(tested)} that {_verb(len(tested), 'holds and has', 'hold and have')} a "
+             "graph-free control (no edge between tokens)")
+    if not alone:
+        return (f". On none of {those} is that control itself significantly better than the "
+                "Transformer")
+    return (f". Of {those}, that control is itself significantly better than the Transformer "
+            f"on {len(alone)} ({join_words(alone)}): there the gain needs no graph")
 
 
 def _waiting(waiting: dict[str, tuple[int, int]]) -> str:
