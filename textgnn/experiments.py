@@ -567,15 +567,13 @@ def planned_tables(study: Study) -> dict[str, int]:
     """The whole study's run count per table that a verdict reads: a dataset's main table
     (its name) or one share of its low-resource curve ("mr · 1%"); tagged cells (pretrained
     features) have tables of their own and no verdict of the kind a check compares."""
-    from .low_resource_report import share_name
+    from .low_resource_report import table_name
 
     tables: dict[str, int] = {}
     for cell in study.cells():
-        if cell.tag:
-            continue
-        name = Path(cell.dataset).name
-        table = name if cell.fraction is None else share_name(name, cell.fraction)
-        tables[table] = tables.get(table, 0) + 1
+        if not cell.tag:
+            table = table_name(Path(cell.dataset).name, cell.fraction)
+            tables[table] = tables.get(table, 0) + 1
     return tables
 
 
@@ -669,7 +667,8 @@ def _run_study(study: Study, out_root: Path, jobs: int, datasets: list[str] | No
     if reused := reusable_runs(study, out_root, records, chosen):
         _append(runs_path, *reused.values())
         records += reused.values()
-        for record in reused.values():
+        # one record per dataset: its test files are the same for every run of it
+        for record in {r["dataset"]: r for r in reused.values()}.values():
             _write_test_files(out, record["dataset"], record["config"], record["labels"])
         print(f"study {study.name}: {len(reused)} runs reused from "
               f"{join_words(sorted({r['reused'] for r in reused.values()}))} (the same key and "

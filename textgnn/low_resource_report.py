@@ -22,6 +22,12 @@ def share_name(dataset: str, fraction: float) -> str:
     return f"{dataset} · {fraction:.0%}"
 
 
+def table_name(dataset: str, fraction: float | None) -> str:
+    """The table a run or cell belongs to, as the verdict and the checks name it: its
+    dataset's main table ("mr") or a share of its curve ("mr · 1%")."""
+    return dataset if fraction is None else share_name(dataset, fraction)
+
+
 def share_outcomes(study_dir: Path, runs: list[dict], searched: dict[str, Retrained]
                    ) -> dict[str, tuple[Outcome | None, dict]]:
     """Per dataset and share of a study's low-resource runs (:func:`share_name`): the best

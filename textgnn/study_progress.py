@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import TextGNNError
 from .experiments import PLANNED, Study, planned_parts, planned_tables
-from .low_resource_report import share_name
+from .low_resource_report import table_name
 from .verdict import regime_of
 
 
@@ -63,9 +63,7 @@ def unfinished_tables(planned: tuple[dict, Study | None], runs: list[dict]
     tables: dict[str, int] = plan.get("tables", {}) if study is None else planned_tables(study)
     recorded: dict[str, int] = {}
     for r in runs:
-        if r.get("tag"):
-            continue
-        table = r["dataset"] if r.get("fraction") is None else share_name(r["dataset"],
-                                                                           r["fraction"])
-        recorded[table] = recorded.get(table, 0) + 1
+        if not r.get("tag"):
+            table = table_name(r["dataset"], r.get("fraction"))
+            recorded[table] = recorded.get(table, 0) + 1
     return {t: (recorded.get(t, 0), n) for t, n in tables.items() if recorded.get(t, 0) < n}
