@@ -280,6 +280,17 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path,
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "metrics.json").exists()
+    # the killed process's peak memory lives on in the checkpoint; set it above anything the
+    # resumed process reaches: the run's cost must report it, not the resumed process's alone
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    checkpoint = out / "checkpoint.safetensors"
+    with safe_open(str(checkpoint), "pt") as f:
+        state = json.loads(f.metadata()["state"])
+    tensors = load_file(str(checkpoint))
+    assert 0 < state["peak_rss_gb"] < 100
+    save_file(tensors, str(checkpoint), metadata={"state": json.dumps(state | {"peak_rss_gb": 123.0})})
     code, stdout, _ = cli(capsys, "train", "--resume", out, "--quiet")
     resumed = json.loads(stdout.splitlines()[-1])
     assert resumed["test"] == reference["test"] and resumed["dev"] == reference["dev"]
@@ -287,3 +298,4 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(toy_data, tmp_path,
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     again = json.loads((out / "metrics.json").read_text())
     assert again["test"]["predictions"] == straight["test"]["predictions"]
+    assert again["cost"]["peak_rss_gb"] == 123.0

@@ -106,11 +106,12 @@ class Run:
     # process_time at the start (CPU seconds of all this process's threads), moved back by a
     # resumed run's; None when resumed from a checkpoint that did not count them
     cpu_started: float | None
-    # epoch, best_score, best_epoch, stopped, history, elapsed, cpu_elapsed: saved in every
+    # epoch, best_score, best_epoch, stopped, history, elapsed, cpu_elapsed, peak_rss_gb (the
+    # highest of every process the run has had, a killed one's included): saved in every
     # checkpoint
     state: dict = field(default_factory=lambda: {
         "epoch": 0, "best_score": -2.0, "best_epoch": 0, "stopped": False, "history": [],
-        "elapsed": 0.0, "cpu_elapsed": 0.0})
+        "elapsed": 0.0, "cpu_elapsed": 0.0, "peak_rss_gb": 0.0})
     best_weights: dict | None = None
     board: Any = None  # a TensorBoard writer when train.tensorboard
     # with train.ema: the moving average of the weights (torch's AveragedModel), which dev
@@ -351,6 +352,7 @@ def end_epoch(run: Run, row: dict) -> None:
         state["stopped"] = True
     state["epoch"], state["elapsed"] = epoch, time.perf_counter() - run.started
     state["cpu_elapsed"] = None if run.cpu_started is None else time.process_time() - run.cpu_started
+    state["peak_rss_gb"] = _run_peak_rss_gb(state)
     if run.main:
         save_checkpoint(run.out_dir / CHECKPOINT, run.model, run.best_weights, run.optimizer,
                         run.sampler, state,
@@ -391,7 +393,7 @@ def finish(run: Run, test: bool = True) -> dict | None:
                 "cost": {"seconds_per_epoch": train_seconds / epochs,
                          "cpu_seconds": cpu_seconds,
                          "cpu_seconds_per_epoch": None if cpu_seconds is None else cpu_seconds / epochs,
-                         "peak_rss_gb": peak_rss_gb(),
+                         "peak_rss_gb": _run_peak_rss_gb(state),
                          "tokens_per_document": run.tokens_per_document,
                          "device": device_name(run.device), "cpu": cpu_kernels()}}
     (run.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -404,6 +406,12 @@ def finish(run: Run, test: bool = True) -> dict | None:
         "params": run.params["total"],
         "train_seconds": round(train_seconds, 2),
     }
+
+
+def _run_peak_rss_gb(state: dict) -> float:
+    """The run's peak resident memory: this process's, or a killed process's before it
+    resumed, whichever was higher (a checkpoint from before it was counted has none)."""
+    return max(state.get("peak_rss_gb") or 0.0, peak_rss_gb())
 
 
 def _check_labels(split: Split, known: set[str], max_train: int | None) -> None:
