@@ -131,7 +131,7 @@ def _summary(checks: int, here: dict[str, Outcome],
                  "better, " + "; ".join(f"{len(ws)} {_verb(len(ws), *verbs)} ({join_words(ws)})"
                                         for verbs, ws in fates if ws))
     if held := fates[0][1]:
-        text += _needs_no_graph(held, here)
+        text += _needs_no_graph(held, here) + _message_function(held, here, repeated)
     return text + "."
 
 
@@ -150,6 +150,34 @@ def _needs_no_graph(held: list[str], here: dict[str, Outcome]) -> str:
                 "Transformer")
     return (f". Of {those}, that control is itself significantly better than the Transformer "
             f"on {len(alone)} ({join_words(alone)}): there the gain needs no graph")
+
+
+def _message_function(held: list[str], here: dict[str, Outcome],
+                      repeated: dict[str, list[tuple[str, Outcome]]]) -> str:
+    """Of the "better" outcomes that hold, those whose best cell meets self-attention on its
+    own graph (the Transformer on the same edges) in this study's table or, where this one
+    lacks that cell, in the first check that has it: better there, the GCN-style message
+    function adds to the graph; equal or worse, the gain is the graph's edges. Nothing where
+    no table has that cell."""
+    met = {}
+    for where in held:
+        found = [("", here[where])] + [(f"in `{name}`, ", o) for name, o in repeated[where]]
+        met |= {where: next(((name, o) for name, o in found if o.against_attention), None)}
+    met = {w: m for w, m in met.items() if m is not None}
+    if not met:
+        return ""
+    by_word = {}
+    for where, (name, o) in met.items():
+        cell, delta, p = o.against_attention
+        by_word.setdefault(outcome_word(delta, p), []).append(
+            f"{where} ({name}{o.cell} against {cell}, {delta_text(delta, None)}, "
+            f"p {p_text(p, '= ')})")
+    why = {"better": "the GCN-style message function adds to the graph",
+           "equal": "the gain is the graph's edges", "worse": "the gain is the graph's edges"}
+    return (". Against self-attention on its own graph (the Transformer on the same edges: only "
+            "the message function differs), the best GCN-style cell is " + "; ".join(
+                f"{'significantly ' if word != 'equal' else ''}{word} on {join_words(ws)}: "
+                f"there {why[word]}" for word, ws in by_word.items()))
 
 
 def _waiting(waiting: dict[str, tuple[int, int]]) -> str:
@@ -202,6 +230,25 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
         bar = _bar(dataset, theirs)
         scores.append(f"{dataset} {100 * mine['mean']:.2f} → {100 * theirs['mean']:.2f}"
                       + ("" if bar is None else f" (bar {bar})"))
+    parts += _attention_added(name, pairs)
     parts.append(f"the best graph model from scratch ({name} → {check['study']}): "
                  + ", ".join(scores))
     return text + "; ".join(parts) + "."
+
+
+def _attention_added(name: str, pairs: dict[str, tuple[tuple, tuple]]) -> list[str]:
+    """Where the check's table has self-attention on its best cell's own graph and this
+    study's does not (a check that adds that cell), how the cell meets it."""
+    added = []
+    for dataset, ((mine, _), (theirs, _)) in pairs.items():
+        if theirs is None or theirs.against_attention is None or (
+                mine is not None and mine.against_attention is not None):
+            continue
+        cell, delta, p = theirs.against_attention
+        added.append(f"{outcome_word(delta, p)} on {dataset} ({theirs.cell} against {cell}, "
+                     f"{delta_text(delta, theirs.attention_interval)}, p {p_text(p, '= ')})")
+    if not added:
+        return []
+    return [f"against self-attention on its own graph, which `{name}`'s table lacks (only the "
+            "message function differs), the best GCN-style cell is " + "; ".join(
+                ("significantly " if not a.startswith("equal") else "") + a for a in added)]

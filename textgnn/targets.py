@@ -127,7 +127,10 @@ def _above_tfidf(headlines: list[dict]) -> str:
 
 def against_bar(got: float, bar: float) -> str:
     """A score (%) against its bar, as the targets table and the dataset sections say it."""
-    return "met" if got >= bar else f"missed by {bar - got:.2f}"
+    if got >= bar:
+        return "met"
+    # a shortfall that rounds to 0.00 is still a miss, and must not read as none
+    return f"missed by {bar - got:.2f}" if bar - got >= 0.005 else "missed by < 0.01"
 
 
 def published(dataset: str, metric: str, got: float, anchors: dict, targets: dict) -> str:
