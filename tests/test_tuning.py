@@ -305,6 +305,39 @@ def test_a_cell_may_set_its_own_keys(tmp_path, toy_data):
     assert search.cell_overrides == {}
 
 
+def test_a_cell_may_be_searched_on_some_datasets_only(tmp_path, toy_data):
+    """A cell added to a search for one dataset's question (the Transformer on 20NG's
+    dependency graph) runs there alone, with the same budget; the other cells are searched on
+    every dataset; naming a dataset the search lacks is refused."""
+    import shutil
+
+    from textgnn.errors import TextGNNError
+
+    write_search(tmp_path, toy_data)
+    other = tmp_path / "other"
+    shutil.copytree(toy_data, other)
+    raw = yaml.safe_load((tmp_path / "search.yaml").read_text())
+    raw["datasets"] = [str(toy_data), str(other)]
+    raw["cells"][1]["datasets"] = [str(other)]
+    (tmp_path / "some.yaml").write_text(yaml.safe_dump(raw))
+    search = Search.load(tmp_path / "some.yaml")
+    assert search.cells_of(str(toy_data)) == [("gcn", "window")]
+    assert search.cells_of(str(other)) == [("gcn", "window"), ("transformer", "window")]
+    run_tune(search, tmp_path)
+    rows = finished(trials_table(search, storage_url(search, tmp_path / "results")))
+    cells = [f"{toy_data.name}/gcn-window", "other/gcn-window", "other/transformer-window"]
+    assert sorted({row[0] for row in rows}) == sorted(cells)
+    assert all(sum(row[0] == cell for row in rows) == TRIALS for cell in cells)
+    written = sorted(str(f.relative_to(tmp_path / "configs")) for f in
+                     (tmp_path / "configs").rglob("*.yaml"))
+    assert written == sorted(f"tiny/{cell}.yaml" for cell in cells)
+    raw["cells"][1]["datasets"] = ["20ng"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match=r"cell transformer-window: datasets \['20ng'\] are "
+                                           r"not the search's"):
+        Search.load(tmp_path / "bad.yaml")
+
+
 def test_a_bad_search_file_is_one_clear_error(tmp_path, toy_data):
     search = write_search(tmp_path, toy_data)
     raw = yaml.safe_load((tmp_path / "search.yaml").read_text())

@@ -123,13 +123,13 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             if dataset not in study.datasets or (datasets is not None and dataset not in datasets):
                 continue
             cells = [costs.get(cell_name(dataset, e, g), {"finished": 0, "trial_cpu": None})
-                     for e, g in search.cells]
+                     for e, g in search.cells_of(dataset)]
             known = [c["trial_cpu"] for c in cells if c["trial_cpu"] is not None]
             fallback = sum(known) / len(known) if known else None
             row = {"search": name, "dataset": dataset, "planned": search.trials * len(cells),
                    "finished": sum(c["finished"] for c in cells), "cpu_hours": 0.0,
                    "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0}
-            for (encoder, graph), c in zip(search.cells, cells, strict=True):
+            for (encoder, graph), c in zip(search.cells_of(dataset), cells, strict=True):
                 left = search.trials - c["finished"]
                 if c["trial_cpu"] is not None:
                     row["cpu_hours"] += c["finished"] * c["trial_cpu"] / 3600

@@ -79,6 +79,9 @@ class Search:
     storage: str | None = None
     # a cell's own overrides (the Transformer on complete graphs cut at 512 tokens)
     cell_overrides: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # a cell searched on some of the datasets only (one added to a finished search, on the
+    # dataset that asks for it); a cell not named here is searched on every dataset
+    cell_datasets: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> Search:
@@ -107,6 +110,8 @@ class Search:
                 cells=[(c["encoder"], c["graph"]) for c in raw["cells"]],
                 cell_overrides={(c["encoder"], c["graph"]): as_overrides(c["set"])
                                 for c in raw["cells"] if c.get("set")},
+                cell_datasets={(c["encoder"], c["graph"]): tuple(c["datasets"])
+                               for c in raw["cells"] if c.get("datasets") is not None},
                 trials=int(raw["trials"]), space=space, seed=int(raw.get("seed", 0)),
                 sampler=dict(raw.get("sampler") or {}), pruner=dict(raw.get("pruner") or {}),
                 storage=raw.get("storage"))
@@ -125,8 +130,12 @@ class Search:
                 raise TextGNNError(f"{path}: {encoder} chooses its own setting on dev; only "
                                    f"{', '.join(n for n, b in BASELINES.items() if b.searchable)} "
                                    "can be a search cell")
+        for (encoder, graph), names in search.cell_datasets.items():
+            if unknown := [d for d in names if d not in search.datasets]:
+                raise TextGNNError(f"{path}: cell {encoder}-{graph}: datasets {unknown} are not "
+                                   f"the search's; its datasets: {list(search.datasets)}")
         for dataset in search.datasets:  # every cell's config is valid before any trial runs
-            for encoder, graph in search.cells:
+            for encoder, graph in search.cells_of(dataset):
                 search.trial_config(dataset, encoder, graph, {})
         return search
 
@@ -137,6 +146,11 @@ class Search:
         ``trials``, and a rerun from scratch would propose other values for the trials between
         the old and the new startup count."""
         return int(self.sampler.get("startup_trials", min(10, self.trials // 2 or 1)))
+
+    def cells_of(self, dataset: str) -> list[tuple[str, str]]:
+        """The (encoder, graph) cells searched on ``dataset``."""
+        return [cell for cell in self.cells
+                if cell not in self.cell_datasets or dataset in self.cell_datasets[cell]]
 
     def overrides(self, dataset: str, encoder: str, graph: str, values: dict) -> list[str]:
         """A cell's keys over the base config: the dataset's, the cell's own, its graph and
@@ -246,7 +260,8 @@ def tune(search: Search, results: Path = Path("results"), runs: Path = Path("run
     """
     url = storage_url(search, results)
     chosen = [d for d in search.datasets if datasets is None or d in datasets]
-    cells = [(dataset, encoder, graph) for dataset in chosen for encoder, graph in search.cells]
+    cells = [(dataset, encoder, graph) for dataset in chosen
+             for encoder, graph in search.cells_of(dataset)]
     runs = Path(runs).resolve()  # workers on other machines see the same paths
     failed: dict[str, str] = {}
     if jobs == 1 and scheduler is None:
@@ -435,7 +450,7 @@ def _cells(search: Search, url: str, datasets: list[str]):
     import optuna
 
     for dataset in datasets:
-        for encoder, graph in search.cells:
+        for encoder, graph in search.cells_of(dataset):
             name = cell_name(dataset, encoder, graph)
             try:
                 study = optuna.load_study(study_name=name, storage=url)
