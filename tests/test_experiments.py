@@ -451,6 +451,24 @@ def test_a_study_sets_the_verdicts_of_the_studies_that_check_it_beside_its_own(t
                      r"message function differs\), the best GCN-style cell is significantly "
                      r"better on mr \(gcn-window against transformer-window, \+\d+\.\d\d "
                      r"\[\+\d+\.\d\d, \+\d+\.\d\d\], p < 0\.001\); the best graph", sentence), sentence
+    # a third check meets attention on the gcn's graph too, where it equals the gcn: each
+    # check that has that cell is heard, not only the first
+    tuned = write_runs(tmp_path / "results" / "tuned",
+                       study({"mr": 0.9}, ["mr"])
+                       + [fake_run("mr", "transformer", "window", s, golds["mr"], 0.9, rng)
+                          for s in range(2)], golds)
+    (tuned / "planned.json").write_text(json.dumps({"study": None, "parts": {"short texts": 6}}))
+    write_study(tmp_path, name="main", datasets=["trec", "mr"], seeds=2,
+                cells=[{"encoder": "gcn", "graph": "window"}],
+                checks=[{"study": "wider", "change": "a wider search"},
+                        {"study": "longer", "change": "a longer patience"},
+                        {"study": "tuned", "change": "attention tuned on the gcn's graph"}])
+    across = report(main).split("## Across the checks")[1].splitlines()[2]
+    assert re.search(r"the best GCN-style cell is significantly better on mr \(in `longer`, "
+                     r"gcn-window against transformer-window, \+\d+\.\d\d, p < 0\.001\): there "
+                     r"the GCN-style message function adds to the graph; equal on mr \(in `tuned`, "
+                     r"gcn-window against transformer-window, [-+]\d\.\d\d, p = [\d.]+\): there "
+                     r"the gain is the graph's edges\.$", across), across
     # a control no better than the Transformer: the graph may be why
     runs = read_runs(main / "runs.jsonl")
     write_runs(main, [r for r in runs if r["graph"] != "none"]

@@ -155,23 +155,21 @@ def _needs_no_graph(held: list[str], here: dict[str, Outcome]) -> str:
 def _message_function(held: list[str], here: dict[str, Outcome],
                       repeated: dict[str, list[tuple[str, Outcome]]]) -> str:
     """Of the "better" outcomes that hold, those whose best cell meets self-attention on its
-    own graph (the Transformer on the same edges) in this study's table or, where this one
-    lacks that cell, in the first check that has it: better there, the GCN-style message
-    function adds to the graph; equal or worse, the gain is the graph's edges. Nothing where
-    no table has that cell."""
-    met = {}
+    own graph (the Transformer on the same edges), in this study's table or in a check's
+    (each that has it, so two checks that tune attention differently are both heard): better
+    there, the GCN-style message function adds to the graph; equal or worse, the gain is the
+    graph's edges. Nothing where no table has that cell."""
+    by_word: dict[str, list[str]] = {}
     for where in held:
-        found = [("", here[where])] + [(f"in `{name}`, ", o) for name, o in repeated[where]]
-        met |= {where: next(((name, o) for name, o in found if o.against_attention), None)}
-    met = {w: m for w, m in met.items() if m is not None}
-    if not met:
+        for name, o in [("", here[where])] + [(f"in `{n}`, ", o) for n, o in repeated[where]]:
+            if o.against_attention is None:
+                continue
+            cell, delta, p = o.against_attention
+            by_word.setdefault(outcome_word(delta, p), []).append(
+                f"{where} ({name}{o.cell} against {cell}, {delta_text(delta, None)}, "
+                f"p {p_text(p, '= ')})")
+    if not by_word:
         return ""
-    by_word = {}
-    for where, (name, o) in met.items():
-        cell, delta, p = o.against_attention
-        by_word.setdefault(outcome_word(delta, p), []).append(
-            f"{where} ({name}{o.cell} against {cell}, {delta_text(delta, None)}, "
-            f"p {p_text(p, '= ')})")
     why = {"better": "the GCN-style message function adds to the graph",
            "equal": "the gain is the graph's edges", "worse": "the gain is the graph's edges"}
     return (". Against self-attention on its own graph (the Transformer on the same edges: only "
