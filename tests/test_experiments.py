@@ -1306,6 +1306,13 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in text
     assert ("≤: an upper bound; 1 of `sentences`'s trials ran before CPU time was counted, and "
             "their wall time stands in for it (one thread each).") in text
+    # cells of the same search that the study does not train on (another dataset's, one added
+    # for another study's question) are not its cost
+    for name in ("sst2/gcn-window", "mr/gat-dependency"):
+        optuna.create_study(study_name=name, storage=search._storage).add_trial(
+            optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.5,
+                                      user_attrs={"cpu_seconds": 3600.0}))
+    assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in report(study_dir)
 
 
 def test_plan_scales_a_dataset_with_no_trial_from_another_by_training_tokens(toy_data, tmp_path,

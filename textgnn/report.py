@@ -15,13 +15,14 @@ from .baselines import BASELINES
 from .beyond_report import syntax_verdict
 from .check_report import check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
-from .dataset_report import baseline_label, best_model, dataset_section, tuned_searches
+from .dataset_report import baseline_label, best_model, dataset_section
 from .errors import TextGNNError
 from .experiments import (
     SUPERSEDED,
     Study,
     cell_family,
     config_differences,
+    config_file,
     main_runs,
     read_runs,
     shown_path,
@@ -86,9 +87,8 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     planned = study_plan(study_dir)  # read once: the header, the checks and the README use it
     study, progress = planned[1], progress_lines(planned, runs)
     unfinished = unfinished_tables(planned, runs)  # their targets are not judged yet
-    search_names = set(tuned_searches(runs)) | _planned_searches(study)
-    lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}")
-                                  for name in search_names
+    lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}", cells)
+                                  for name, cells in _searched_cells(runs, study).items()
                                   if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
     lines += progress
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
@@ -314,13 +314,20 @@ def _search_lines(runs: list[dict]) -> list[str]:
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
 
 
-def _planned_searches(study: Study | None) -> set[str]:
-    """The searches whose configs the study file (named in ``planned.json``) trains on, run or
-    not yet: a search under way counts in what the study has cost before any run uses it."""
-    if study is None:  # no plan, or a file mid-edit: the searches its runs name
-        return set()
-    return {match["search"] for cell in study.cells() if cell.config
-            and (match := TUNED.search(Path(cell.config).as_posix()))}
+def _searched_cells(runs: list[dict], study: Study | None) -> dict[str, set[str]]:
+    """The searches whose configs the study trains on, each with the cells whose choices it
+    takes (search cell names, ``<dataset>/<encoder>-<graph>``): those its runs name, and
+    those of the study file (named in ``planned.json``; None with no plan or a file mid-edit)
+    run or not yet, so a search under way counts in what the study has cost before any run
+    uses it. A cell of the same search that the study does not train on (another dataset's,
+    or one added for another study's question) is not its cost."""
+    files = [r.get("config_file") or "" for r in runs]
+    files += [config_file(study, c).as_posix() for c in (study.cells() if study else []) if c.config]
+    cells: dict[str, set[str]] = {}
+    for file in files:
+        if match := TUNED.search(file):
+            cells.setdefault(match["search"], set()).add(f"{match['dataset']}/{match['cell']}")
+    return cells
 
 
 def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:

@@ -30,7 +30,7 @@ from .stats import mean_ci, outcome_word, p_text
 from .verdict import compared_rows
 
 # a config that a search wrote: configs/tuned/<search>/<dataset>/<encoder>-<graph>.yaml
-TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/[^/]+/(?P<cell>[^/]+)\.yaml$")
+TUNED = re.compile(r"(?:^|/)tuned/(?P<search>[^/]+)/(?P<dataset>[^/]+)/(?P<cell>[^/]+)\.yaml$")
 
 
 class Retrained(NamedTuple):

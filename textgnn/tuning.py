@@ -193,14 +193,17 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def spent(url: str) -> tuple[int, float, float, int]:
-    """The finished trials (complete + pruned) of every cell in a search's storage, their
-    hours of wall time, their CPU hours (:func:`trial_cpu`), and how many of them predate the
-    counting of CPU time (with any, the CPU hours are an upper bound)."""
+def spent(url: str, cells: set[str] | None = None) -> tuple[int, float, float, int]:
+    """The finished trials (complete + pruned) of the ``cells`` of a search's storage (cell
+    names, :func:`cell_name`; every cell by default), their hours of wall time, their CPU
+    hours (:func:`trial_cpu`), and how many of them predate the counting of CPU time (with
+    any, the CPU hours are an upper bound)."""
     import optuna
 
     trials, seconds, cpu, uncounted = 0, 0.0, 0.0, 0
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
+        if cells is not None and summary.study_name not in cells:
+            continue
         done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
         trials += len(done)
         seconds += _wall_seconds(done)
