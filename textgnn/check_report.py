@@ -159,23 +159,23 @@ def _message_function(held: list[str], here: dict[str, Outcome],
     (each that has it, so two checks that tune attention differently are both heard): better
     there, the GCN-style message function adds to the graph; equal or worse, the gain is the
     graph's edges. Nothing where no table has that cell."""
-    by_word: dict[str, list[str]] = {}
+    by_word: dict[str, dict[str, list[str]]] = {}  # word -> place -> each table's numbers
     for where in held:
         for name, o in [("", here[where])] + [(f"in `{n}`, ", o) for n, o in repeated[where]]:
             if o.against_attention is None:
                 continue
             cell, delta, p = o.against_attention
-            by_word.setdefault(outcome_word(delta, p), []).append(
-                f"{where} ({name}{o.cell} against {cell}, {delta_text(delta, None)}, "
-                f"p {p_text(p, '= ')})")
+            by_word.setdefault(outcome_word(delta, p), {}).setdefault(where, []).append(
+                f"{name}{o.cell} against {cell}, {delta_text(delta, None)}, p {p_text(p, '= ')}")
     if not by_word:
         return ""
     why = {"better": "the GCN-style message function adds to the graph",
            "equal": "the gain is the graph's edges", "worse": "the gain is the graph's edges"}
     return (". Against self-attention on its own graph (the Transformer on the same edges: only "
             "the message function differs), the best GCN-style cell is " + "; ".join(
-                f"{'significantly ' if word != 'equal' else ''}{word} on {join_words(ws)}: "
-                f"there {why[word]}" for word, ws in by_word.items()))
+                f"{'significantly ' if word != 'equal' else ''}{word} on "
+                + join_words([f"{w} ({'; '.join(found)})" for w, found in places.items()])
+                + f": there {why[word]}" for word, places in by_word.items()))
 
 
 def _waiting(waiting: dict[str, tuple[int, int]]) -> str:
