@@ -23,7 +23,7 @@ from .selection_report import searched_runs
 from .stats import join_words, outcome_word, p_text
 from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import TARGETS, against_bar
-from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome
+from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome, words_on
 
 
 def study_outcomes(study_dir: Path,
@@ -237,16 +237,16 @@ def _sentence(name: str, check: dict, pairs: dict[str, tuple[tuple, tuple]]) -> 
 def _attention_added(name: str, pairs: dict[str, tuple[tuple, tuple]]) -> list[str]:
     """Where the check's table has self-attention on its best cell's own graph and this
     study's does not (a check that adds that cell), how the cell meets it."""
-    added = []
+    groups: dict[str, list[str]] = {}
     for dataset, ((mine, _), (theirs, _)) in pairs.items():
         if theirs is None or theirs.against_attention is None or (
                 mine is not None and mine.against_attention is not None):
             continue
         cell, delta, p = theirs.against_attention
-        added.append(f"{outcome_word(delta, p)} on {dataset} ({theirs.cell} against {cell}, "
-                     f"{delta_text(delta, theirs.attention_interval)}, p {p_text(p, '= ')})")
-    if not added:
+        groups.setdefault(outcome_word(delta, p), []).append(
+            f"{dataset} ({theirs.cell} against {cell}, "
+            f"{delta_text(delta, theirs.attention_interval)}, p {p_text(p, '= ')})")
+    if not groups:
         return []
     return [f"against self-attention on its own graph, which `{name}`'s table lacks (only the "
-            "message function differs), the best GCN-style cell is " + "; ".join(
-                ("significantly " if not a.startswith("equal") else "") + a for a in added)]
+            f"message function differs), the best GCN-style cell is {words_on(groups)}"]

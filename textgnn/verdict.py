@@ -278,7 +278,7 @@ def regime_sentence(regime: str, outcomes: list[Outcome]) -> str | None:
     tally = ", ".join(f"{sum(o.word == word for o in mine)} {word}" for word in WORDS)
     sentence = (f"**{regime.capitalize()}** ({len(mine)} comparison{'s' if len(mine) > 1 else ''}: "
                 f"{tally}): the best GCN-style encoder on a linguistic graph "
-                f"is {_words_on(groups)} compared with {against}{cost}.")
+                f"is {words_on(groups)} compared with {against}{cost}.")
     controlled = [o for o in mine if o.graph_word is not None]
     if controlled:
         says = {"better": "adds significantly", "equal": "adds nothing significant",
@@ -367,7 +367,7 @@ def _against_bag_of_words(outcomes: list[Outcome]) -> str:
                                    f"{p_text(o.vote_vs_baseline[1], '= ')}")
                     for o in short if outcome_word(*o.vote_vs_baseline) == word]
              for word in WORDS}
-    text += " Where it is significantly worse, the majority vote of its seeds is " + _words_on(votes)
+    text += " Where it is significantly worse, the majority vote of its seeds is " + words_on(votes)
     if votes["better"] or votes["equal"]:
         text += ": a shortfall the vote does not show is the seeds' variance, not the model's bias"
     return text + "."
@@ -385,10 +385,10 @@ def _against_named(outcomes: list[Outcome], of, lead: str) -> tuple[list[Outcome
         name, delta, p = of(o)
         groups[outcome_word(delta, p)].append(
             _with(o.where, f"{name}, {100 * delta:+.2f}, p {p_text(p, '= ')}"))
-    return mine, f" {lead}, it is {_words_on(groups)}."
+    return mine, f" {lead}, it is {words_on(groups)}."
 
 
-def _words_on(groups: dict[str, list[str]]) -> str:
+def words_on(groups: dict[str, list[str]]) -> str:
     """Each outcome word with its places, e.g. "significantly better on trec and equal on mr
     and sst2"; a word with none is left out."""
     return join_words([f"{'significantly ' if word != 'equal' else ''}{word} on {join_words(found)}"
