@@ -381,6 +381,60 @@ def test_a_raised_budget_with_its_startup_stated_keeps_the_recorded_trials(searc
         assert mine[:TRIALS] == [row for row in finished(first) if row[0] == cell]
 
 
+def test_a_search_continued_from_a_smaller_one_copies_its_trials_and_runs_only_the_rest(
+        searched, toy_data, tmp_path):
+    """``continues:`` runs a finished search on to a larger budget in a search of its own: the
+    smaller one's trials are copied in, not rerun, and the trials after them are those a search
+    of the larger budget run from scratch would propose; a search that would propose other
+    trials first is refused."""
+    import shutil
+
+    from textgnn.errors import TextGNNError
+
+    search, root, first, _ = searched
+    results = tmp_path / "results"
+    shutil.copytree(root / "results" / "tiny", results / "tiny")  # the smaller search, done
+    write_search(tmp_path, toy_data)
+    raw = yaml.safe_load((tmp_path / "search.yaml").read_text())
+    raw |= {"name": "tiny-more", "trials": TRIALS + 2, "sampler": {"startup_trials": TRIALS // 2},
+            "continues": "search.yaml"}
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump(raw))
+    more = Search.load(tmp_path / "more.yaml")
+    report = tune(more, results, tmp_path / "runs", tmp_path / "configs")
+    rows = finished(trials_table(more, storage_url(more, results)))
+    for cell in {row[0] for row in finished(first)}:
+        mine = [row for row in rows if row[0] == cell]
+        assert len(mine) == TRIALS + 2
+        assert mine[:TRIALS] == [row for row in finished(first) if row[0] == cell]
+    # only the 2 new trials of each cell ran: one run directory each
+    assert len(list((tmp_path / "runs" / "tiny-more").glob("*/*/*"))) == 2 * 2
+    # from scratch, the larger search proposes the same trials
+    fresh = tmp_path / "fresh"
+    scratch = Search.load(tmp_path / "more.yaml")
+    scratch.continues = None
+    tune(scratch, fresh / "results", fresh / "runs", fresh / "configs")
+    assert finished(trials_table(scratch, storage_url(scratch, fresh / "results"))) == rows
+    assert "It runs on from search `tiny` (search.yaml): a cell both have starts with that " \
+           f"search's {TRIALS} trials, copied in." in report.read_text()
+    # the startup count would move with the budget: the first trials would differ
+    raw["sampler"] = {}
+    raw["trials"] = 3 * TRIALS
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match=r"continues search.yaml: its cells draw 2 trials at "
+                                           r"random first, this search 6; state "
+                                           r"sampler.startup_trials: 2"):
+        Search.load(tmp_path / "bad.yaml")
+    raw |= {"sampler": {"startup_trials": TRIALS // 2}, "seed": 1}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match="continues search.yaml: its seed differs"):
+        Search.load(tmp_path / "bad.yaml")
+    raw["seed"] = 0
+    raw["cells"][0]["set"] = {"data.max_tokens": 5}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match=f"cell {toy_data.name}/gcn-window has another config"):
+        Search.load(tmp_path / "bad.yaml")
+
+
 def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path, toy_data):
     """WideMLP as a search cell: only the `baseline.*` dimensions that name it, the same
     budget, a chosen config with no graph or encoder; a study cell on that config reproduces

@@ -40,7 +40,7 @@ from .errors import StudyFailed, TextGNNError
 from .tuning_curve import Capped, convergence_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "sampler", "pruner", "space",
-         "storage"}
+         "storage", "continues"}
 SAMPLER_KEYS = {"startup_trials"}
 PRUNER_KEYS = {"startup_trials", "warmup_epochs"}
 
@@ -82,6 +82,9 @@ class Search:
     # a cell searched on some of the datasets only (one added to a finished search, on the
     # dataset that asks for it); a cell not named here is searched on every dataset
     cell_datasets: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # a smaller search this one runs on from (its file): its cells' trials are copied in
+    # before any trial runs, so the first ones are its own (:func:`continue_from`)
+    continues: Path | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Search:
@@ -114,7 +117,9 @@ class Search:
                                for c in raw["cells"] if c.get("datasets") is not None},
                 trials=int(raw["trials"]), space=space, seed=int(raw.get("seed", 0)),
                 sampler=dict(raw.get("sampler") or {}), pruner=dict(raw.get("pruner") or {}),
-                storage=raw.get("storage"))
+                storage=raw.get("storage"),
+                continues=(path.parent / raw["continues"]).resolve() if raw.get("continues")
+                else None)
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing search key {exc}") from None
         except TypeError as exc:
@@ -137,7 +142,38 @@ class Search:
         for dataset in search.datasets:  # every cell's config is valid before any trial runs
             for encoder, graph in search.cells_of(dataset):
                 search.trial_config(dataset, encoder, graph, {})
+        if search.continues is not None:
+            search.check_continues(path)
         return search
+
+    def check_continues(self, path: Path) -> None:
+        """A search may run on from another only if the other's trials are the first ones
+        this search would propose itself: the same space, seed, pruner and random startup,
+        no larger a budget, and the same config for every cell they share."""
+        other = Search.load(self.continues)
+        where = f"{path}: continues {self.continues.name}"
+        for key in ("space", "seed", "pruner"):
+            if getattr(other, key) != getattr(self, key):
+                raise TextGNNError(f"{where}: its {key} differs; a search runs on only from "
+                                   "one with the same space, seed and pruner")
+        if other.tpe_startup() != self.tpe_startup():
+            raise TextGNNError(f"{where}: its cells draw {other.tpe_startup()} trials at random "
+                               f"first, this search {self.tpe_startup()}; state "
+                               f"sampler.startup_trials: {other.tpe_startup()}")
+        if other.trials > self.trials:
+            raise TextGNNError(f"{where}: it has {other.trials} trials per cell, more than "
+                               f"this search's {self.trials}")
+        for dataset, encoder, graph in self.shared_cells(other):
+            if (other.trial_config(dataset, encoder, graph, {})
+                    != self.trial_config(dataset, encoder, graph, {})):
+                raise TextGNNError(f"{where}: cell {cell_name(dataset, encoder, graph)} has "
+                                   "another config there (base config, dataset or cell keys)")
+
+    def shared_cells(self, other: Search) -> list[tuple[str, str, str]]:
+        """(dataset, encoder, graph) of the cells both searches have."""
+        return [(dataset, encoder, graph) for dataset in self.datasets
+                if dataset in other.datasets for encoder, graph in self.cells_of(dataset)
+                if (encoder, graph) in other.cells_of(dataset)]
 
     def tpe_startup(self) -> int:
         """How many of a cell's first trials TPE draws at random before it models the others:
@@ -265,6 +301,8 @@ def tune(search: Search, results: Path = Path("results"), runs: Path = Path("run
     chosen = [d for d in search.datasets if datasets is None or d in datasets]
     cells = [(dataset, encoder, graph) for dataset in chosen
              for encoder, graph in search.cells_of(dataset)]
+    if search.continues is not None:
+        continue_from(search, url, results, cells)
     runs = Path(runs).resolve()  # workers on other machines see the same paths
     failed: dict[str, str] = {}
     if jobs == 1 and scheduler is None:
@@ -280,6 +318,35 @@ def tune(search: Search, results: Path = Path("results"), runs: Path = Path("run
             f"{name}: {error}" for name, error in sorted(failed.items()))
             + f"; the others are in {report}")
     return report
+
+
+def continue_from(search: Search, url: str, results: Path,
+                  cells: list[tuple[str, str, str]]) -> list[str]:
+    """Copy into ``search``'s storage the trials of the search it continues (its storage under
+    the same ``results``), for each of ``cells`` that both have and this storage lacks; returns
+    the names copied. A cell's k-th proposal depends on (seed, k) and its history alone, so
+    the copies are the trials this search would run first itself (``Search.check_continues``
+    holds the two to that), and the budget goes on from where the other stopped. A cell
+    already in this storage is never copied again: its trials are this search's now."""
+    import optuna
+
+    other = Search.load(search.continues)
+    source = storage_url(other, results, create=False)
+    if source is None:
+        raise TextGNNError(f"search {search.name} continues {other.name}, whose storage "
+                           f"{Path(results) / other.name / 'optuna.sqlite3'} does not exist; "
+                           "run it first")
+    have = {s.study_name for s in optuna.get_all_study_summaries(url)}
+    there = {s.study_name for s in optuna.get_all_study_summaries(source)}
+    shared = set(search.shared_cells(other))
+    copied = [cell_name(*cell) for cell in cells if cell in shared
+              and cell_name(*cell) in there and cell_name(*cell) not in have]
+    for name in copied:
+        optuna.copy_study(from_study_name=name, from_storage=source, to_storage=url)
+    if copied:
+        print(f"tune {search.name}: copied the trials of {len(copied)} cell(s) from search "
+              f"{other.name}", file=sys.stderr)
+    return copied
 
 
 def report_search(search: Search, results: Path = Path("results"),
@@ -493,11 +560,15 @@ def write_report(search: Search, url: str, out: Path) -> Path:
     per dataset, whether the budget sufficed (``tuning_curve``)."""
     from optuna.trial import TrialState
 
+    continued = Search.load(search.continues) if search.continues else None
     lines = [f"# Search `{search.name}`", "",
              f"Generated by `python -m textgnn tune` from Optuna's storage; TPE (seed "
              f"{search.seed}; a cell's first {search.tpe_startup()} trials drawn at random), "
              f"median pruning on dev after each epoch, {search.trials} finished "
-             "trials per cell (complete + pruned), chosen on dev only.", "",
+             "trials per cell (complete + pruned), chosen on dev only."
+             + (f" It runs on from search `{continued.name}` ({search.continues.name}): a "
+                f"cell both have starts with that search's {continued.trials} trials, copied "
+                "in." if continued else ""), "",
              "Search space: " + ", ".join(
                  f"`{p.key}` " + (f"in {list(p.choices)}" if p.choices is not None
                                   else f"[{p.low}, {p.high}]{' log' if p.log else ''}")
