@@ -943,10 +943,10 @@ def test_verdict_says_what_the_graph_adds_over_the_graph_free_control(tmp_path):
     # on mr the control beats the Transformer as much as the best cell does; at 10 % it does not
     short = next(line for line in verdict.splitlines() if line.startswith("**Short texts**"))
     assert re.search(r" Where it is significantly better, so is the graph-free control on mr "
-                     r"\(\+\d+\.\d\d, p < 0\.001\): that gain needs no graph\.$", short)
+                     r"\(\+\d+\.\d\d, p < 0\.001\): that gain needs no graph\. On dev, ", short)
     low = next(line for line in verdict.splitlines() if line.startswith("**Low resource**"))
     assert re.search(r" Where it is significantly better, the control is not significantly "
-                     r"better on mr · 10% \([+-]\d\.\d\d, p = [\d.]+\)\.$", low)
+                     r"better on mr · 10% \([+-]\d\.\d\d, p = [\d.]+\)\. On dev, ", low)
 
 
 def test_a_control_on_the_other_side_of_the_reference_is_said_to_be_there():
@@ -1742,3 +1742,33 @@ def test_the_seeds_vote_shows_how_much_of_a_gap_to_the_strongest_baseline_is_var
             "significantly worse, the majority vote of its seeds is significantly better on mr "
             "(+10.00, p < 0.001): a shortfall the vote does not show is the seeds' variance, not "
             "the model's bias.") in short
+
+
+def test_the_report_says_whether_a_gap_on_test_shows_on_dev_too(tmp_path):
+    """20NG's test set is later-dated than its train and dev: there gcn-dependency leads the
+    Transformer on test (+10.00) while the two are level on dev, which the sentence beside the
+    table shows, with how each cell's score moves from dev to test, and so does the verdict."""
+    gold = np.zeros(100, dtype=int)
+
+    def run_of(encoder, graph, seed, dev, test):
+        run = fake_run("20ng", encoder, graph, seed, gold, 1.0, np.random.default_rng(seed))
+        preds = [0] * round(100 * test) + [1] * (100 - round(100 * test))
+        return dict(run, test_predictions=preds, dev=dict(run["dev"], accuracy=dev),
+                    test=dict(run["test"], accuracy=test))
+
+    runs = []
+    for seed, (dev_gcn, dev_ref) in enumerate([(0.91, 0.90), (0.90, 0.91), (0.92, 0.92)]):
+        runs += [run_of("gcn", "dependency", seed, dev_gcn, 0.85),
+                 run_of("transformer", "complete", seed, dev_ref, 0.75)]
+    runs.append(run_of("tfidf-lr", "-", 0, 0.93, 0.86))
+    text = report(write_runs(tmp_path / "shift", runs, {"20ng": gold}))
+    sentence = next(line for line in text.splitlines() if line.startswith("From dev to test"))
+    assert sentence == ("From dev to test on 20ng: test accuracy minus dev accuracy (mean over "
+                        "every seed) runs from -16.00 (transformer-complete) to -6.00 "
+                        "(gcn-dependency) across the table's cells. gcn-dependency against "
+                        "transformer-complete, on the same 3 seeds: +0.00 on dev (seeds' std "
+                        "1.00), +10.00 on test.")
+    long = next(line for line in text.splitlines() if line.startswith("**Long documents**"))
+    assert long.startswith("**Long documents** (1 comparison: 1 better, 0 equal, 0 worse)")
+    assert (" On dev, where test finds a difference (mean over the paired seeds, their std): "
+            "+0.00 on 20ng (1.00).") in long

@@ -26,6 +26,7 @@ from .length_report import length_lines
 from .metrics import study_metric
 from .plan import search_file
 from .selection_report import TUNED, Retrained, selection_dev, selection_lines
+from .shift_report import paired_delta, shift_lines
 from .stats import best_on_dev, holm, mean_ci, p_text, paired_bootstrap, paired_runs
 from .targets import ANCHORS, TARGETS, published
 from .tuning import Search, capped_trials, trial_scores
@@ -93,6 +94,10 @@ def dataset_rows(study_dir: Path, dataset: str, runs: list[dict], reference: tup
         best = best_on_dev(mine)  # the table's best GCN-style cell, as the verdict picks it
         _against_baseline(best, rows, cells, gold, metric)
         _against_attention(best, cells, gold, metric)
+        if (ref_row := next((r for r in rows if (r["encoder"], r["graph"]) == reference),
+                            None)) is not None:
+            mean, std, _ = paired_delta(best, ref_row, cells, "dev", metric)
+            best["dev_vs_reference"] = (mean, std)
     return rows, cells, gold, metric
 
 
@@ -137,6 +142,7 @@ def dataset_section(study_dir: Path, dataset: str, runs: list[dict], reference: 
     lines += _scratch_lines(dataset, metric, rows, section)
     lines += _tuning_lines(study_dir, runs)
     lines += selection_lines(dataset, metric, rows, cells, searched, reference)
+    lines += shift_lines(dataset, metric, rows, cells, reference)
     lines += beyond_lines
     lines += cost_lines(dataset, metric, rows, reference, study_dir / f"{dataset}-cost.png")
     lengths_path = gold_and_lengths(study_dir, dataset)[1]
