@@ -7,8 +7,8 @@ Where it does not, the lead is on what differs between the splits: 20NG's test s
 later-dated half of the collection, while its dev is a slice of the earlier half.
 
 So beside each table, one sentence: how each cell's score moves from dev to test (the range
-over the table's cells, and which cells bound it), and the best GCN-style cell against the reference on
-dev and on test, seeds paired. Dev's Δ is the mean over the seeds both cells have: the
+over the table's cells, and which cells bound it), and the best GCN-style cell against the
+reference on dev and on test, seeds paired. Dev's Δ is the mean over the seeds both cells have: the
 records keep test predictions only, so dev gets no bootstrap; a reader weighs it against the
 seeds' spread, which the sentence gives. The verdict per regime repeats dev's Δ where test
 finds a difference (``dev_vs_reference`` of the best cell's row). Nothing is trained.
