@@ -429,6 +429,9 @@ def test_a_search_continued_from_a_smaller_one_copies_its_trials_and_runs_only_t
     with pytest.raises(TextGNNError, match="continues search.yaml: its seed differs"):
         Search.load(tmp_path / "bad.yaml")
     raw["seed"] = 0
+    (tmp_path / "self.yaml").write_text(yaml.safe_dump(raw | {"continues": "self.yaml"}))
+    with pytest.raises(TextGNNError, match="cannot run on from itself"):
+        Search.load(tmp_path / "self.yaml")
     raw["cells"][0]["set"] = {"data.max_tokens": 5}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(TextGNNError, match=f"cell {toy_data.name}/gcn-window has another config"):

@@ -150,8 +150,10 @@ class Search:
         """A search may run on from another only if the other's trials are the first ones
         this search would propose itself: the same space, seed, pruner and random startup,
         no larger a budget, and the same config for every cell they share."""
-        other = Search.load(self.continues)
         where = f"{path}: continues {self.continues.name}"
+        if self.continues == path.resolve():
+            raise TextGNNError(f"{where}: a search cannot run on from itself; raise its trials")
+        other = Search.load(self.continues)
         for key in ("space", "seed", "pruner"):
             if getattr(other, key) != getattr(self, key):
                 raise TextGNNError(f"{where}: its {key} differs; a search runs on only from "
