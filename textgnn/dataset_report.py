@@ -31,7 +31,7 @@ from .stats import best_on_dev, holm, mean_ci, p_text, paired_bootstrap, paired_
 from .targets import ANCHORS, TARGETS, published
 from .tuning import Search, capped_trials, trial_scores
 from .tuning_curve import convergence_lines
-from .verdict import REFERENCE, control_row, linguistic_cells, strongest_baseline
+from .verdict import REFERENCE, compared_rows, control_row, linguistic_cells, strongest_baseline
 from .vote_report import vote_lines
 
 
@@ -90,14 +90,12 @@ def dataset_rows(study_dir: Path, dataset: str, runs: list[dict], reference: tup
         if "p_index" in row:
             row["p"], row["interval"] = adjusted[row["p_index"]], row["paired"].interval(len(pvals))
     _against_control(rows, cells, gold, metric)
-    if gold is not None and (mine := linguistic_cells(rows)):
-        best = best_on_dev(mine)  # the table's best GCN-style cell, as the verdict picks it
+    if gold is not None and (compared := compared_rows(rows, reference)) is not None:
+        ref_row, best, _ = compared  # the rows the verdict compares
         _against_baseline(best, rows, cells, gold, metric)
         _against_attention(best, cells, gold, metric)
-        if (ref_row := next((r for r in rows if (r["encoder"], r["graph"]) == reference),
-                            None)) is not None:
-            mean, std, _ = paired_delta(best, ref_row, cells, "dev", metric)
-            best["dev_vs_reference"] = (mean, std)
+        mean, std, _ = paired_delta(best, ref_row, cells, "dev", metric)
+        best["dev_vs_reference"] = (mean, std)
     return rows, cells, gold, metric
 
 
