@@ -438,6 +438,68 @@ def test_a_search_continued_from_a_smaller_one_copies_its_trials_and_runs_only_t
         Search.load(tmp_path / "bad.yaml")
 
 
+def test_a_default_trial_trains_the_cells_own_config_and_a_search_may_run_on_to_it(
+        searched, toy_data, tmp_path):
+    """``default_trial: N``: every cell's N-th trial is not sampled but trains the cell's
+    config as it stands, so a search holds the starting point it is meant to improve on; a
+    finished search may run on to one more trial that is its default."""
+    import shutil
+
+    import optuna
+
+    from textgnn.errors import TextGNNError
+
+    search, root, first, _ = searched
+    results = tmp_path / "results"
+    shutil.copytree(root / "results" / "tiny", results / "tiny")
+    write_search(tmp_path, toy_data)
+    raw = yaml.safe_load((tmp_path / "search.yaml").read_text())
+    raw |= {"name": "tiny-default", "trials": TRIALS + 1, "default_trial": TRIALS + 1,
+            "sampler": {"startup_trials": TRIALS // 2}, "continues": "search.yaml"}
+    (tmp_path / "default.yaml").write_text(yaml.safe_dump(raw))
+    more = Search.load(tmp_path / "default.yaml")
+    with pytest.MonkeyPatch.context() as patch:  # a pruner that cuts off every trial it may
+        patch.setattr(optuna.trial.Trial, "should_prune", lambda self: True)
+        report = tune(more, results, tmp_path / "runs", tmp_path / "configs")
+    url = storage_url(more, results)
+    rows = finished(trials_table(more, url))
+    for dataset, encoder, graph in more.shared_cells(search):
+        name = cell_name(dataset, encoder, graph)
+        trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+        assert len(trials) == TRIALS + 1  # none waiting, none twice
+        assert [r for r in rows if r[0] == name][:TRIALS] == [r for r in finished(first)
+                                                              if r[0] == name]
+        default = trials[TRIALS]
+        assert default.user_attrs["default"] is True
+        assert default.user_attrs["config"] == more.trial_config(dataset, encoder, graph, {})
+        assert not any(t.user_attrs.get("default") for t in trials[:TRIALS])
+        assert default.state == TrialState.COMPLETE  # not pruned, though the pruner says so
+    assert "Trial 5 of every cell is neither sampled nor pruned: it trains the cell's config " \
+           "as it stands, with the base config's value (`base.yaml`) of every searched key, to " \
+           "its end." in report.read_text()
+    # from scratch, the same five trials
+    scratch = Search.load(tmp_path / "default.yaml")
+    scratch.continues = None
+    tune(scratch, tmp_path / "fresh" / "results", tmp_path / "fresh" / "runs",
+         tmp_path / "fresh" / "configs")
+    assert finished(trials_table(scratch, storage_url(scratch, tmp_path / "fresh" / "results"))) \
+        == rows
+    # a default trial among the copied ones would not be the trial that was run there
+    (tmp_path / "early.yaml").write_text(yaml.safe_dump(raw | {"default_trial": 2}))
+    with pytest.raises(TextGNNError, match="its default trial is None, this search's 2; a "
+                                           "default trial may only come after the trials copied in"):
+        Search.load(tmp_path / "early.yaml")
+    raw.pop("continues")
+    (tmp_path / "zero.yaml").write_text(yaml.safe_dump(raw | {"default_trial": 0}))
+    with pytest.raises(TextGNNError, match="default_trial must be one of the trials 1 to 5, got 0"):
+        Search.load(tmp_path / "zero.yaml")
+    raw["space"]["model.pooling"] = {"choices": ["max"]}  # the base config pools by mean
+    (tmp_path / "outside.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(TextGNNError, match=rf"cell {toy_data.name}/gcn-window has "
+                                           r"model.pooling='mean', outside the space \['max'\]"):
+        Search.load(tmp_path / "outside.yaml")
+
+
 def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path, toy_data):
     """WideMLP as a search cell: only the `baseline.*` dimensions that name it, the same
     budget, a chosen config with no graph or encoder; a study cell on that config reproduces

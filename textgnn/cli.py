@@ -186,10 +186,11 @@ def _print_plan(rows: list[dict]) -> None:
 def _print_search_plan(rows: list[dict]) -> None:
     if not rows:
         return
-    print(f"\n{'search':<15} {'dataset':<9} {'trials':>7} {'finished':>8} {'CPU h':>7} "
+    width = max(15, *(len(r["search"]) for r in rows))  # a search's name fills its column
+    print(f"\n{'search':<{width}} {'dataset':<9} {'trials':>7} {'finished':>8} {'CPU h':>7} "
           f"{'CPU h left':>10} {'scaled':>6} {'no estimate':>11}")
     for r in rows:
-        print(f"{r['search']:<15} {r['dataset']:<9} {r['planned']:>7} {r['finished']:>8} "
+        print(f"{r['search']:<{width}} {r['dataset']:<9} {r['planned']:>7} {r['finished']:>8} "
               f"{r['cpu_hours']:>7.1f} {r['cpu_hours_left']:>10.1f} {r['scaled']:>6} "
               f"{r['unestimated']:>11}")
     print("trials: the budget times the cells; CPU h: their CPU time (a trial from before it "

@@ -40,7 +40,7 @@ from .errors import StudyFailed, TextGNNError
 from .tuning_curve import Capped, convergence_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "sampler", "pruner", "space",
-         "storage", "continues"}
+         "storage", "continues", "default_trial"}
 SAMPLER_KEYS = {"startup_trials"}
 PRUNER_KEYS = {"startup_trials", "warmup_epochs"}
 
@@ -85,6 +85,11 @@ class Search:
     # a smaller search this one runs on from (its file): its cells' trials are copied in
     # before any trial runs, so the first ones are its own (:func:`continue_from`)
     continues: Path | None = None
+    # the place (1-based) of the trial that every cell spends on its own config as the base
+    # config and the cell's keys set it, the space's keys unsampled and the trial unpruned:
+    # the search then holds the starting point it is meant to improve on, trained to its end
+    # (:meth:`default_values`)
+    default_trial: int | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Search:
@@ -119,13 +124,18 @@ class Search:
                 sampler=dict(raw.get("sampler") or {}), pruner=dict(raw.get("pruner") or {}),
                 storage=raw.get("storage"),
                 continues=(path.parent / raw["continues"]).resolve() if raw.get("continues")
-                else None)
+                else None,
+                default_trial=None if raw.get("default_trial") is None
+                else int(raw["default_trial"]))
         except KeyError as exc:
             raise TextGNNError(f"{path}: missing search key {exc}") from None
         except TypeError as exc:
             raise TextGNNError(f"{path}: {exc}") from None
         if search.trials < 1:
             raise TextGNNError(f"{path}: trials must be >= 1, got {search.trials}")
+        if search.default_trial is not None and not 1 <= search.default_trial <= search.trials:
+            raise TextGNNError(f"{path}: default_trial must be one of the trials 1 to "
+                               f"{search.trials}, got {search.default_trial}")
         for section, valid in (("sampler", SAMPLER_KEYS), ("pruner", PRUNER_KEYS)):
             if unknown := set(getattr(search, section)) - valid:
                 raise TextGNNError(f"{path}: unknown {section} key(s) {sorted(unknown)}; "
@@ -142,6 +152,8 @@ class Search:
         for dataset in search.datasets:  # every cell's config is valid before any trial runs
             for encoder, graph in search.cells_of(dataset):
                 search.trial_config(dataset, encoder, graph, {})
+                if search.default_trial is not None:
+                    search.default_values(dataset, encoder, graph, where=str(path))
         if search.continues is not None:
             search.check_continues(path)
         return search
@@ -165,6 +177,11 @@ class Search:
         if other.trials > self.trials:
             raise TextGNNError(f"{where}: it has {other.trials} trials per cell, more than "
                                f"this search's {self.trials}")
+        if other.default_trial != self.default_trial and min(
+                t for t in (other.default_trial, self.default_trial) if t) <= other.trials:
+            raise TextGNNError(f"{where}: its default trial is {other.default_trial}, this "
+                               f"search's {self.default_trial}; a default trial may only come "
+                               "after the trials copied in")
         for dataset, encoder, graph in self.shared_cells(other):
             if (other.trial_config(dataset, encoder, graph, {})
                     != self.trial_config(dataset, encoder, graph, {})):
@@ -199,6 +216,25 @@ class Search:
 
     def trial_config(self, dataset: str, encoder: str, graph: str, values: dict) -> dict:
         return load_config(self.config, self.overrides(dataset, encoder, graph, values)).to_dict()
+
+    def default_values(self, dataset: str, encoder: str, graph: str, where: str = "") -> dict:
+        """The default trial's values: for each key the cell searches, the value the cell's
+        config has without a trial (the base config, the dataset's and the cell's keys). An
+        error where one lies outside the space, which the trial would then leave."""
+        config, values = self.trial_config(dataset, encoder, graph, {}), {}
+        for param in self.params(encoder):
+            section, key = param.key.split(".", 1)
+            value = config.get(section, {}).get(key)
+            inside = (value in param.choices if param.choices is not None else
+                      isinstance(value, int | float) and param.low <= value <= param.high)
+            if not inside:
+                space = list(param.choices) if param.choices is not None else \
+                    f"[{param.low}, {param.high}]"
+                raise TextGNNError(f"{where or self.name}: default_trial: cell "
+                                   f"{cell_name(dataset, encoder, graph)} has {param.key}={value!r}, "
+                                   f"outside the space {space}; leave the cell out or widen the space")
+            values[param.key] = value
+        return values
 
     def params(self, encoder: str) -> list[Param]:
         """The dimensions a cell searches: a model cell every one not limited to other
@@ -432,6 +468,12 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
         # the k-th finished trial's proposal depends on (seed, k) and the history alone
         study.sampler = optuna.samplers.TPESampler(seed=search.seed * 100_003 + done,
                                                    n_startup_trials=search.tpe_startup())
+        if done + 1 == search.default_trial and not study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+            # a default trial cut off failed, as any trial: it is enqueued again, and keyed
+            # by its place and config, continues in its run directory
+            study.enqueue_trial(search.default_values(dataset, encoder, graph),
+                                user_attrs={"default": True})
 
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr("worker", WORKER)
@@ -441,7 +483,9 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
 
             def report(row: dict) -> None:
                 trial.report(row[f"dev_{select}"], row["epoch"])
-                if trial.should_prune():
+                # the default trial is not pruned: the median of trials that learn faster at
+                # first would cut off a starting point that ends higher on dev
+                if trial.should_prune() and not trial.user_attrs.get("default"):
                     raise optuna.TrialPruned()
 
             cpu = time.process_time()
@@ -570,7 +614,11 @@ def write_report(search: Search, url: str, out: Path) -> Path:
              "trials per cell (complete + pruned), chosen on dev only."
              + (f" It runs on from search `{continued.name}` ({search.continues.name}): a "
                 f"cell both have starts with that search's {continued.trials} trials, copied "
-                "in." if continued else ""), "",
+                "in." if continued else "")
+             + (f" Trial {search.default_trial} of every cell is neither sampled nor pruned: it "
+                "trains the cell's config as it stands, with the base config's value "
+                f"(`{search.config.name}`) of every searched key, to its end."
+                if search.default_trial else ""), "",
              "Search space: " + ", ".join(
                  f"`{p.key}` " + (f"in {list(p.choices)}" if p.choices is not None
                                   else f"[{p.low}, {p.high}]{' log' if p.log else ''}")
@@ -588,7 +636,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         pruned = sum(t.state == TrialState.PRUNED for t in first)
         best = best_trial(study, search.trials)
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
-            if best else "-"
+            + (" (the default trial)" if best.user_attrs.get("default") else "") if best else "-"
         score = f"{100 * best.value:.2f}" if best else "-"
         hours = _wall_seconds(first) / 3600
         cpu = [t.user_attrs.get("cpu_seconds") for t in first]
