@@ -1315,6 +1315,45 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
     assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in report(study_dir)
 
 
+def test_a_search_run_on_from_another_costs_its_own_trials_only(tmp_path):
+    """A search that ``continues:`` another holds copies of that one's trials; the compute
+    table counts them once, as the other search's cost, and the run-on's row its own trials."""
+    import optuna
+
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 200)
+    tune_dir, results = tmp_path / "configs" / "tune", tmp_path / "results"
+    tune_dir.mkdir(parents=True)
+    (tune_dir / "base.yaml").write_text("model: {hidden: 16}\n")
+    search = {"config": "base.yaml", "datasets": ["mr"], "seed": 0,
+              "cells": [{"encoder": "gcn", "graph": "window"},
+                        {"encoder": "transformer", "graph": "complete"}],
+              "space": {"train.lr": {"low": 0.001, "high": 0.01}}}
+    (tune_dir / "small.yaml").write_text(yaml.safe_dump(search | {"name": "small", "trials": 2}))
+    (tune_dir / "more.yaml").write_text(yaml.safe_dump(
+        search | {"name": "more", "trials": 3, "continues": "small.yaml"}))
+    urls = {}
+    for name in ("small", "more"):
+        (results / name).mkdir(parents=True)
+        urls[name] = f"sqlite:///{results / name / 'optuna.sqlite3'}"
+    small = optuna.create_study(study_name="mr/gcn-window", storage=urls["small"])
+    for _ in range(2):
+        small.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE,
+                                                  value=0.5, user_attrs={"cpu_seconds": 1800.0}))
+    optuna.copy_study(from_study_name="mr/gcn-window", from_storage=urls["small"],
+                      to_storage=urls["more"])
+    optuna.load_study(study_name="mr/gcn-window", storage=urls["more"]).add_trial(
+        optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.6,
+                                  user_attrs={"cpu_seconds": 3600.0}))
+    runs = [dict(fake_run("mr", e, g, s, gold, 0.8, rng),
+                 config_file=str(tmp_path / "configs" / "tuned" / "more" / "mr" / f"{e}-{g}.yaml"))
+            for e, g in [("gcn", "window"), ("transformer", "complete")] for s in range(2)]
+    text = report(write_runs(results / "study", runs, {"mr": gold}))
+    assert "| tuning: search `more` | 1 trials (its own; runs on from `small`) | 1.0 | 0.0 |" in text
+    # the trials it copied are the cost of the search it runs on from, counted there once
+    assert "| tuning: search `small` | 2 trials | 1.0 | 0.0 |" in text
+
+
 def test_plan_scales_a_dataset_with_no_trial_from_another_by_training_tokens(toy_data, tmp_path,
                                                                             capsys):
     """A search over the toy and a copy of it whose every text is three times as long: with

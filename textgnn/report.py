@@ -30,6 +30,7 @@ from .experiments import (
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
+from .plan import search_file
 from .selection_report import TUNED, searched_runs
 from .stats import best_on_dev, join_words
 from .study_progress import progress_lines, study_plan, unfinished_tables
@@ -40,7 +41,7 @@ from .targets import (
     target_lines,
     target_sentence,
 )
-from .tuning import spent
+from .tuning import continued_search, spent
 from .verdict import (
     GCN_STYLE,
     REFERENCE,
@@ -87,9 +88,7 @@ def report(study_dir: str | Path, readme: str | Path | None = None) -> str:
     planned = study_plan(study_dir)  # read once: the header, the checks and the README use it
     study, progress = planned[1], progress_lines(planned, runs)
     unfinished = unfinished_tables(planned, runs)  # their targets are not judged yet
-    lines += compute_lines(runs, {name: spent(f"sqlite:///{db.resolve()}", cells)
-                                  for name, cells in _searched_cells(runs, study).items()
-                                  if (db := study_dir.parent / name / "optuna.sqlite3").is_file()})
+    lines += compute_lines(runs, *_search_costs(study_dir.parent, runs, study))
     lines += progress
     lines += _failure_lines(study_dir, {r["key"] for r in runs})
     lines += _superseded_lines(study_dir)
@@ -314,20 +313,42 @@ def _search_lines(runs: list[dict]) -> list[str]:
     return lines + ["", f"Chosen by dev: `{best}` (mean dev {100 * means[best]:.2f}).", ""]
 
 
-def _searched_cells(runs: list[dict], study: Study | None) -> dict[str, set[str]]:
+def _searched_cells(runs: list[dict], study: Study | None) -> dict[str, tuple[set[str], str]]:
     """The searches whose configs the study trains on, each with the cells whose choices it
-    takes (search cell names, ``<dataset>/<encoder>-<graph>``): those its runs name, and
-    those of the study file (named in ``planned.json``; None with no plan or a file mid-edit)
-    run or not yet, so a search under way counts in what the study has cost before any run
-    uses it. A cell of the same search that the study does not train on (another dataset's,
-    or one added for another study's question) is not its cost."""
+    takes (search cell names, ``<dataset>/<encoder>-<graph>``) and one of those configs' files:
+    the cells its runs name, and those of the study file (named in ``planned.json``; None
+    with no plan or a file mid-edit) run or not yet, so a search under way counts in what the
+    study has cost before any run uses it. A cell of the same search that the study does not
+    train on (another dataset's, or one added for another study's question) is not its cost."""
     files = [r.get("config_file") or "" for r in runs]
     files += [config_file(study, c).as_posix() for c in (study.cells() if study else []) if c.config]
-    cells: dict[str, set[str]] = {}
+    cells: dict[str, tuple[set[str], str]] = {}
     for file in files:
         if match := TUNED.search(file):
-            cells.setdefault(match["search"], set()).add(f"{match['dataset']}/{match['cell']}")
+            cells.setdefault(match["search"], (set(), file))[0].add(
+                f"{match['dataset']}/{match['cell']}")
     return cells
+
+
+def _search_costs(results: Path, runs: list[dict],
+                  study: Study | None) -> tuple[dict[str, tuple], dict[str, str]]:
+    """What each search behind the study's configs cost, for the compute table
+    (``tuning.spent``), where its storage is under ``results``, with the name of the search
+    each runs on from. A search that runs on from another (its search file, found from a
+    tuned config's path, names the other) counts its own trials only; the other's row counts
+    the trials it copied, once, beside any of its own cells the study takes."""
+    searched = _searched_cells(runs, study)
+    cells = {name: set(named) for name, (named, _) in searched.items()}
+    continued: dict[str, tuple[str, str]] = {}
+    for name, (named, file) in searched.items():
+        if (found := search_file(file)) and (other := continued_search(found, results)):
+            continued[name] = other
+            cells.setdefault(other[0], set()).update(named)
+    return ({name: spent(f"sqlite:///{db.resolve()}", named,
+                         continued[name][1] if name in continued else None)
+             for name, named in cells.items()
+             if (db := results / name / "optuna.sqlite3").is_file()},
+            {name: other for name, (other, _) in continued.items()})
 
 
 def _pretrained_lines(dataset: str, tag: str, section: dict) -> list[str]:

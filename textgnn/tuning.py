@@ -267,11 +267,14 @@ def _finished(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def spent(url: str, cells: set[str] | None = None) -> tuple[int, float, float, int]:
+def spent(url: str, cells: set[str] | None = None,
+          copied_from: str | None = None) -> tuple[int, float, float, int]:
     """The finished trials (complete + pruned) of the ``cells`` of a search's storage (cell
     names, :func:`cell_name`; every cell by default), their hours of wall time, their CPU
     hours (:func:`trial_cpu`), and how many of them predate the counting of CPU time (with
-    any, the CPU hours are an upper bound)."""
+    any, the CPU hours are an upper bound). For a search that runs on from another
+    (``copied_from``: that one's storage), its own trials only: the copies of the other's
+    (:func:`continue_from`; the same number and start) are the other search's cost."""
     import optuna
 
     trials, seconds, cpu, uncounted = 0, 0.0, 0.0, 0
@@ -279,11 +282,38 @@ def spent(url: str, cells: set[str] | None = None) -> tuple[int, float, float, i
         if cells is not None and summary.study_name not in cells:
             continue
         done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
+        if copied_from is not None:
+            theirs = _starts(copied_from, summary.study_name)
+            done = [t for t in done if (t.number, t.datetime_start) not in theirs]
         trials += len(done)
         seconds += _wall_seconds(done)
         cpu += sum(trial_cpu(t) or 0.0 for t in done)
         uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
     return trials, seconds / 3600, cpu / 3600, uncounted
+
+
+def _starts(url: str, name: str) -> set:
+    """(number, start) of every trial of cell ``name`` in the storage at ``url``: how a copy of
+    one is told from a trial of its own; empty where the storage has no such cell."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+    except KeyError:
+        return set()
+    return {(t.number, t.datetime_start) for t in study.get_trials(deepcopy=False)}
+
+
+def continued_search(search_path: Path, results: Path) -> tuple[str, str] | None:
+    """The name and storage URL of the search that the search file ``search_path`` runs on
+    from (``continues:``, its storage under the same ``results``); None where it continues
+    none, or that storage does not exist."""
+    raw = read_yaml(search_path)
+    if not raw.get("continues"):
+        return None
+    other = str(read_yaml(search_path.parent / raw["continues"])["name"])
+    db = Path(results) / other / "optuna.sqlite3"
+    return (other, f"sqlite:///{db.resolve()}") if db.is_file() else None
 
 
 def trial_cpu(trial) -> float | None:

@@ -422,14 +422,15 @@ def _with(where: str, detail: str) -> str:
     return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
 
 
-def compute_lines(runs: list[dict],
-                  searches: dict[str, tuple[int, float, float, int]]) -> list[str]:
+def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float, int]],
+                  continued: dict[str, str] | None = None) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
     the CPU seconds of all their threads; "-" where a run did not count them; runs trained on
     a GPU left out and named below the table) and their wall hours (sum over runs; a run
     paused or on a busy machine counts that time too); then each
     search that chose configs of the study (name -> finished trials, wall hours, CPU hours,
-    trials whose CPU time was not counted: ``tuning.spent``)."""
+    trials whose CPU time was not counted: ``tuning.spent``), a search that runs on from
+    another (``continued``: name -> the other's name) with its own trials only."""
     parts: dict[str, list[dict]] = {}
     for r in runs:
         parts.setdefault(regime_of(r["dataset"], r.get("fraction"), r.get("tag", "")), []).append(r)
@@ -441,7 +442,8 @@ def compute_lines(runs: list[dict],
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
     bounded = []
     for name, (trials, hours, cpu, uncounted) in sorted(searches.items()):
-        lines.append(f"| tuning: search `{name}` | {trials} trials | "
+        own = f" (its own; runs on from `{continued[name]}`)" if name in (continued or {}) else ""
+        lines.append(f"| tuning: search `{name}` | {trials} trials{own} | "
                      f"{'≤ ' if uncounted else ''}{cpu:.1f} | {hours:.1f} |")
         if uncounted:
             bounded.append(f"{uncounted} of `{name}`'s")
