@@ -245,9 +245,11 @@ def plot_verdict(outcomes: list[Outcome], path: Path) -> bool:
                   [f"{o.regime}: {o.where} · {o.cell}" for o in ordered], fontsize=8)
     ax.invert_yaxis()
     ax.set(xlabel="Δ of the best GCN-style cell (points), with the tables' intervals\n"
-                  "right of 0: it scores higher", title="Verdict per regime")
+                  "right of 0: it scores higher")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.04), ncol=1, frameon=False)
+    # the title heads the legend above the axes: an axes title there would lie under it
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=1, frameon=False,
+              title="Verdict per regime", title_fontsize=11, alignment="left")
     save_figure(fig, path)
     return True
 
