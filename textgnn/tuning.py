@@ -151,8 +151,9 @@ class Search:
                                    f"the search's; its datasets: {list(search.datasets)}")
         for dataset in search.datasets:  # every cell's config is valid before any trial runs
             for encoder, graph in search.cells_of(dataset):
-                search.trial_config(dataset, encoder, graph, {})
-                if search.default_trial is not None:
+                if search.default_trial is None:
+                    search.trial_config(dataset, encoder, graph, {})
+                else:  # resolves the cell's config too, and holds its values to the space
                     search.default_values(dataset, encoder, graph, where=str(path))
         if search.continues is not None:
             search.check_continues(path)
