@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -158,6 +159,32 @@ def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
                                                    "gcn-window": Capped(1, 5, False)})
     assert lines[0].endswith("them. The best trial, whose config the study trains, is one of them "
                              "in these cells: gcn-none, gat-window.")
+
+
+def test_the_values_table_sets_each_discrete_value_beside_the_others(searched):
+    """Each value of a discrete key tried by 2+ values: its complete trials, best and median
+    dev; a key a trial lacks leaves it out. In TUNING.md, from the search's own trials."""
+    from textgnn.tuning_values import ValueRow, value_lines, value_rows
+
+    trials = [({"pooling": "max", "layers": 1, "lr": 0.1}, 0.60),
+              ({"pooling": "mean", "layers": 2, "heads": 4}, 0.70),
+              ({"pooling": "max", "layers": 10, "heads": 4}, 0.50),
+              ({"pooling": "max", "layers": 2}, 0.80)]
+    assert value_rows(trials, ["layers", "pooling", "heads", "missing"]) == [
+        ValueRow("layers", 1, 1, 0.60, 0.60), ValueRow("layers", 2, 2, 0.80, 0.75),
+        ValueRow("layers", 10, 1, 0.50, 0.50),  # numbers in order, not as text ("10" < "2")
+        ValueRow("pooling", "max", 3, 0.80, 0.60), ValueRow("pooling", "mean", 1, 0.70, 0.70)]
+    assert value_lines(trials, ["heads"]) == []  # one value tried: no table
+
+    search, _, rows, report = searched
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    text = report.read_text()
+    for pooling in ("max", "mean"):  # the seeded search tries both
+        scores = [100 * r["value"] for r in complete if r["params"]["model.pooling"] == pooling]
+        assert scores and (f"| `model.pooling` | {pooling} | {len(scores)} | {max(scores):.2f} | "
+                           f"{statistics.median(scores):.2f} |") in text
+    assert f"Values: the {len(complete)} complete trials of this dataset's cells" in text
+    assert "`train.lr`" not in text.split("Values:")[1]  # a float range is not discrete
 
 
 def test_report_only_rewrites_the_report_and_configs_without_a_trial(searched, toy_data, tmp_path,

@@ -38,6 +38,7 @@ from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .errors import StudyFailed, TextGNNError
 from .tuning_curve import Capped, convergence_lines
+from .tuning_values import value_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "sampler", "pruner", "space",
          "storage", "continues", "default_trial"}
@@ -56,6 +57,13 @@ class Param:
     log: bool = False
     choices: tuple | None = None
     encoders: tuple[str, ...] | None = None
+
+    @property
+    def discrete(self) -> bool:
+        """A list of choices or a short int range: values to compare trial by trial."""
+        return self.choices is not None or (
+            isinstance(self.low, int) and isinstance(self.high, int) and not self.log
+            and self.high - self.low < 8)
 
     def suggest(self, trial) -> Any:
         if self.choices is not None:
@@ -634,7 +642,8 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
 
 def write_report(search: Search, url: str, out: Path) -> Path:
     """TUNING.md: per dataset and cell, the trials run, the best dev score and its values;
-    per dataset, whether the budget sufficed (``tuning_curve``)."""
+    per dataset, the scores by value of each discrete key (``tuning_values``) and whether
+    the budget sufficed (``tuning_curve``)."""
     from optuna.trial import TrialState
 
     continued = Search.load(search.continues) if search.continues else None
@@ -690,6 +699,10 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
+        lines += value_lines(((t.params, t.value) for _, _, trials in
+                              _dataset_trials(search, url, dataset) for t in trials
+                              if t.state == TrialState.COMPLETE),
+                             [p.key for p in search.space if p.discrete])
         lines += convergence_lines(dataset, trial_scores(search, url, dataset), search.trials,
                                    out / f"{dataset}-search.png",
                                    capped_trials(search, url, dataset))
