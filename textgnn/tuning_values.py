@@ -4,9 +4,9 @@ A search's trials, read across the cells of a dataset, show which values of a di
 (pooling, hidden size, min_freq, layers) the high dev scores came with: for each value, the
 number of complete trials that tried it, their best and their median dev score. It is a
 hint, not an ablation, since every other key differs between the trials; but a value whose
-best trial stays far below another value's median is one a good config avoids. TUNING.md
-prints it under each dataset's table: it says, for instance, why a cell's starting point
-(``default_trial``) can score far below what its search chose.
+best trial stays below another value's median is one the search's good configs avoided.
+TUNING.md prints it under each dataset's table, where to look when a cell's starting point
+(``default_trial``) scores far below what its search chose.
 """
 
 from __future__ import annotations
