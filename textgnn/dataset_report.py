@@ -29,7 +29,7 @@ from .selection_report import TUNED, Retrained, selection_dev, selection_lines
 from .shift_report import paired_delta, shift_lines
 from .stats import best_on_dev, holm, mean_ci, p_text, paired_bootstrap, paired_runs
 from .targets import ANCHORS, TARGETS, published
-from .tuning import Search, capped_trials, trial_scores
+from .tuning import Search, capped_trials, dataset_trials, trial_scores
 from .tuning_curve import convergence_lines
 from .verdict import REFERENCE, compared_rows, control_row, linguistic_cells, strongest_baseline
 from .vote_report import vote_lines
@@ -270,6 +270,6 @@ def _budget_lines(storage: Path, runs: list[dict], search: str) -> list[str]:
         return []
     found = Search.load(files.pop())
     dataset = runs[0]["dataset"]
-    url = f"sqlite:///{storage.resolve()}"
-    return convergence_lines(dataset, trial_scores(found, url, dataset), found.trials, None,
-                             capped_trials(found, url, dataset))
+    cells = dataset_trials(found, f"sqlite:///{storage.resolve()}", dataset)
+    return convergence_lines(dataset, trial_scores(cells), found.trials, None,
+                             capped_trials(cells))

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -59,16 +59,19 @@ class Param:
     encoders: tuple[str, ...] | None = None
 
     @property
+    def integer(self) -> bool:
+        """An int range on a linear scale, suggested as ints."""
+        return isinstance(self.low, int) and isinstance(self.high, int) and not self.log
+
+    @property
     def discrete(self) -> bool:
         """A list of choices or a short int range: values to compare trial by trial."""
-        return self.choices is not None or (
-            isinstance(self.low, int) and isinstance(self.high, int) and not self.log
-            and self.high - self.low < 8)
+        return self.choices is not None or (self.integer and self.high - self.low < 8)
 
     def suggest(self, trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.key, list(self.choices))
-        if isinstance(self.low, int) and isinstance(self.high, int) and not self.log:
+        if self.integer:
             return trial.suggest_int(self.key, self.low, self.high)
         return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log)
 
@@ -671,8 +674,11 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                        for (encoder, graph), overrides in search.cell_overrides.items()), ""]
     rows: dict[str, list[str]] = {}
     totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
+    found: dict[str, list[CellTrials]] = {}  # dataset -> what the per-dataset lines read
     for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
         first = _finished(study)[:search.trials]
+        found.setdefault(Path(dataset).name, []).append(
+            CellTrials(_label(encoder, graph), encoder, first))
         pruned = sum(t.state == TrialState.PRUNED for t in first)
         best = best_trial(study, search.trials)
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
@@ -699,41 +705,51 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
-        lines += value_lines(((t.params, t.value) for _, _, trials in
-                              _dataset_trials(search, url, dataset) for t in trials
+        cells = found[dataset]
+        lines += value_lines(((t.params, t.value) for cell in cells for t in cell.trials
                               if t.state == TrialState.COMPLETE),
                              [p.key for p in search.space if p.discrete])
-        lines += convergence_lines(dataset, trial_scores(search, url, dataset), search.trials,
-                                   out / f"{dataset}-search.png",
-                                   capped_trials(search, url, dataset))
+        lines += convergence_lines(dataset, trial_scores(cells), search.trials,
+                                   out / f"{dataset}-search.png", capped_trials(cells))
     path = out / "TUNING.md"
     path.write_text("\n".join(lines))
     return path
 
 
-def _dataset_trials(search: Search, url: str, dataset: str):
-    """(cell name: ``wide-mlp``, ``gat-window``; its encoder; its first ``trials`` finished
-    trials in order) for each searched cell of ``dataset``."""
+class CellTrials(NamedTuple):
+    """A searched cell of a dataset and its first ``trials`` finished trials, in order."""
+
+    name: str  # ``wide-mlp``, ``gat-window``
+    encoder: str
+    trials: list
+
+
+def _label(encoder: str, graph: str) -> str:
+    return encoder if graph == "-" else f"{encoder}-{graph}"
+
+
+def dataset_trials(search: Search, url: str, dataset: str) -> list[CellTrials]:
+    """Each searched cell of ``dataset`` with its trials, loaded once for the lines that read
+    them (:func:`trial_scores`, :func:`capped_trials`)."""
     mine = [d for d in search.datasets if Path(d).name == Path(dataset).name]
-    for _, encoder, graph, study in _cells(search, url, mine):  # loads this dataset's cells only
-        yield (encoder if graph == "-" else f"{encoder}-{graph}", encoder,
-               _finished(study)[:search.trials])
+    return [CellTrials(_label(encoder, graph), encoder, _finished(study)[:search.trials])
+            for _, encoder, graph, study in _cells(search, url, mine)]  # this dataset's only
 
 
-def trial_scores(search: Search, url: str, dataset: str) -> dict[str, list[float | None]]:
-    """Each searched cell of ``dataset`` -> the dev scores of its finished trials in order,
-    None for a pruned one: what ``tuning_curve`` reads."""
+def trial_scores(cells: list[CellTrials]) -> dict[str, list[float | None]]:
+    """Each cell -> the dev scores of its finished trials in order, None for a pruned one:
+    what ``tuning_curve`` reads."""
     from optuna.trial import TrialState
 
-    return {name: [t.value if t.state == TrialState.COMPLETE else None for t in trials]
-            for name, _, trials in _dataset_trials(search, url, dataset)}
+    return {cell.name: [t.value if t.state == TrialState.COMPLETE else None for t in cell.trials]
+            for cell in cells}
 
 
-def capped_trials(search: Search, url: str, dataset: str) -> dict[str, Capped]:
-    """Each searched model cell of ``dataset`` -> its complete trials whose best dev score
-    came at the last epoch their config allows (those were still improving when
-    ``train.epochs`` stopped them), its complete trials, and whether its best trial so far (the
-    config the study trains) is one of them. (WideMLP has its own epoch limit.)"""
+def capped_trials(cells: list[CellTrials]) -> dict[str, Capped]:
+    """Each model cell -> its complete trials whose best dev score came at the last epoch
+    their config allows (those were still improving when ``train.epochs`` stopped them), its
+    complete trials, and whether its best trial so far (the config the study trains) is one of
+    them. (WideMLP has its own epoch limit.)"""
     from optuna.trial import TrialState
 
     def at_limit(trial) -> bool:
@@ -742,7 +758,7 @@ def capped_trials(search: Search, url: str, dataset: str) -> dict[str, Capped]:
                                  == trial.user_attrs["config"]["train"]["epochs"])
 
     capped = {}
-    for name, encoder, trials in _dataset_trials(search, url, dataset):
+    for name, encoder, trials in cells:
         if encoder in BASELINES:
             continue
         complete = [t for t in trials if t.state == TrialState.COMPLETE and t.intermediate_values]
