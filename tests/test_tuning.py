@@ -251,7 +251,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy
     before = finished(trials_table(search, url))
     assert 2 <= len(before) < 2 * TRIALS
     # a cell short of its budget gets no config, and the report says it is in progress
-    from textgnn.tuning import write_configs, write_report
+    from textgnn.tuning import write_configs
+    from textgnn.tuning_report import write_report
 
     complete = {cell for cell in {row[0] for row in before}
                 if sum(row[0] == cell for row in before) >= TRIALS}

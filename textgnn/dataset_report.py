@@ -29,8 +29,9 @@ from .selection_report import TUNED, Retrained, selection_dev, selection_lines
 from .shift_report import paired_delta, shift_lines
 from .stats import best_on_dev, holm, mean_ci, p_text, paired_bootstrap, paired_runs
 from .targets import ANCHORS, TARGETS, published
-from .tuning import Search, capped_trials, dataset_trials, trial_scores
+from .tuning import Search
 from .tuning_curve import convergence_lines
+from .tuning_report import capped_trials, dataset_trials, trial_scores
 from .verdict import REFERENCE, compared_rows, control_row, linguistic_cells, strongest_baseline
 from .vote_report import vote_lines
 

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
@@ -37,8 +37,6 @@ from .baselines import BASELINES, cell_keys
 from .cluster import dask_client
 from .config import Config, apply_overrides, as_overrides, load_config, read_yaml
 from .errors import StudyFailed, TextGNNError
-from .tuning_curve import Capped, convergence_lines
-from .tuning_values import value_lines
 
 KNOWN = {"name", "config", "datasets", "cells", "trials", "seed", "sampler", "pruner", "space",
          "storage", "continues", "default_trial"}
@@ -272,7 +270,7 @@ def storage_url(search: Search, results: Path, create: bool = True) -> str | Non
     return f"sqlite:///{database.resolve()}"
 
 
-def _finished(study) -> list:
+def finished_trials(study) -> list:
     """Complete and pruned trials, in the order they were started."""
     from optuna.trial import TrialState
 
@@ -293,12 +291,12 @@ def spent(url: str, cells: set[str] | None = None,
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         if cells is not None and summary.study_name not in cells:
             continue
-        done = _finished(optuna.load_study(study_name=summary.study_name, storage=url))
+        done = finished_trials(optuna.load_study(study_name=summary.study_name, storage=url))
         if copied_from is not None:
             theirs = _starts(copied_from, summary.study_name)
             done = [t for t in done if (t.number, t.datetime_start) not in theirs]
         trials += len(done)
-        seconds += _wall_seconds(done)
+        seconds += wall_seconds(done)
         cpu += sum(trial_cpu(t) or 0.0 for t in done)
         uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
     return trials, seconds / 3600, cpu / 3600, uncounted
@@ -333,7 +331,7 @@ def trial_cpu(trial) -> float | None:
     wall time, which bounds them from above for the one-thread trials of the project's
     searches; None where it has neither."""
     cpu = trial.user_attrs.get("cpu_seconds")
-    return cpu if cpu is not None else (_wall_seconds([trial]) or None)
+    return cpu if cpu is not None else (wall_seconds([trial]) or None)
 
 
 def cell_costs(search: Search, url: str) -> dict[str, dict]:
@@ -347,8 +345,8 @@ def cell_costs(search: Search, url: str) -> dict[str, dict]:
     from optuna.trial import TrialState
 
     costs = {}
-    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
-        first = _finished(study)[:search.trials]
+    for dataset, encoder, graph, study in searched_cells(search, url, list(search.datasets)):
+        first = finished_trials(study)[:search.trials]
         known = [s for s in map(trial_cpu, first) if s is not None]
         complete = [s for s in map(trial_cpu, [t for t in first if t.state == TrialState.COMPLETE])
                     if s is not None]
@@ -361,7 +359,7 @@ def cell_costs(search: Search, url: str) -> dict[str, dict]:
     return costs
 
 
-def _wall_seconds(trials: list) -> float:
+def wall_seconds(trials: list) -> float:
     return sum(t.duration.total_seconds() for t in trials if t.duration)
 
 
@@ -440,6 +438,8 @@ def report_search(search: Search, results: Path = Path("results"),
                            f"{search.name} has no trials yet; run it first")
     write_configs(search, url, configs / search.name,
                   [d for d in search.datasets if datasets is None or d in datasets])
+    from .tuning_report import write_report  # it reads this module's trials, so not at the top
+
     return write_report(search, url, results / search.name)
 
 
@@ -502,11 +502,11 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
     params = search.params(encoder)
     select = search.trial_config(dataset, encoder, graph, {})["train"]["select"]
     _fail_dead_trials(study)
-    done = len(_finished(study))
+    done = len(finished_trials(study))
     if done < search.trials:
         print(f"tune {study.study_name}: {search.trials - done} trials to do, {done} done",
               file=sys.stderr)
-    while (done := len(_finished(study))) < search.trials:
+    while (done := len(finished_trials(study))) < search.trials:
         # the k-th finished trial's proposal depends on (seed, k) and the history alone
         study.sampler = optuna.samplers.TPESampler(seed=search.seed * 100_003 + done,
                                                    n_startup_trials=search.tpe_startup())
@@ -593,10 +593,10 @@ def _alive(pid: int) -> bool:
 
 def best_trial(study, budget: int):
     """The best complete trial among the cell's first ``budget`` finished trials."""
-    return _best_of(_finished(study)[:budget])
+    return best_of(finished_trials(study)[:budget])
 
 
-def _best_of(trials: list):
+def best_of(trials: list):
     """The complete trial with the best dev score among ``trials``; None if none completed."""
     from optuna.trial import TrialState
 
@@ -604,7 +604,7 @@ def _best_of(trials: list):
     return max(complete, key=lambda t: t.value) if complete else None
 
 
-def _cells(search: Search, url: str, datasets: list[str]):
+def searched_cells(search: Search, url: str, datasets: list[str]):
     import optuna
 
     for dataset in datasets:
@@ -622,9 +622,9 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
     the dataset's overrides and the best trial's values, with the search's record in a
     header. A cell short of its budget gets none yet (a study naming it fails until then)."""
     written = []
-    for dataset, encoder, graph, study in _cells(search, url, datasets):
+    for dataset, encoder, graph, study in searched_cells(search, url, datasets):
         best = best_trial(study, search.trials)
-        if best is None or len(_finished(study)) < search.trials:
+        if best is None or len(finished_trials(study)) < search.trials:
             continue
         path = out / Path(dataset).name / f"{encoder}-{graph}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -632,7 +632,7 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
         values = {p.key: best.params[p.key] for p in search.params(encoder)}
         raw = apply_overrides({}, search.overrides(dataset, encoder, graph, values))
         header = (f"# Generated by `python -m textgnn tune` ({search.name}): the best of "
-                  f"{len(_finished(study)[:search.trials])} trials on {Path(dataset).name} dev "
+                  f"{len(finished_trials(study)[:search.trials])} trials on {Path(dataset).name} dev "
                   f"(trial {best.number}, dev {best.value:.4f}). Do not edit: rerun the search.\n")
         path.write_text(header + yaml.safe_dump({"base": base, **raw}, sort_keys=False))
         # a key added to the config since the trial ran is read with its default, as
@@ -643,139 +643,10 @@ def write_configs(search: Search, url: str, out: Path, datasets: list[str]) -> l
     return written
 
 
-def write_report(search: Search, url: str, out: Path) -> Path:
-    """TUNING.md: per dataset and cell, the trials run, the best dev score and its values;
-    per dataset, the scores by value of each discrete key (``tuning_values``) and whether
-    the budget sufficed (``tuning_curve``)."""
-    from optuna.trial import TrialState
-
-    continued = Search.load(search.continues) if search.continues else None
-    lines = [f"# Search `{search.name}`", "",
-             f"Generated by `python -m textgnn tune` from Optuna's storage; TPE (seed "
-             f"{search.seed}; a cell's first {search.tpe_startup()} trials drawn at random), "
-             f"median pruning on dev after each epoch, {search.trials} finished "
-             "trials per cell (complete + pruned), chosen on dev only."
-             + (f" It runs on from search `{continued.name}` ({search.continues.name}): a "
-                f"cell both have starts with that search's {continued.trials} trials, copied "
-                "in." if continued else "")
-             + (f" Trial {search.default_trial} of every cell is neither sampled nor pruned: it "
-                "trains the cell's config as it stands, with the base config's value "
-                f"(`{search.config.name}`) of every searched key, to its end."
-                if search.default_trial else ""), "",
-             "Search space: " + ", ".join(
-                 f"`{p.key}` " + (f"in {list(p.choices)}" if p.choices is not None
-                                  else f"[{p.low}, {p.high}]{' log' if p.log else ''}")
-                 + (f" ({', '.join(p.encoders)} only)" if p.encoders else "")
-                 for p in search.space), "",
-             "Fixed for every cell of a dataset: " + "; ".join(
-                 f"{Path(d).name}: {', '.join(f'`{o}`' for o in overrides) or '-'}"
-                 for d, overrides in search.datasets.items())
-             + "".join(f"; for {encoder}-{graph} only: {', '.join(f'`{o}`' for o in overrides)}"
-                       for (encoder, graph), overrides in search.cell_overrides.items()), ""]
-    rows: dict[str, list[str]] = {}
-    totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
-    found: dict[str, list[CellTrials]] = {}  # dataset -> what the per-dataset lines read
-    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
-        first = _finished(study)[:search.trials]
-        found.setdefault(Path(dataset).name, []).append(
-            CellTrials(_label(encoder, graph), encoder, first))
-        pruned = sum(t.state == TrialState.PRUNED for t in first)
-        best = best_trial(study, search.trials)
-        values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
-            + (" (the default trial)" if best.user_attrs.get("default") else "") if best else "-"
-        score = f"{100 * best.value:.2f}" if best else "-"
-        hours = _wall_seconds(first) / 3600
-        cpu = [t.user_attrs.get("cpu_seconds") for t in first]
-        cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
-        short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
-        total = totals.setdefault(Path(dataset).name, [0, 0.0])
-        total[0] += len(first)
-        total[1] += hours
-        rows.setdefault(Path(dataset).name, []).append(
-            f"| {encoder} | {graph} | {len(first)} ({pruned} pruned{short}) | {score} | {hours:.2f} "
-            f"| {cpu_hours} | {values} |")
-    lines += [f"Spent so far: {sum(t for t, _ in totals.values())} finished trials, "
-              f"{sum(h for _, h in totals.values()):.1f} hours of trial wall time (each trial on the "
-              "threads its config sets; one in the project's searches). CPU hours: the CPU "
-              "seconds of the trials' processes, which pauses and a busy machine do not "
-              "inflate; \"-\" for a cell with trials from before they were counted.", ""]
-    out.mkdir(parents=True, exist_ok=True)
-    for dataset, table in rows.items():
-        trials, hours = totals[dataset]
-        lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
-                  "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
-                  "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
-        cells = found[dataset]
-        lines += value_lines(((t.params, t.value) for cell in cells for t in cell.trials
-                              if t.state == TrialState.COMPLETE),
-                             [p.key for p in search.space if p.discrete])
-        lines += convergence_lines(dataset, trial_scores(cells), search.trials,
-                                   out / f"{dataset}-search.png", capped_trials(cells))
-    path = out / "TUNING.md"
-    path.write_text("\n".join(lines))
-    return path
-
-
-class CellTrials(NamedTuple):
-    """A searched cell of a dataset and its first ``trials`` finished trials, in order."""
-
-    name: str  # ``wide-mlp``, ``gat-window``
-    encoder: str
-    trials: list
-
-
-def _label(encoder: str, graph: str) -> str:
-    return encoder if graph == "-" else f"{encoder}-{graph}"
-
-
-def dataset_trials(search: Search, url: str, dataset: str) -> list[CellTrials]:
-    """Each searched cell of ``dataset`` with its trials, loaded once for the lines that read
-    them (:func:`trial_scores`, :func:`capped_trials`)."""
-    mine = [d for d in search.datasets if Path(d).name == Path(dataset).name]
-    return [CellTrials(_label(encoder, graph), encoder, _finished(study)[:search.trials])
-            for _, encoder, graph, study in _cells(search, url, mine)]  # this dataset's only
-
-
-def trial_scores(cells: list[CellTrials]) -> dict[str, list[float | None]]:
-    """Each cell -> the dev scores of its finished trials in order, None for a pruned one:
-    what ``tuning_curve`` reads."""
-    from optuna.trial import TrialState
-
-    return {cell.name: [t.value if t.state == TrialState.COMPLETE else None for t in cell.trials]
-            for cell in cells}
-
-
-def capped_trials(cells: list[CellTrials]) -> dict[str, Capped]:
-    """Each model cell -> its complete trials whose best dev score came at the last epoch
-    their config allows (those were still improving when ``train.epochs`` stopped them), its
-    complete trials, and whether its best trial so far (the config the study trains) is one of
-    them. (WideMLP has its own epoch limit.)"""
-    from optuna.trial import TrialState
-
-    def at_limit(trial) -> bool:
-        scores = trial.intermediate_values
-        return bool(scores) and (max(scores, key=scores.get)
-                                 == trial.user_attrs["config"]["train"]["epochs"])
-
-    capped = {}
-    for name, encoder, trials in cells:
-        if encoder in BASELINES:
-            continue
-        complete = [t for t in trials if t.state == TrialState.COMPLETE and t.intermediate_values]
-        best = _best_of(trials)  # the trial whose config the study trains
-        capped[name] = Capped(sum(map(at_limit, complete)), len(complete),
-                              best is not None and at_limit(best))
-    return capped
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def trials_table(search: Search, url: str) -> list[dict]:
     """Every trial of every cell as a plain record (for tests and scripts)."""
     out = []
-    for dataset, encoder, graph, study in _cells(search, url, list(search.datasets)):
+    for dataset, encoder, graph, study in searched_cells(search, url, list(search.datasets)):
         for t in study.get_trials(deepcopy=False):
             out.append({"cell": cell_name(dataset, encoder, graph), "number": t.number,
                         "state": t.state.name, "params": t.params, "value": t.value,
