@@ -13,7 +13,7 @@ its last complete line (a run being appended is left for the next snapshot). Eac
 after the report that reads it, so the records committed hold every trial and run the
 reports show (one that finished in between shows in the next snapshot's). The one time
 ``runs.jsonl`` shrinks is a study pass moving the records of changed cells to
-``superseded.jsonl`` (``experiments.changed_runs``); a snapshot taken across that moment
+``superseded.jsonl`` (``run_records.changed_runs``); a snapshot taken across that moment
 commits a report of the records before it, and the next snapshot is consistent again. The working tree
 keeps the live files; only the index gets the copies. Exit status 1, with nothing committed,
 if the index already holds staged changes, a copy fails its check or a report command fails.

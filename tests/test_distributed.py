@@ -16,8 +16,10 @@ import psutil
 import pytest
 import yaml
 
-from textgnn.experiments import Study, read_runs, run_study
+from textgnn.experiments import run_study
+from textgnn.run_records import read_runs
 from textgnn.runtime import free_port
+from textgnn.study import Study
 
 
 def _study(tmp_path, name: str, toy_data, **extra) -> Study:

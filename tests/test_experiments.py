@@ -15,12 +15,14 @@ from textgnn.agreement import agreement
 from textgnn.beyond_report import syntax_verdict
 from textgnn.cost_report import pareto, sparse_vs_complete
 from textgnn.errors import TextGNNError
-from textgnn.experiments import Study, read_runs, resolved_config, run_study
+from textgnn.experiments import run_study
 from textgnn.length_report import length_bins
 from textgnn.plan import plan
 from textgnn.report import _search_lines, report
+from textgnn.run_records import read_runs
 from textgnn.runtime import cpu_kernels, mkl_path
 from textgnn.stats import holm, mean_ci, paired_bootstrap, score
+from textgnn.study import Study, resolved_config
 from textgnn.targets import against_bar
 
 

@@ -534,8 +534,10 @@ def test_widemlp_is_searched_like_a_cell_and_a_study_trains_its_choice(tmp_path,
     the best trial's dev score, and its report says whether the budget sufficed. TF-IDF + LR,
     which picks its C by itself, is refused."""
     from textgnn.errors import TextGNNError
-    from textgnn.experiments import Study, read_runs, run_study
+    from textgnn.experiments import run_study
     from textgnn.report import report
+    from textgnn.run_records import read_runs
+    from textgnn.study import Study
 
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({"train": {"patience": 2, "threads": 1}}))
     # tune's layout: configs/tune/<search>.yaml writes configs/tuned/<search>/

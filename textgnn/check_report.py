@@ -17,8 +17,8 @@ from pathlib import Path
 
 from .cost_report import cell_name
 from .dataset_report import best_model, dataset_rows
-from .experiments import main_runs, read_runs
 from .low_resource_report import share_outcomes
+from .run_records import main_runs, read_runs
 from .selection_report import searched_runs
 from .stats import join_words, outcome_word, p_text
 from .study_progress import progress_lines, study_plan, unfinished_tables
@@ -28,7 +28,7 @@ from .verdict import REFERENCE, Outcome, delta_text, regime_of, regime_outcome, 
 
 def study_outcomes(study_dir: Path,
                    runs: list[dict]) -> dict[str, tuple[Outcome | None, dict]]:
-    """Per dataset of a study's main tables (:func:`~textgnn.experiments.main_runs` of its
+    """Per dataset of a study's main tables (:func:`~textgnn.run_records.main_runs` of its
     ``runs``), and per dataset and share of its low-resource curves ("mr · 1%"): the best
     GCN-style cell against the Transformer (None where the table lacks either) and the row of
     the best graph model from scratch (chosen on dev)."""

@@ -124,8 +124,10 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from .experiments import Study, read_runs, run_study
+    from .experiments import run_study
     from .report import report
+    from .run_records import read_runs
+    from .study import Study
 
     study = Study.load(args.grid)
     if args.jobs < 1 or args.retries < 0:

@@ -22,17 +22,9 @@ from typing import NamedTuple
 from .config import Config, apply_overrides
 from .cost_report import cpu_seconds
 from .data import load_configured, training_examples
-from .experiments import (
-    Cell,
-    Study,
-    cell_family,
-    changed_runs,
-    chosen_cells,
-    config_file,
-    read_runs,
-    reusable_runs,
-    shown_path,
-)
+from .experiments import shown_path
+from .run_records import changed_runs, read_runs, reusable_runs
+from .study import Cell, Study, cell_family, chosen_cells, config_file
 from .tuning import Search, cell_costs, cell_name, storage_url
 from .verdict import regime_of
 
@@ -42,9 +34,9 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
     recorded, ready to run (``changed``: of those, the recorded runs whose cell's config has
-    changed since, which the study runs again: :func:`textgnn.experiments.changed_runs`;
+    changed since, which the study runs again: :func:`textgnn.run_records.changed_runs`;
     ``reusable``: those a study named in ``reuse:`` has recorded on the same config, which
-    the next invocation copies rather than trains: :func:`textgnn.experiments.reusable_runs`),
+    the next invocation copies rather than trains: :func:`textgnn.run_records.reusable_runs`),
     and waiting for a config file that does not exist yet (a search not finished), with
     those files named; the CPU hours the recorded runs took, and an estimate of what the
     rest will take. A run costs the mean CPU seconds of its cell's recorded seeds (the same

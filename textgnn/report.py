@@ -17,22 +17,15 @@ from .check_report import check_lines
 from .cost_report import accelerated, cell_name, cpu_hours
 from .dataset_report import baseline_label, best_model, dataset_section
 from .errors import TextGNNError
-from .experiments import (
-    SUPERSEDED,
-    Study,
-    cell_family,
-    config_differences,
-    config_file,
-    main_runs,
-    read_runs,
-    shown_path,
-)
+from .experiments import shown_path
 from .figures import save_figure, subplots
 from .low_resource_report import low_resource_lines
 from .metrics import study_metric
 from .plan import search_file
+from .run_records import SUPERSEDED, config_differences, main_runs, read_runs
 from .selection_report import TUNED, searched_runs
 from .stats import best_on_dev, join_words
+from .study import Study, cell_family, config_file
 from .study_progress import progress_lines, study_plan, unfinished_tables
 from .targets import (
     PRETRAINED_ANCHORS,
@@ -189,7 +182,7 @@ def _superseded_lines(study_dir: Path) -> list[str]:
 
 def _reused_lines(study_dir: Path, runs: list[dict], study: Study | None) -> list[str]:
     """Which of the study's runs are another study's records, taken as they are (its
-    ``reuse:``; ``experiments.reusable_runs``), what CPU hours of the table above that study
+    ``reuse:``; ``run_records.reusable_runs``), what CPU hours of the table above that study
     spent, and the evidence that taking them is sound: of the runs trained here, those that
     study also recorded on the same config, and in how many the test predictions agree."""
     names = sorted({r["reused"] for r in runs if r.get("reused")}

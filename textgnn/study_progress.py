@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 from .errors import TextGNNError
-from .experiments import PLANNED, Study, planned_parts, planned_tables
+from .experiments import PLANNED
 from .low_resource_report import table_name
+from .study import Study, planned_parts, planned_tables
 from .verdict import regime_of
 
 

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.common import REPO, figure, log
-from textgnn.experiments import Study, _train_cell, resolved_config, run_study
+from textgnn.experiments import _train_cell, run_study
+from textgnn.study import Study, resolved_config
 
 ENCODERS, GRAPHS = ["gcn", "gat", "transformer"], ["window", "dependency", "complete"]
 
