@@ -1,12 +1,20 @@
 """Shared fixtures. Tests run offline: a mistaken hub call fails at once."""
 
+from __future__ import annotations
+
 import json
 import os
 import random
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
+import yaml
+
+if TYPE_CHECKING:
+    from textgnn.study import Study
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -96,3 +104,49 @@ def trained(toy_data, tmp_path_factory) -> tuple[Path, dict]:
     """One gcn on dependency graphs, shared by every test that only reads a trained model."""
     out = tmp_path_factory.mktemp("trained") / "run"
     return out, train_toy(toy_data, out, "graph.kind=dependency", "model.encoder=gcn")
+
+
+# studies: a study file over tiny models, and study records made up for the report's tests
+
+def write_study(tmp_path, **study) -> Study:
+    """A study file over tiny models (2 epochs of a 16-wide, 1-layer backbone)."""
+    from textgnn.study import Study
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "model": {"hidden": 16, "heads": 2, "ffn": 32, "layers": 1},
+        "train": {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 0.01},
+        "data": {"min_freq": 1}}))
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"config": "base.yaml", **study}))
+    return Study.load(tmp_path / "study.yaml")
+
+
+def fake_run(dataset, encoder, graph, seed, gold, correct, rng, tag="", label="", fraction=None,
+             cost=None, paused=0.0):
+    """A record as a study writes it, its test predictions right with probability ``correct``;
+    ``cost``: (CPU seconds per epoch, peak RSS GB, tokens per document) of 10 epochs, which
+    took as many wall seconds plus ``paused`` (a run stopped for a while); without it, 1 CPU
+    second as a baseline counts (no epochs, no memory of its own)."""
+    wall = (10 * cost[0] if cost else 1.0) + paused
+    preds = np.where(rng.random(gold.size) < correct, gold, 1 - gold).tolist()
+    acc = float(np.mean(np.asarray(preds) == gold))
+    name = (f"{encoder}{'~' + label if label else ''}-{graph}{'@' + tag if tag else ''}"
+            f"{'%' + str(fraction) if fraction else ''}")
+    return {"key": f"{dataset}/{name}/seed{seed}", "dataset": dataset, "graph": graph,
+            "encoder": encoder, "seed": seed, "tag": tag, "label": label, "fraction": fraction,
+            "config": {},
+            "dev": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
+            "test": {"accuracy": acc, "macro_f1": acc, "mcc": 2 * acc - 1},
+            "params": 10, "train_seconds": wall, "test_predictions": preds,
+            "cost": {"seconds_per_epoch": wall / 10, "cpu_seconds": 10 * cost[0],
+                     "cpu_seconds_per_epoch": cost[0], "peak_rss_gb": cost[1],
+                     "tokens_per_document": cost[2]} if cost else {"cpu_seconds": 1.0}}
+
+
+def write_runs(study_dir, runs, golds):
+    """A study's directory as ``experiment`` leaves it: the runs and each dataset's gold
+    labels; returns the directory."""
+    study_dir.mkdir(parents=True, exist_ok=True)
+    for dataset, gold in golds.items():
+        (study_dir / f"gold-{dataset}.json").write_text(json.dumps(gold.tolist()))
+    (study_dir / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    return study_dir
