@@ -21,6 +21,9 @@ from .errors import TextGNNError
 
 @dataclass
 class Study:
+    """A study file as read and checked by :meth:`load`: an unknown key, baseline or malformed
+    seed list stops it with the file named."""
+
     name: str
     config: Path  # base experiment config, shared by every cell
     datasets: dict[str, list[str]]  # dataset -> its own overrides (same for every encoder)
@@ -153,6 +156,9 @@ def _baseline_seeds(name: str, seeds: list[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class Cell:
+    """One run of a study: a dataset, graph, encoder and seed, with what sets it apart from the
+    grid (a tag, its own config, a label, a share of train); :attr:`key` names it everywhere."""
+
     dataset: str
     graph: str
     encoder: str
