@@ -91,11 +91,15 @@ def test_building_many_at_once_equals_one_by_one(parsed, window):
 
 @FAST
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=6), st.integers(1, 9),
-       st.booleans(), st.booleans())
-def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loops, reverse):
-    # what collate() puts in a batch of complete graphs: their stored edges, node ids offset
-    # text after text, in the same order
-    builder = GraphBuilder("complete", clip=clip, self_loops=self_loops, reverse=reverse)
+       st.booleans(), st.booleans(), st.sampled_from(["complete", "window+complete"]),
+       st.integers(1, 4))
+def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loops, reverse,
+                                                        kind, window):
+    # what collate() puts in a batch of complete graphs, or of their unions with a window:
+    # their stored edges (a union's one type per part), node ids offset text after text, in
+    # the same order
+    builder = GraphBuilder(kind, window=window, clip=clip, self_loops=self_loops, reverse=reverse)
+    assert builder.lengths_only
     graphs = builder.build_many([ParsedText([f"w{i}" for i in range(n)]) for n in lengths])
     starts = np.cumsum(lengths) - np.asarray(lengths)
     edge_index, edge_type = builder.batch_edges(np.asarray(lengths))
@@ -105,7 +109,7 @@ def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loop
     # what a dense model gets instead: the types of the longest graph, [target, source],
     # every other graph's being its top-left corner
     types = builder.complete_types(max(lengths))
-    assert (types is None) == (not (self_loops and reverse))
+    assert (types is None) == (kind != "complete" or not (self_loops and reverse))
     for g in graphs if types is not None else []:
         (source, target), n = g.edge_index, g.num_nodes
         assert np.array_equal(types[target, source], g.edge_type)

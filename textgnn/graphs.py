@@ -40,6 +40,8 @@ from .parsing import ParsedText
 
 UNK_TYPE = "<unk>"
 NONE_TYPE = "<none>"  # in a union: the edge is absent from this part (always type id 0)
+# the kinds whose edges follow from a text's length alone: no parse, no tokens
+LENGTH_KINDS = ("none", "window", "complete")
 
 
 @dataclass
@@ -151,22 +153,28 @@ class GraphBuilder:
         """Whether the edges follow from the text's length alone, so a batch can make them
         (:meth:`batch_edges`) instead of each text storing them: true of the complete graph,
         whose n^2 edges would otherwise dominate memory on long texts (all of 20NG cut at
-        512 tokens: 0.9 G edges, 9 GB stored narrow)."""
-        return self.kind == "complete"
+        512 tokens: 0.9 G edges, 9 GB stored narrow), and of its unions with parts that need
+        no parse either (``window+complete``, the hybrid's graph). A union with ``dependency``
+        is stored: its types come from each text's parse."""
+        kinds = [part.kind for part in self.parts]
+        return "complete" in kinds and all(kind in LENGTH_KINDS for kind in kinds)
 
     def build_many(self, parsed: list[ParsedText]) -> list[TokenGraph]:
         """The graphs of many texts, computed in one vectorised pass over all their tokens
         (per-text Python overhead, not the arithmetic, dominates a cached re-run)."""
+        return self._graphs(Corpus.of(parsed), [p.tokens for p in parsed])
+
+    def _graphs(self, corpus: Corpus, tokens: list[list[str]]) -> list[TokenGraph]:
+        """The graph of every text of ``corpus``, whose tokens are ``tokens``."""
         if len(self.parts) > 1:
-            per_part = [p.build_many(parsed) for p in self.parts]
+            per_part = [p._graphs(corpus, tokens) for p in self.parts]
             return [self._union(list(graphs)) for graphs in zip(*per_part, strict=True)]
-        corpus = Corpus.of(parsed)
         edge_index, edge_type, size = self._edges(corpus)
         local = np.arange(corpus.node_text.size) - corpus.starts[corpus.node_text]
         cuts = np.cumsum(size)[:-1]
-        return [TokenGraph(list(p.tokens), np.ascontiguousarray(ei), et, position)
-                for p, ei, et, position in zip(
-            parsed, np.split(edge_index, cuts, axis=1), np.split(edge_type, cuts),
+        return [TokenGraph(list(words), np.ascontiguousarray(ei), et, position)
+                for words, ei, et, position in zip(
+            tokens, np.split(edge_index, cuts, axis=1), np.split(edge_type, cuts),
             np.split(local, np.cumsum(corpus.lengths)[:-1]), strict=True)]
 
     def batch_edges(self, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,8 +187,14 @@ class GraphBuilder:
         lengths = np.asarray(lengths, dtype=np.int64)
         starts = np.cumsum(lengths) - lengths
         corpus = Corpus([], lengths, starts, np.repeat(np.arange(lengths.size), lengths))
-        edge_index, edge_type, size = self._edges(corpus)
-        return edge_index + np.repeat(starts, size), edge_type
+        if len(self.parts) == 1:
+            edge_index, edge_type, size = self._edges(corpus)
+            return edge_index + np.repeat(starts, size), edge_type
+        # a union merges its parts text by text (``_union``); the tokens are never read
+        graphs = self._graphs(corpus, [[""] * int(n) for n in lengths])
+        size = [g.edge_index.shape[1] for g in graphs]
+        return (np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(starts, size),
+                np.concatenate([g.edge_type for g in graphs]))
 
     def complete_types(self, n: int) -> np.ndarray | None:
         """(n, n): the type of the edge source j -> target i at ``[i, j]`` in a complete
