@@ -90,6 +90,30 @@ def test_building_many_at_once_equals_one_by_one(parsed, window):
 
 
 @FAST
+@given(parses(), st.integers(1, 4), st.booleans(), st.booleans(),
+       st.sampled_from(["dependency+complete", "window+complete", "dependency+window",
+                        "dependency+window+complete"]))
+def test_a_union_lists_every_parts_edge_once_in_order_with_its_types(parsed, window, self_loops,
+                                                                      reverse, kind):
+    # the union of the parts' edges, sorted by (source, target), each edge with the type its
+    # part gives it in that part's column (offset past the earlier parts' types, 0 = absent)
+    union = GraphBuilder(kind, window=window, self_loops=self_loops, reverse=reverse,
+                         relations=RELATIONS)
+    graph, n = union.build(parsed), len(parsed.tokens)
+    keys = graph.edge_index[0] * n + graph.edge_index[1]
+    assert (np.diff(keys) > 0).all()
+    expected: dict[tuple[int, int], list[int]] = {}
+    offset = 1
+    for k, part in enumerate(union.parts):
+        built = part.build(parsed)
+        for s, d, t in zip(*built.edge_index, built.edge_type, strict=True):
+            expected.setdefault((int(s), int(d)), [0] * len(union.parts))[k] = int(t) + offset
+        offset += len(part.edge_types)
+    assert {(int(s), int(d)): [int(t) for t in types] for s, d, types
+            in zip(*graph.edge_index, graph.edge_type, strict=True)} == expected
+
+
+@FAST
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=6), st.integers(1, 9),
        st.booleans(), st.booleans(), st.sampled_from(["complete", "window+complete"]),
        st.integers(1, 4))
