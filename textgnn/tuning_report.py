@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .baselines import BASELINES
-from .tuning import Search, best_of, best_trial, finished_trials, searched_cells, wall_seconds
+from .tuning import Search, best_of, finished_trials, searched_cells, wall_seconds
 from .tuning_curve import Capped, convergence_lines
 from .tuning_values import value_lines
 
@@ -52,7 +52,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         found.setdefault(Path(dataset).name, []).append(
             CellTrials(_label(encoder, graph), encoder, first))
         pruned = sum(t.state == TrialState.PRUNED for t in first)
-        best = best_trial(study, search.trials)
+        best = best_of(first)
         values = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items()) \
             + (" (the default trial)" if best.user_attrs.get("default") else "") if best else "-"
         score = f"{100 * best.value:.2f}" if best else "-"
