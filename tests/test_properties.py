@@ -131,13 +131,18 @@ def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loop
         [g.edge_index + start for g, start in zip(graphs, starts, strict=True)], axis=1))
     assert np.array_equal(edge_type, np.concatenate([g.edge_type for g in graphs]))
     # what a dense model gets instead: the types of the longest graph, [target, source],
-    # every other graph's being its top-left corner
+    # every other graph's being its top-left corner, and the edges of a union's other parts
     types = builder.complete_types(max(lengths))
-    assert (types is None) == (kind != "complete" or not (self_loops and reverse))
+    assert (types is None) == (not (self_loops and reverse))
     for g in graphs if types is not None else []:
         (source, target), n = g.edge_index, g.num_nodes
         assert np.array_equal(types[target, source], g.edge_type)
         assert g.edge_index.shape[1] == n * n
+    local_index, local_type = builder.local_edges(np.asarray(lengths))
+    local = ((edge_type[:, :-1] != 0).any(1) if kind == "window+complete"
+             else np.zeros(edge_type.shape[0], dtype=bool))
+    assert np.array_equal(local_index, edge_index[:, local])
+    assert np.array_equal(local_type, edge_type[local])
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,8 @@ def test_complete_graphs_store_no_edges_and_each_batch_makes_them(encoder, kind)
     """n^2 edges a text are not kept for a run: collate() gives a dense model the matrix of
     their types and a sparse one the edges the graphs would have stored (same order), and
     the logits are exactly those computed from the stored edges. The same holds for the
-    union of a complete graph with a window (the hybrid's graph), whose edges need no parse."""
+    union of a complete graph with a window (the hybrid's graph), whose edges need no parse:
+    a dense model gets its (n, n, 2) types and the window's edges."""
     cfg = load_config(None, [f"graph.kind={kind}", "model.hidden=16", "model.heads=2",
                              "model.ffn=32", f"model.encoder={encoder}"])
     texts = ["the cat sat on the mat", "a dog ran", "the dog sat", "no"]
@@ -92,8 +93,11 @@ def test_complete_graphs_store_no_edges_and_each_batch_makes_them(encoder, kind)
     for dense in (True, False):
         model.dense = dense and encoder != "gatv2"  # gatv2 has no dense path
         made = pipeline.collate(graphs)
-        if model.dense and kind == "complete":  # a union's dense layout is read from its edges
-            assert made.edge_index.shape[1] == 0 and made.complete_types.shape == (6, 6)
+        if model.dense:
+            window = (stored.edge_type[:, 0] != 0) if kind == "window+complete" else None
+            assert torch.equal(made.edge_index, stored.edge_index[:, window].long()
+                               if window is not None else torch.zeros(2, 0, dtype=torch.long))
+            assert made.complete_types.shape == ((6, 6, 2) if window is not None else (6, 6))
         else:
             assert not hasattr(made, "complete_types")
             assert torch.equal(made.edge_index, stored.edge_index.long())

@@ -90,6 +90,13 @@ class Corpus:
         starts = np.cumsum(lengths) - lengths
         return cls(parsed, lengths, starts, np.repeat(np.arange(len(parsed)), lengths))
 
+    @classmethod
+    def of_lengths(cls, lengths: np.ndarray) -> Corpus:
+        """Texts known only by their lengths: enough for the kinds in ``LENGTH_KINDS``."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        return cls([], lengths, starts, np.repeat(np.arange(lengths.size), lengths))
+
 
 class GraphBuilder:
     """Builds one kind of token graph; ``edge_types`` is its fixed edge-type vocabulary."""
@@ -182,27 +189,53 @@ class GraphBuilder:
         ``Batch`` offsets them: exactly the concatenation of their :meth:`build_many` graphs'
         edges, in the same order (so a model reads the same sums in the same order). Only
         for a kind that is :attr:`lengths_only`."""
-        if not self.lengths_only:
-            raise TextGNNError(f"the {self.kind!r} graph needs each text's parse, not only its length")
-        lengths = np.asarray(lengths, dtype=np.int64)
-        starts = np.cumsum(lengths) - lengths
-        corpus = Corpus([], lengths, starts, np.repeat(np.arange(lengths.size), lengths))
+        self._check_lengths_only()
+        corpus = Corpus.of_lengths(lengths)
         if len(self.parts) == 1:
             edge_index, edge_type, size = self._edges(corpus)
-            return edge_index + np.repeat(starts, size), edge_type
+            return edge_index + np.repeat(corpus.starts, size), edge_type
         # a union merges its parts text by text (``_union``); the tokens are never read
-        graphs = self._graphs(corpus, [[""] * int(n) for n in lengths])
+        graphs = self._graphs(corpus, [[""] * int(n) for n in corpus.lengths])
         size = [g.edge_index.shape[1] for g in graphs]
-        return (np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(starts, size),
+        return (np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(corpus.starts, size),
                 np.concatenate([g.edge_type for g in graphs]))
+
+    def local_edges(self, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of :meth:`batch_edges` that a part other than ``complete`` holds, in
+        its order, with all their types: what a dense model reads as edges beside
+        :meth:`complete_types` (the hybrid's local conv reads a union's window). None for
+        the complete graph alone.
+
+        Made from the longest text's graph alone: the edges of a shorter text of length m
+        are those with both ends below m, in the same (source, target) order with the
+        same types, since these kinds' types follow from positions."""
+        self._check_lengths_only()
+        corpus = Corpus.of_lengths(lengths)
+        if len(self.parts) == 1:
+            return np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        graph = self._longest(int(corpus.lengths.max()))
+        local = [k for k, part in enumerate(self.parts) if part.kind != "complete"]
+        keep = (graph.edge_type[:, local] != 0).any(1)
+        edge_index, edge_type = graph.edge_index[:, keep], graph.edge_type[keep]
+        last = edge_index.max(0)
+        inside = [np.flatnonzero(last < m) for m in corpus.lengths]
+        return (np.concatenate([edge_index[:, at] + start
+                                for at, start in zip(inside, corpus.starts, strict=True)], axis=1),
+                np.concatenate([edge_type[at] for at in inside]))
 
     def complete_types(self, n: int) -> np.ndarray | None:
         """(n, n): the type of the edge source j -> target i at ``[i, j]`` in a complete
-        graph of ``n`` nodes; a shorter text's types are its top-left corner. What a dense
-        layout needs instead of the edges. None unless this builds complete graphs with
-        self-loops and both directions (else the graph is not complete)."""
-        if self.kind != "complete" or not (self.self_loops and self.reverse):
+        graph of ``n`` nodes, (n, n, K) for a :attr:`lengths_only` union of K parts; a
+        shorter text's types are its top-left corner. What a dense layout needs instead of
+        the edges. None unless this builds complete graphs (or their unions) with
+        self-loops and both directions (else not every pair is an edge)."""
+        if not (self.lengths_only and self.self_loops and self.reverse):
             return None
+        if len(self.parts) > 1:
+            graph = self._longest(n)
+            types = np.zeros((n, n, len(self.parts)), dtype=np.int64)
+            types[graph.edge_index[1], graph.edge_index[0]] = graph.edge_type
+            return types
         target, source = np.indices((n, n))
         # the pair's forward edge runs from the earlier token to the later one
         _, _, before, after, _ = self._relative(np.minimum(source, target),
@@ -210,6 +243,14 @@ class GraphBuilder:
         types = np.where(source < target, before, after)
         np.fill_diagonal(types, self.type_id["self"])
         return types
+
+    def _longest(self, n: int) -> TokenGraph:
+        """The graph of one text of ``n`` tokens, for a :attr:`lengths_only` kind."""
+        return self._graphs(Corpus.of_lengths(np.array([n])), [[""] * n])[0]
+
+    def _check_lengths_only(self) -> None:
+        if not self.lengths_only:
+            raise TextGNNError(f"the {self.kind!r} graph needs each text's parse, not only its length")
 
     def _edges(self, corpus: Corpus) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every text's edges, text after text, node ids local to their text: (edge_index,

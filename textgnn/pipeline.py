@@ -183,9 +183,11 @@ class Pipeline:
     def collate(self, graphs: list):
         """Graphs -> one PyG ``Batch``. The complete graph's edges are not stored (n^2 a
         text) but made here for this batch only: as the (n, n) matrix of their types
-        (``complete_types``) when the model reads complete graphs densely, else as the
-        edges themselves, the same edges in the same order as the graphs would have stored.
-        Either way the model computes exactly what it computes from stored edges."""
+        (``complete_types``; (n, n, K) for a union such as ``window+complete``, whose other
+        parts' edges come too, for the hybrid's local conv) when the model reads complete
+        graphs densely, else as the edges themselves, the same edges in the same order as
+        the graphs would have stored. Either way the model computes exactly what it
+        computes from stored edges."""
         from torch_geometric.data import Batch
 
         batch = Batch.from_data_list(graphs)
@@ -197,10 +199,11 @@ class Pipeline:
         types = self.builder.complete_types(int(lengths.max())) if dense else None
         if types is not None:
             batch.complete_types = torch.from_numpy(types)
+            edge_index, edge_type = self.builder.local_edges(lengths)
         else:
             edge_index, edge_type = self.builder.batch_edges(lengths)
-            batch.edge_index = torch.from_numpy(edge_index)
-            batch.edge_type = torch.from_numpy(edge_type)
+        batch.edge_index = torch.from_numpy(edge_index)
+        batch.edge_type = torch.from_numpy(edge_type)
         return batch
 
     # graph -> prediction -------------------------------------------------------------------

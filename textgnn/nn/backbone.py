@@ -158,9 +158,11 @@ class Backbone(nn.Module):
         of convs that have one, when every graph of the batch is complete. Index tensors may
         come narrow (graphs are stored as int32/int16) and are widened here.
 
-        ``complete_types`` (n, n) stands for the edges of a batch of complete graphs whose
-        edge types follow from positions (see :func:`~textgnn.nn.convs.lengths_layout`):
-        the dense path then needs no edges, and ``edge_index`` may be empty."""
+        ``complete_types`` (n, n), or (n, n, K) for a union of K parts, stands for the
+        edges of a batch of complete graphs whose edge types follow from positions (see
+        :func:`~textgnn.nn.convs.lengths_layout`): the dense path then needs no edges, and
+        ``edge_index`` holds only those of a union's parts other than ``complete`` (what the
+        hybrid's local conv reads), none for the complete graph alone."""
         if complete_types is not None and not (self.dense and batch is not None):
             raise TextGNNError("complete_types replaces the edges only on the dense path "
                                "(model.dense with a dense-capable encoder, and batch given)")

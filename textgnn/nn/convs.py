@@ -471,8 +471,8 @@ def _slots(batch: Tensor, counts: Tensor, n: int) -> tuple[Tensor, Tensor]:
 
 def lengths_layout(batch: Tensor, types: Tensor) -> DenseLayout:
     """The dense layout of a batch of complete graphs whose edge types follow from node
-    positions alone, from ``batch`` (node -> graph) and ``types`` (n, n), the types of the
-    longest graph (every other graph's are its top-left corner): the layout
+    positions alone, from ``batch`` (node -> graph) and ``types`` (n, n), or (n, n, K) for a
+    union, the types of the longest graph (every other graph's are its top-left corner): the layout
     :func:`complete_layout` finds from those graphs' n^2 edges each, without the edges."""
     counts = torch.bincount(batch)
     n = int(counts.max())
