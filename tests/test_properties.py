@@ -115,7 +115,8 @@ def test_a_union_lists_every_parts_edge_once_in_order_with_its_types(parsed, win
 
 @FAST
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=6), st.integers(1, 9),
-       st.booleans(), st.booleans(), st.sampled_from(["complete", "window+complete"]),
+       st.booleans(), st.booleans(),
+       st.sampled_from(["complete", "window+complete", "complete+window", "none+complete"]),
        st.integers(1, 4))
 def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loops, reverse,
                                                         kind, window):
@@ -139,8 +140,9 @@ def test_a_batch_makes_the_edges_its_graphs_would_store(lengths, clip, self_loop
         assert np.array_equal(types[target, source], g.edge_type)
         assert g.edge_index.shape[1] == n * n
     local_index, local_type = builder.local_edges(np.asarray(lengths))
-    local = ((edge_type[:, :-1] != 0).any(1) if kind == "window+complete"
-             else np.zeros(edge_type.shape[0], dtype=bool))
+    parts = kind.split("+")
+    local = (np.zeros(edge_type.shape[0], dtype=bool) if len(parts) == 1 else
+             (edge_type[:, [k for k, part in enumerate(parts) if part != "complete"]] != 0).any(1))
     assert np.array_equal(local_index, edge_index[:, local])
     assert np.array_equal(local_type, edge_type[local])
 
