@@ -203,7 +203,7 @@ class GraphBuilder:
     def local_edges(self, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows of :meth:`batch_edges` that a part other than ``complete`` holds, in
         its order, with all their types: what a dense model reads as edges beside
-        :meth:`complete_types` (the hybrid's local conv reads a union's window). None for
+        :meth:`complete_types` (the hybrid's local conv reads a union's window). No edges for
         the complete graph alone.
 
         Made from the longest text's graph alone: the edges of a shorter text of length m
