@@ -123,6 +123,7 @@ class GraphBuilder:
         if clip < 1:
             raise TextGNNError(f"graph.clip must be >= 1, got {clip}")
         self.kind, self.window, self.clip = kind, window, clip
+        self._longest_memo: tuple[int, TokenGraph] | None = None  # see _longest
         self.self_loops, self.reverse = self_loops, reverse
         self.parts = [self] if len(parts) == 1 else [
             GraphBuilder(part, window, clip, self_loops, reverse, relations) for part in parts]
@@ -194,8 +195,7 @@ class GraphBuilder:
         if len(self.parts) == 1:
             edge_index, edge_type, size = self._edges(corpus)
             return edge_index + np.repeat(corpus.starts, size), edge_type
-        # a union merges its parts text by text (``_union``); the tokens are never read
-        graphs = self._graphs(corpus, [[""] * int(n) for n in corpus.lengths])
+        graphs = self._length_graphs(corpus)
         size = [g.edge_index.shape[1] for g in graphs]
         return (np.concatenate([g.edge_index for g in graphs], axis=1) + np.repeat(corpus.starts, size),
                 np.concatenate([g.edge_type for g in graphs]))
@@ -244,9 +244,18 @@ class GraphBuilder:
         np.fill_diagonal(types, self.type_id["self"])
         return types
 
+    def _length_graphs(self, corpus: Corpus) -> list[TokenGraph]:
+        """The graphs of texts known by their lengths alone, for a :attr:`lengths_only` kind;
+        a union merges its parts text by text (``_union``), and no token is read."""
+        return self._graphs(corpus, [[""] * int(n) for n in corpus.lengths])
+
     def _longest(self, n: int) -> TokenGraph:
-        """The graph of one text of ``n`` tokens, for a :attr:`lengths_only` kind."""
-        return self._graphs(Corpus.of_lengths(np.array([n])), [[""] * n])[0]
+        """The graph of one text of ``n`` tokens, for a :attr:`lengths_only` kind. The last
+        one is kept: collate() asks :meth:`complete_types` and :meth:`local_edges` of each
+        batch for it, and batches of texts cut at ``data.max_tokens`` share it. Read only."""
+        if self._longest_memo is None or self._longest_memo[0] != n:
+            self._longest_memo = (n, self._length_graphs(Corpus.of_lengths(np.array([n])))[0])
+        return self._longest_memo[1]
 
     def _check_lengths_only(self) -> None:
         if not self.lengths_only:
