@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -229,6 +230,12 @@ def test_a_cell_another_process_searches_is_left_to_it(searched, toy_data, tmp_p
     assert (f"tune {toy_data.name}/transformer-window: searched by another process now "
             f"(pid {os.getpid()}") in err
     assert {row[0] for row in finished(trials_table(search, url))} == {f"{toy_data.name}/gcn-window"}
+    # the report lists the cell left to the other process, as one still to search
+    from textgnn.tuning_report import write_report
+
+    text = write_report(search, url, root / "partial").read_text()
+    assert "| transformer | window | 0 (not started) | - |" in text
+    assert "**In progress:** 1 of 2 cells have their 4 trials" in text
     run_tune(search, root)
     assert finished(trials_table(search, url)) == finished(first)
 
@@ -258,7 +265,14 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(searched, toy
                 if sum(row[0] == cell for row in before) >= TRIALS}
     written = write_configs(search, url, root / "configs" / "tiny", list(search.datasets))
     assert {f"{toy_data.name}/{path.stem}" for path in written} == complete
-    assert "in progress" in write_report(search, url, root / "partial").read_text()
+    # where the kill fell decides whether the second cell has started: either way its row
+    # says so, and the report counts the cells done
+    text = write_report(search, url, root / "partial").read_text()
+    assert f"**In progress:** {len(complete)} of 2 cells have their {TRIALS} trials" in text
+    for encoder in ("gcn", "transformer"):
+        if f"{toy_data.name}/{encoder}-window" not in complete:
+            assert re.search(rf"\| {encoder} \| window \| (0 \(not started\)|\d \(\d pruned of "
+                             rf"{TRIALS}, in progress\)) \|", text)
     run_tune(search, root)
     after = trials_table(search, url)
     assert finished(after)[:len(before)] == before  # kept, not repeated

@@ -47,7 +47,18 @@ def write_report(search: Search, url: str, out: Path) -> Path:
     rows: dict[str, list[str]] = {}
     totals: dict[str, list[float]] = {}  # dataset -> [trials, hours]
     found: dict[str, list[CellTrials]] = {}  # dataset -> what the per-dataset lines read
-    for dataset, encoder, graph, study in searched_cells(search, url, list(search.datasets)):
+    studies = {(dataset, encoder, graph): study for dataset, encoder, graph, study
+               in searched_cells(search, url, list(search.datasets))}
+    planned = [(dataset, *cell) for dataset in search.datasets for cell in search.cells_of(dataset)]
+    short_cells = 0  # cells short of their budget, those not started included
+    for dataset, encoder, graph in planned:
+        total = totals.setdefault(Path(dataset).name, [0, 0.0])
+        study = studies.get((dataset, encoder, graph))
+        if study is None:  # listed, so that a partial report shows what is still to search
+            short_cells += 1
+            rows.setdefault(Path(dataset).name, []).append(
+                f"| {encoder} | {graph} | 0 (not started) | - | - | - | - |")
+            continue
         first = finished_trials(study)[:search.trials]
         found.setdefault(Path(dataset).name, []).append(
             CellTrials(_label(encoder, graph), encoder, first))
@@ -60,7 +71,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         cpu = [t.user_attrs.get("cpu_seconds") for t in first]
         cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
-        total = totals.setdefault(Path(dataset).name, [0, 0.0])
+        short_cells += bool(short)
         total[0] += len(first)
         total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
@@ -71,13 +82,18 @@ def write_report(search: Search, url: str, out: Path) -> Path:
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted.", ""]
+    if short_cells:
+        lines += [f"**In progress:** {len(planned) - short_cells} of {len(planned)} cells have their "
+                  f"{search.trials} trials; a cell short of them has no chosen config yet.", ""]
     out.mkdir(parents=True, exist_ok=True)
     for dataset, table in rows.items():
         trials, hours = totals[dataset]
         lines += [f"## {dataset}", "", f"{trials} finished trials, {hours:.1f} hours.", "",
                   "| encoder | graph | trials | best dev × 100 | hours | CPU hours | "
                   "chosen values |", "|---|---|---:|---:|---:|---:|---|", *table, ""]
-        cells = found[dataset]
+        cells = found.get(dataset, [])
+        if not cells:
+            continue
         lines += value_lines(((t.params, t.value) for cell in cells for t in cell.trials
                               if t.state == TrialState.COMPLETE),
                              [p.key for p in search.space if p.discrete])
