@@ -68,6 +68,42 @@ def test_plan_scales_a_dataset_with_no_trial_from_another_by_training_tokens(toy
             "from other datasets), besides 2 runs and 2 trials") in capsys.readouterr().out
 
 
+def test_plan_puts_a_union_cell_not_started_at_its_dearest_parts_cost(toy_data, tmp_path):
+    """A search not started on the hybrid (window+complete) nor on gat-dependency: the hybrid's
+    trials cost at least what the cells on its dearest part cost (the complete graph's, not
+    the mean of every cell's); gat-dependency, whose graph no cell has, the mean of them all."""
+    import optuna
+
+    from textgnn.plan import search_plan
+
+    cells = [("gcn", "window"), ("transformer", "window"), ("transformer", "complete"),
+             ("hybrid", "window+complete"), ("gat", "dependency")]
+    template = "tuned/s/{dataset}/{encoder}-{graph}.yaml"
+    study = write_study(tmp_path, name="union", datasets={str(toy_data): {}}, graphs=[],
+                        encoders=[], seeds=1,
+                        cells=[{"encoder": e, "graph": g, "config": template} for e, g in cells])
+    (tmp_path / "tune").mkdir()
+    (tmp_path / "tune" / "s.yaml").write_text(yaml.safe_dump({
+        "name": "s", "config": "../base.yaml", "datasets": {str(toy_data): {}},
+        "cells": [{"encoder": e, "graph": g} for e, g in cells],
+        "trials": 2, "space": {"train.lr": {"low": 0.001, "high": 0.1}}}))
+    out = tmp_path / "results"
+    (out / "s").mkdir(parents=True)
+    storage = f"sqlite:///{out / 's' / 'optuna.sqlite3'}"
+    for (encoder, graph), cpu in zip(cells, (100.0, 300.0, 500.0), strict=False):
+        cell = optuna.create_study(study_name=f"{toy_data.name}/{encoder}-{graph}", storage=storage)
+        for _ in range(2):
+            cell.add_trial(optuna.trial.create_trial(
+                state=optuna.trial.TrialState.COMPLETE, value=0.5, params={"train.lr": 0.01},
+                distributions={"train.lr": optuna.distributions.FloatDistribution(0.001, 0.1)},
+                user_attrs={"cpu_seconds": cpu}, intermediate_values={1: 0.5}))
+    [row] = search_plan(study, out)
+    assert (row["planned"], row["finished"], row["unestimated"]) == (10, 6, 0)
+    # the hybrid: 2 trials at the complete graph's 500 s (the window's cells' mean is 200);
+    # gat-dependency: 2 at the mean of the three cells, 300 s
+    assert row["cpu_hours_left"] == pytest.approx((2 * 500 + 2 * 300) / 3600)
+
+
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):
     """``experiment --plan`` runs nothing: a cell whose tuned config is not written yet waits
     (its file named); the others are ready until recorded. A study run leaves the waiting

@@ -197,9 +197,10 @@ def _print_search_plan(rows: list[dict]) -> None:
               f"{r['unestimated']:>11}")
     print("trials: the budget times the cells; CPU h: their CPU time (a trial from before it "
           "was counted: its wall time, an upper bound); CPU h left: each cell's trials left at "
-          "the mean of its finished ones (a cell not started: of the dataset's other cells; a "
-          "dataset with none finished: of the same cell's on the search's other datasets, "
-          "scaled by training tokens, counted in scaled); no estimate: trials with none of these")
+          "the mean of its finished ones (a cell not started: of the dataset's other cells, for "
+          "a union graph of the cells on its dearest part; a dataset with none finished: of "
+          "the same cell's on the search's other datasets, scaled by training tokens, counted "
+          "in scaled); no estimate: trials with none of these")
 
 
 def _print_plan_total(runs: list[dict], trials: list[dict]) -> None:

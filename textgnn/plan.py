@@ -100,7 +100,8 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     """Per search that writes this study's configs, and per dataset of it the study reads:
     the trials planned (the budget times the cells), finished, the CPU hours they took, and
     an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
-    ones, or of the dataset's other cells' for a cell not started; where the dataset has no
+    ones, or for a cell not started of the dataset's other cells' (for a union graph, its
+    dearest part's: :func:`_unstarted`); where the dataset has no
     finished trial yet, of the same cell's on the search's other datasets scaled by training
     tokens (``scaled``); unestimated where none of these has one."""
     searches = searches or SearchCosts(Path(out_root))
@@ -116,8 +117,9 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
                 continue
             cells = [costs.get(cell_name(dataset, e, g), {"finished": 0, "trial_cpu": None})
                      for e, g in search.cells_of(dataset)]
-            known = [c["trial_cpu"] for c in cells if c["trial_cpu"] is not None]
-            fallback = sum(known) / len(known) if known else None
+            known = {(e, g): c["trial_cpu"] for (e, g), c in zip(search.cells_of(dataset), cells,
+                                                                 strict=True)
+                     if c["trial_cpu"] is not None}
             row = {"search": name, "dataset": dataset, "planned": search.trials * len(cells),
                    "finished": sum(c["finished"] for c in cells), "cpu_hours": 0.0,
                    "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0}
@@ -125,7 +127,7 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
                 left = search.trials - c["finished"]
                 if c["trial_cpu"] is not None:
                     row["cpu_hours"] += c["finished"] * c["trial_cpu"] / 3600
-                per = c["trial_cpu"] if c["trial_cpu"] is not None else fallback
+                per = c["trial_cpu"] if c["trial_cpu"] is not None else _unstarted(graph, known)
                 if per is None and left:
                     trial = search.trial_config(dataset, encoder, graph, {})
                     per = searches.scaled(search, costs, dataset, encoder, graph, "trial_cpu", trial)
@@ -136,6 +138,20 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
                     row["cpu_hours_left"] += left * per / 3600
             rows.append(row)
     return rows
+
+
+def _unstarted(graph: str, known: dict[tuple[str, str], float]) -> float | None:
+    """CPU seconds per trial of a cell not started on ``graph``, from its dataset's cells
+    with a known cost (``known``, per (encoder, graph)): for a union (``window+complete``)
+    the dearest of its parts' means over the cells on that part, since a union reads at
+    least what its dearest part does (the hybrid attends over the complete graph as the
+    Transformer there does, and convolves the window besides); for any other graph, or a
+    union none of whose parts has such a cell, the mean of them all."""
+    parts = [[cost for (_, g), cost in known.items() if g == part] for part in graph.split("+")]
+    means = [sum(costs) / len(costs) for costs in parts if costs]
+    if "+" in graph and means:
+        return max(means)
+    return sum(known.values()) / len(known) if known else None
 
 
 def search_file(template: str | Path) -> Path | None:
