@@ -101,9 +101,9 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     the trials planned (the budget times the cells), finished, the CPU hours they took, and
     an estimate of the rest: a cell's trials left at the mean CPU seconds of its finished
     ones, or for a cell not started of the dataset's other cells' (for a union graph, its
-    dearest part's: :func:`_unstarted`); where the dataset has no
-    finished trial yet, of the same cell's on the search's other datasets scaled by training
-    tokens (``scaled``); unestimated where none of these has one."""
+    dearest part's: :func:`_unstarted`); where the dataset has no finished trial yet, of
+    the same cell's on the search's other datasets scaled by training tokens (``scaled``);
+    unestimated where none of these has one."""
     searches = searches or SearchCosts(Path(out_root))
     found = {}
     for cell in study.cells(datasets):
@@ -147,10 +147,12 @@ def _unstarted(graph: str, known: dict[tuple[str, str], float]) -> float | None:
     least what its dearest part does (the hybrid attends over the complete graph as the
     Transformer there does, and convolves the window besides); for any other graph, or a
     union none of whose parts has such a cell, the mean of them all."""
-    parts = [[cost for (_, g), cost in known.items() if g == part] for part in graph.split("+")]
-    means = [sum(costs) / len(costs) for costs in parts if costs]
-    if "+" in graph and means:
-        return max(means)
+    if "+" in graph:
+        parts = [[cost for (_, g), cost in known.items() if g == part]
+                 for part in graph.split("+")]
+        means = [sum(costs) / len(costs) for costs in parts if costs]
+        if means:
+            return max(means)
     return sum(known.values()) / len(known) if known else None
 
 
