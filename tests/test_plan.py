@@ -102,6 +102,11 @@ def test_plan_puts_a_union_cell_not_started_at_its_dearest_parts_cost(toy_data, 
     # the hybrid: 2 trials at the complete graph's 500 s (the window's cells' mean is 200);
     # gat-dependency: 2 at the mean of the three cells, 300 s
     assert row["cpu_hours_left"] == pytest.approx((2 * 500 + 2 * 300) / 3600)
+    # the runs, one seed a cell, all waiting for a config: the three searched cells at their
+    # chosen trial's cost, the hybrid at the complete graph's; gat-dependency has no estimate
+    [row] = plan(study, out)
+    assert (row["planned"], row["waiting"], row["unestimated"]) == (5, 5, 1)
+    assert row["cpu_hours_left"] == pytest.approx((100 + 300 + 500 + 500) / 3600)
 
 
 def test_plan_counts_runs_recorded_ready_and_waiting_for_a_config(toy_data, tmp_path):

@@ -179,7 +179,8 @@ def _print_plan(rows: list[dict]) -> None:
           "ready runs that a study named in the study file's reuse: has recorded on the same "
           "config (copied, not trained: no CPU h left); "
           "CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
-          "cell's recorded seeds, for a cell with none its search's trials scaled by the "
+          "cell's recorded seeds, for a cell with none its search's trials (a union graph's "
+          "cell not searched yet: those of the cells on its dearest part) scaled by the "
           "training examples a run reads; scaled: runs of a dataset with no trial yet, "
           "estimated from the same cell's trials on the search's other datasets by training "
           "tokens (rough); no estimate: runs with none of these")

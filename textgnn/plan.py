@@ -41,8 +41,9 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     those files named; the CPU hours the recorded runs took, and an estimate of what the
     rest will take. A run costs the mean CPU seconds of its cell's recorded seeds (the same
     dataset, encoder, graph, tag and share); a cell with no seed recorded yet, what its
-    search's trials cost (:func:`textgnn.tuning.cell_costs`) scaled by the training examples
-    a run reads over those a trial read (a search on a subsample, a low-resource share);
+    search's trials cost (:func:`textgnn.tuning.cell_costs`; for a union graph's cell not
+    searched yet, its dearest part's cells') scaled by the training examples a run reads
+    over those a trial read (a search on a subsample, a low-resource share);
     with no trial on its dataset yet, the same cell's on the search's other datasets scaled
     by training tokens (``scaled``). A run with none of these is counted as unestimated.
     ``searches``: the searches' costs when already loaded (:func:`search_plan` reads the
@@ -142,18 +143,26 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
 
 def _unstarted(graph: str, known: dict[tuple[str, str], float]) -> float | None:
     """CPU seconds per trial of a cell not started on ``graph``, from its dataset's cells
-    with a known cost (``known``, per (encoder, graph)): for a union (``window+complete``)
-    the dearest of its parts' means over the cells on that part, since a union reads at
-    least what its dearest part does (the hybrid attends over the complete graph as the
-    Transformer there does, and convolves the window besides); for any other graph, or a
-    union none of whose parts has such a cell, the mean of them all."""
-    if "+" in graph:
-        parts = [[cost for (_, g), cost in known.items() if g == part]
-                 for part in graph.split("+")]
-        means = [sum(costs) / len(costs) for costs in parts if costs]
-        if means:
-            return max(means)
+    with a known cost (``known``, per (encoder, graph)): for a union, its dearest part's
+    (:func:`_dearest_part`); for any other graph, or a union none of whose parts has such a
+    cell, the mean of them all."""
+    dearest = _dearest_part(graph, known)
+    if dearest is not None:
+        return dearest
     return sum(known.values()) / len(known) if known else None
+
+
+def _dearest_part(graph: str, known: dict[tuple[str, str], float]) -> float | None:
+    """For a union graph (``window+complete``), the dearest of its parts' mean costs over
+    the cells on that part (``known``, per (encoder, graph)), since a union reads at least
+    what its dearest part does (the hybrid attends over the complete graph as the
+    Transformer there does, and convolves the window besides); None for a graph that is no
+    union or whose parts no cell is on."""
+    if "+" not in graph:
+        return None
+    parts = [[cost for (_, g), cost in known.items() if g == part] for part in graph.split("+")]
+    means = [sum(costs) / len(costs) for costs in parts if costs]
+    return max(means) if means else None
 
 
 def search_file(template: str | Path) -> Path | None:
@@ -197,14 +206,19 @@ class SearchCosts:
         return self._loaded[path]
 
     def run_estimate(self, study: Study, cell: Cell) -> Estimate | None:
-        """CPU seconds a run of ``cell`` will take, from its search's trials on its dataset,
-        else on the search's other datasets (scaled by training tokens); None when the cell
-        is not searched or no trial of it says."""
+        """CPU seconds a run of ``cell`` will take, from its search's trials on its dataset
+        (for a union graph's cell with none yet, the cells' on its dearest part), else on
+        the search's other datasets (scaled by training tokens); None when the cell is not
+        searched or no trial of it says."""
         loaded = self.of(cell)
         if loaded is None or cell.dataset not in loaded[0].datasets:
             return None
         search, costs = loaded
         cost = costs.get(cell_name(cell.dataset, cell.encoder, cell.graph), {}).get("run_cpu")
+        if cost is None:  # a union graph's cell not searched yet: its dearest part's
+            cost = _dearest_part(cell.graph, {
+                (e, g): c for e, g in search.cells_of(cell.dataset)
+                if (c := costs.get(cell_name(cell.dataset, e, g), {}).get("run_cpu")) is not None})
         trial = search.trial_config(cell.dataset, cell.encoder, cell.graph, {})
         share = [] if cell.fraction is None else [f"data.train_fraction={cell.fraction}"]
         run = apply_overrides(trial, [*study.overrides, *study.datasets[cell.dataset], *share])
