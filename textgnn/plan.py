@@ -118,9 +118,7 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
                 continue
             cells = [costs.get(cell_name(dataset, e, g), {"finished": 0, "trial_cpu": None})
                      for e, g in search.cells_of(dataset)]
-            known = {(e, g): c["trial_cpu"] for (e, g), c in zip(search.cells_of(dataset), cells,
-                                                                 strict=True)
-                     if c["trial_cpu"] is not None}
+            known = _known_costs(search, costs, dataset, "trial_cpu")
             row = {"search": name, "dataset": dataset, "planned": search.trials * len(cells),
                    "finished": sum(c["finished"] for c in cells), "cpu_hours": 0.0,
                    "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0}
@@ -139,6 +137,14 @@ def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
                     row["cpu_hours_left"] += left * per / 3600
             rows.append(row)
     return rows
+
+
+def _known_costs(search: Search, costs: dict, dataset: str, kind: str) -> dict[tuple[str, str], float]:
+    """``kind`` ("trial_cpu" or "run_cpu") of each of the dataset's cells that has one, per
+    (encoder, graph)."""
+    found = {(e, g): costs.get(cell_name(dataset, e, g), {}).get(kind)
+             for e, g in search.cells_of(dataset)}
+    return {cell: cost for cell, cost in found.items() if cost is not None}
 
 
 def _unstarted(graph: str, known: dict[tuple[str, str], float]) -> float | None:
@@ -216,9 +222,7 @@ class SearchCosts:
         search, costs = loaded
         cost = costs.get(cell_name(cell.dataset, cell.encoder, cell.graph), {}).get("run_cpu")
         if cost is None:  # a union graph's cell not searched yet: its dearest part's
-            cost = _dearest_part(cell.graph, {
-                (e, g): c for e, g in search.cells_of(cell.dataset)
-                if (c := costs.get(cell_name(cell.dataset, e, g), {}).get("run_cpu")) is not None})
+            cost = _dearest_part(cell.graph, _known_costs(search, costs, cell.dataset, "run_cpu"))
         trial = search.trial_config(cell.dataset, cell.encoder, cell.graph, {})
         share = [] if cell.fraction is None else [f"data.train_fraction={cell.fraction}"]
         run = apply_overrides(trial, [*study.overrides, *study.datasets[cell.dataset], *share])
