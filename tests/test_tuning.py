@@ -125,6 +125,49 @@ def test_same_seed_same_trials_and_an_equal_budget_per_cell(searched, toy_data, 
     assert summary["dev"]["accuracy"] == best["value"] and summary["test"] is None
 
 
+def test_a_study_report_judges_the_budget_of_its_own_cells_only(searched, toy_data, tmp_path):
+    """A study that trains one cell of a two-cell search: beside its table, the budget and
+    epoch-limit sentences speak of that cell alone, not of the search's other cell (another
+    study's, added to a shared search)."""
+    import shutil
+
+    from textgnn.experiments import run_study
+    from textgnn.report import report
+    from textgnn.study import Study
+
+    search, root, first, _ = searched
+    # the search laid out as `tune` lays it out by default: tune/<s>.yaml writes tuned/<s>/
+    (tmp_path / "configs" / "tune").mkdir(parents=True)
+    shutil.copy(root / "base.yaml", tmp_path / "configs" / "base.yaml")
+    spec = yaml.safe_load((root / "search.yaml").read_text()) | {"config": "../base.yaml"}
+    (tmp_path / "configs" / "tune" / "tiny.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "results" / "tiny").mkdir(parents=True)
+    shutil.copy(root / "results" / "tiny" / "optuna.sqlite3", tmp_path / "results" / "tiny")
+    moved = Search.load(tmp_path / "configs" / "tune" / "tiny.yaml")
+    tune(moved, tmp_path / "results", tmp_path / "runs", tmp_path / "configs" / "tuned")
+    assert trials_table(moved, storage_url(moved, tmp_path / "results")) == first  # none trained
+
+    chosen = tmp_path / "configs" / "tuned" / "tiny" / toy_data.name / "gcn-window.yaml"
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "name": "one", "config": "configs/base.yaml", "datasets": [str(toy_data)], "seeds": 1,
+        "cells": [{"encoder": "gcn", "graph": "window", "config": str(chosen)}]}))
+    run_study(Study.load(tmp_path / "study.yaml"), tmp_path / "results")
+    lines = report(tmp_path / "results" / "one").splitlines()
+    assert "Tuned cells (gcn-window): configs chosen on dev by the search `tiny`" in "\n".join(lines)
+    budget = next(line for line in lines if line.startswith("Budget: "))
+    epochs = next(line for line in lines if line.startswith("Epochs: "))
+    assert "transformer-window" not in budget + epochs
+    gcn = [(r["value"], r["state"]) for r in first
+           if r["cell"] == f"{toy_data.name}/gcn-window" and r["state"] in ("COMPLETE", "PRUNED")]
+    before = max((v for v, state in gcn[:-1] if state == "COMPLETE"), default=None)
+    rose = gcn[-1][1] == "COMPLETE" and before is not None and gcn[-1][0] > before
+    assert budget.startswith(f"Budget: in the last quarter of the budget (trial {TRIALS}), "
+                             + ("the one cell still raised" if rose else "no cell raised"))
+    complete = sum(state == "COMPLETE" for _, state in gcn)
+    assert f" of the {complete} complete trials" in epochs or (
+        f"none of the {complete} complete trials" in epochs)
+
+
 def test_the_budget_line_reads_the_last_quarter_of_each_curve(tmp_path):
     """Budget 8: the last quarter is trials 7-8. A pruned trial (None) keeps the curve flat; a
     cell short of its budget is left out of the sentence but drawn."""

@@ -258,19 +258,23 @@ def _tuning_lines(study_dir: Path, runs: list[dict]) -> list[str]:
         lines += [f"Tuned cells ({', '.join(names)}): configs chosen on dev by the "
                   f"search `{search}`, the same number of trials per cell; trials, best dev "
                   f"and chosen values: {where}.", ""]
-        lines += _budget_lines(study_dir.parent / search / "optuna.sqlite3", runs, search)
+        lines += _budget_lines(study_dir.parent / search / "optuna.sqlite3", runs, search,
+                               set(names))
     return lines
 
 
-def _budget_lines(storage: Path, runs: list[dict], search: str) -> list[str]:
-    """Whether the search's budget sufficed for this dataset's cells (``tuning_curve``'s
-    sentence), where its search file (``tune``'s layout) and its storage are at hand."""
+def _budget_lines(storage: Path, runs: list[dict], search: str, names: set[str]) -> list[str]:
+    """Whether the search's budget sufficed for the cells ``names`` this study trained on its
+    choices (``tuning_curve``'s sentences), where its search file (``tune``'s layout) and its
+    storage are at hand. The search's other cells are left out: a cell added to a shared search
+    for another study (the hybrid of ``tune/documents.yaml``) is not this table's."""
     files = {f for r in runs if (m := TUNED.search(r.get("config_file") or ""))
              and m["search"] == search and (f := search_file(r["config_file"]))}
     if len(files) != 1 or not storage.is_file():
         return []
     found = Search.load(files.pop())
     dataset = runs[0]["dataset"]
-    cells = dataset_trials(found, f"sqlite:///{storage.resolve()}", dataset)
+    cells = [cell for cell in dataset_trials(found, f"sqlite:///{storage.resolve()}", dataset)
+             if cell.name in names]
     return convergence_lines(dataset, trial_scores(cells), found.trials, None,
                              capped_trials(cells))
