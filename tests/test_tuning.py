@@ -157,8 +157,8 @@ def test_a_study_report_judges_the_budget_of_its_own_cells_only(searched, toy_da
     budget = next(line for line in lines if line.startswith("Budget: "))
     epochs = next(line for line in lines if line.startswith("Epochs: "))
     assert "transformer-window" not in budget + epochs
-    gcn = [(r["value"], r["state"]) for r in first
-           if r["cell"] == f"{toy_data.name}/gcn-window" and r["state"] in ("COMPLETE", "PRUNED")]
+    gcn = [(value, state) for cell, _, value, state in finished(first)
+           if cell == f"{toy_data.name}/gcn-window"]
     before = max((v for v, state in gcn[:-1] if state == "COMPLETE"), default=None)
     rose = gcn[-1][1] == "COMPLETE" and before is not None and gcn[-1][0] > before
     assert budget.startswith(f"Budget: in the last quarter of the budget (trial {TRIALS}), "
