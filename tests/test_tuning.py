@@ -17,9 +17,10 @@ import yaml
 from conftest import REPO
 from optuna.trial import TrialState
 
+from textgnn.checkpoint import CHECKPOINT, checkpoint_state
 from textgnn.config import Config, load_config
 from textgnn.training import train
-from textgnn.tuning import Search, cell_name, storage_url, trials_table, tune
+from textgnn.tuning import Search, cell_name, resumed_uncounted, storage_url, trials_table, tune, wall_seconds
 
 TRIALS = 4
 
@@ -662,8 +663,9 @@ def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    spent = checkpoint_state(Path(cut.user_attrs["run_dir"]) / CHECKPOINT)
     capfd.readouterr()
-    run_tune(search, root)
+    report = run_tune(search, root).read_text()
     log = capfd.readouterr().err
     trials = _trials(search, url)
     [failed] = [t for t in trials if t.state == TrialState.FAIL]
@@ -674,9 +676,39 @@ def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd
     assert set(again[0].intermediate_values) >= set(failed.intermediate_values)  # replayed
     # the first trials of a cell are never pruned (startup_trials 2): the cut one completes
     assert again[0].state == TrialState.COMPLETE and failed.number < 2
+    # its cost holds the cut-off attempt's up to the checkpoint it resumed from
+    assert again[0].user_attrs["resumed_after_cpu_seconds"] == spent["cpu_elapsed"] > 0
+    assert again[0].user_attrs["cpu_seconds"] > spent["cpu_elapsed"]
+    assert wall_seconds(again) == pytest.approx(again[0].duration.total_seconds() + spent["elapsed"])
+    assert "continued an attempt cut off" not in report
     fresh = train(Config.from_dict(again[0].user_attrs["config"]), tmp_path / "fresh",
                   progress=False, test=False)
     assert fresh["dev"]["accuracy"] == again[0].value
+
+
+def test_trials_resumed_before_their_earlier_attempt_counted_are_named():
+    """A finished trial in a cut-off attempt's run directory that lacks the earlier attempt's
+    seconds (resumed before they were carried) is counted as undercounted; one that has
+    them, or that no attempt before it shares a directory with, is not."""
+    import optuna
+
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+
+    def add(state, run_dir, **attrs):
+        study.add_trial(optuna.trial.create_trial(
+            state=state, params={"x": 0.5}, distributions=dist,
+            value=0.5 if state == TrialState.COMPLETE else None,
+            user_attrs={"run_dir": run_dir, **attrs}))
+
+    add(TrialState.FAIL, "a")
+    add(TrialState.COMPLETE, "a")  # resumed, its earlier attempt not counted
+    add(TrialState.FAIL, "b")
+    add(TrialState.COMPLETE, "b", resumed_after_seconds=12.0)
+    add(TrialState.COMPLETE, "c")
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert resumed_uncounted(study, trials) == 1
+    assert resumed_uncounted(study, trials[1:]) == 0
 
 
 def _trials(search: Search, url: str) -> list:

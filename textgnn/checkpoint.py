@@ -176,6 +176,20 @@ def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
     os.replace(tmp, path)
 
 
+def checkpoint_state(path: Path) -> dict[str, Any] | None:
+    """The JSON state a training checkpoint holds (epoch, history, the wall and CPU seconds
+    spent so far ...) without reading its tensors; None where there is no checkpoint."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return json.loads(handle.metadata()["state"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
+        raise TextGNNError(f"{path}: unreadable training checkpoint ({exc})") from None
+
+
 def restore_checkpoint(path: Path, model, optimizer, sampler,
                        average=None) -> tuple[dict, dict]:
     """Load what :func:`save_checkpoint` wrote into ``model``, ``optimizer``, ``sampler``,

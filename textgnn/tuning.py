@@ -277,6 +277,18 @@ def finished_trials(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
+def resumed_uncounted(study, trials: list) -> int:
+    """How many of ``trials`` continued the run directory of a cut-off (failed) attempt
+    without counting that attempt's time: resumed before a trial carried its earlier
+    attempt's wall and CPU seconds, so their hours are the last attempt's only."""
+    from optuna.trial import TrialState
+
+    cut = {t.user_attrs.get("run_dir") for t in study.get_trials(
+        deepcopy=False, states=(TrialState.FAIL,))} - {None}
+    return sum(t.user_attrs.get("run_dir") in cut and "resumed_after_seconds" not in t.user_attrs
+               for t in trials)
+
+
 def spent(url: str, cells: set[str] | None = None,
           copied_from: str | None = None) -> tuple[int, float, float, int]:
     """The finished trials (complete + pruned) of the ``cells`` of a search's storage (cell
@@ -360,7 +372,9 @@ def cell_costs(search: Search, url: str) -> dict[str, dict]:
 
 
 def wall_seconds(trials: list) -> float:
-    return sum(t.duration.total_seconds() for t in trials if t.duration)
+    """The trials' wall time, each resumed one's earlier attempt up to its checkpoint included."""
+    return sum(t.duration.total_seconds() + t.user_attrs.get("resumed_after_seconds", 0.0)
+               for t in trials if t.duration)
 
 
 def tune(search: Search, results: Path = Path("results"), runs: Path = Path("runs"),
@@ -496,7 +510,7 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                  run_root: Path) -> None:
     import optuna
 
-    from .checkpoint import CHECKPOINT
+    from .checkpoint import CHECKPOINT, checkpoint_state
     from .training import train
 
     params = search.params(encoder)
@@ -530,7 +544,7 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                 if trial.should_prune() and not trial.user_attrs.get("default"):
                     raise optuna.TrialPruned()
 
-            cpu = time.process_time()
+            cpu, earlier = time.process_time(), None  # a baseline trains in one go
             try:
                 if encoder in BASELINES:  # trained in this process; it never reads test
                     return BASELINES[encoder].run(config, on_epoch=report)["dev"][select]
@@ -540,6 +554,7 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                 # again and the trial continues from its last epoch's checkpoint.
                 run_dir = run_root / trial_dir(done, config)
                 trial.set_user_attr("run_dir", str(run_dir))
+                earlier = checkpoint_state(run_dir / CHECKPOINT) or {}
                 try:
                     summary = train(Config.from_dict(config), run_dir, progress=False,
                                     on_epoch=report, test=False, resume=True)
@@ -552,7 +567,14 @@ def _search_cell(search: Search, study, dataset: str, encoder: str, graph: str,
                 (run_dir / CHECKPOINT).unlink(missing_ok=True)
                 return summary["dev"][select]
             finally:  # pruned too: the work a trial cost, however paused or busy the machine
-                trial.set_user_attr("cpu_seconds", time.process_time() - cpu)
+                # A trial resumed from a cut-off attempt adds what that attempt had spent up
+                # to its checkpoint, as a run does: counted from this process alone, a 20NG
+                # trial cut after 25 of its 30 epochs claimed a sixth of its cost
+                before_cpu = (earlier or {}).get("cpu_elapsed") or 0.0
+                trial.set_user_attr("cpu_seconds", before_cpu + time.process_time() - cpu)
+                if earlier is not None:  # 0 for a fresh one: a trial from before is told apart
+                    trial.set_user_attr("resumed_after_seconds", earlier.get("elapsed", 0.0))
+                    trial.set_user_attr("resumed_after_cpu_seconds", before_cpu)
 
         study.optimize(objective, n_trials=1)
         last = study.trials[-1]
