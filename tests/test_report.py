@@ -839,7 +839,17 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
         optuna.create_study(study_name=name, storage=search._storage).add_trial(
             optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.5,
                                       user_attrs={"cpu_seconds": 3600.0}))
-    assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in report(study_dir)
+    text = report(study_dir)
+    assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in text
+    assert "followed an attempt cut off" not in text
+    # a trial that continued a cut-off attempt's run directory before resumed trials counted
+    # the earlier attempt's time: the search's hours may fall short, and the report says so
+    for state in ("FAIL", "COMPLETE"):
+        search.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState[state], value=0.7 if state == "COMPLETE" else None,
+            user_attrs={"cpu_seconds": 1800.0, "run_dir": "runs/sentences/mr/gcn-window/trial3"}))
+    assert ("1 of `sentences`'s trials followed an attempt cut off in their run directory from "
+            "before a resumed trial counted that attempt's time") in report(study_dir)
 
 
 def test_a_search_run_on_from_another_costs_its_own_trials_only(tmp_path):

@@ -680,7 +680,7 @@ def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd
     assert again[0].user_attrs["resumed_after_cpu_seconds"] == spent["cpu_elapsed"] > 0
     assert again[0].user_attrs["cpu_seconds"] > spent["cpu_elapsed"]
     assert wall_seconds(again) == pytest.approx(again[0].duration.total_seconds() + spent["elapsed"])
-    assert "continued an attempt cut off" not in report
+    assert "followed an attempt cut off" not in report
     fresh = train(Config.from_dict(again[0].user_attrs["config"]), tmp_path / "fresh",
                   progress=False, test=False)
     assert fresh["dev"]["accuracy"] == again[0].value

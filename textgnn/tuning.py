@@ -278,9 +278,10 @@ def finished_trials(study) -> list:
 
 
 def resumed_uncounted(study, trials: list) -> int:
-    """How many of ``trials`` continued the run directory of a cut-off (failed) attempt
-    without counting that attempt's time: resumed before a trial carried its earlier
-    attempt's wall and CPU seconds, so their hours are the last attempt's only."""
+    """How many of ``trials`` followed a cut-off (failed) attempt in its run directory before
+    a resumed trial carried its earlier attempt's wall and CPU seconds: those that continued
+    from that attempt's checkpoint count their last attempt only (one cut before its first
+    checkpoint started afresh and misses nothing)."""
     from optuna.trial import TrialState
 
     cut = {t.user_attrs.get("run_dir") for t in study.get_trials(
@@ -290,20 +291,23 @@ def resumed_uncounted(study, trials: list) -> int:
 
 
 def spent(url: str, cells: set[str] | None = None,
-          copied_from: str | None = None) -> tuple[int, float, float, int]:
+          copied_from: str | None = None) -> tuple[int, float, float, int, int]:
     """The finished trials (complete + pruned) of the ``cells`` of a search's storage (cell
     names, :func:`cell_name`; every cell by default), their hours of wall time, their CPU
-    hours (:func:`trial_cpu`), and how many of them predate the counting of CPU time (with
-    any, the CPU hours are an upper bound). For a search that runs on from another
-    (``copied_from``: that one's storage), its own trials only: the copies of the other's
-    (:func:`continue_from`; the same number and start) are the other search's cost."""
+    hours (:func:`trial_cpu`), how many of them predate the counting of CPU time (with
+    any, the CPU hours are an upper bound) and how many may count only the last of their
+    attempts (:func:`resumed_uncounted`; with any, the hours may fall short). For a search
+    that runs on from another (``copied_from``: that one's storage), its own trials only: the
+    copies of the other's (:func:`continue_from`; the same number and start) are the other
+    search's cost."""
     import optuna
 
-    trials, seconds, cpu, uncounted = 0, 0.0, 0.0, 0
+    trials, seconds, cpu, uncounted, resumed = 0, 0.0, 0.0, 0, 0
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         if cells is not None and summary.study_name not in cells:
             continue
-        done = finished_trials(optuna.load_study(study_name=summary.study_name, storage=url))
+        study = optuna.load_study(study_name=summary.study_name, storage=url)
+        done = finished_trials(study)
         if copied_from is not None:
             theirs = _starts(copied_from, summary.study_name)
             done = [t for t in done if (t.number, t.datetime_start) not in theirs]
@@ -311,7 +315,8 @@ def spent(url: str, cells: set[str] | None = None,
         seconds += wall_seconds(done)
         cpu += sum(trial_cpu(t) or 0.0 for t in done)
         uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
-    return trials, seconds / 3600, cpu / 3600, uncounted
+        resumed += resumed_uncounted(study, done)
+    return trials, seconds / 3600, cpu / 3600, uncounted, resumed
 
 
 def _starts(url: str, name: str) -> set:

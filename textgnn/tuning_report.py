@@ -84,9 +84,10 @@ def write_report(search: Search, url: str, out: Path) -> Path:
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted."
-              + (f" {undercounted} of the trials continued an attempt cut off (a session's end, "
-                 "a kill) before a resumed trial counted that attempt's time: their hours are "
-                 "their last attempt's only, so these totals fall short of the work done."
+              + (f" {undercounted} of the trials followed an attempt cut off (a session's end, a "
+                 "kill) in their run directory, from before a resumed trial counted that "
+                 "attempt's time: those that continued from its checkpoint count their last "
+                 "attempt only, so these totals may fall short of the work done."
                  if undercounted else ""), ""]
     if short_cells:
         lines += [f"**In progress:** {len(planned) - short_cells} of {len(planned)} cells have their "

@@ -424,14 +424,15 @@ def _with(where: str, detail: str) -> str:
     return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
 
 
-def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float, int]],
+def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float, int, int]],
                   continued: dict[str, str] | None = None) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
     the CPU seconds of all their threads; "-" where a run did not count them; runs trained on
     a GPU left out and named below the table) and their wall hours (sum over runs; a run
     paused or on a busy machine counts that time too); then each
     search that chose configs of the study (name -> finished trials, wall hours, CPU hours,
-    trials whose CPU time was not counted: ``tuning.spent``), a search that runs on from
+    trials whose CPU time was not counted, trials that may count their last attempt only:
+    ``tuning.spent``), a search that runs on from
     another (``continued``: name -> the other's name) with its own trials only."""
     parts: dict[str, list[dict]] = {}
     for r in runs:
@@ -442,16 +443,23 @@ def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float,
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    bounded = []
-    for name, (trials, hours, cpu, uncounted) in sorted(searches.items()):
+    bounded, short = [], []
+    for name, (trials, hours, cpu, uncounted, resumed) in sorted(searches.items()):
         own = f" (its own; runs on from `{continued[name]}`)" if name in (continued or {}) else ""
         lines.append(f"| tuning: search `{name}` | {trials} trials{own} | "
                      f"{'≤ ' if uncounted else ''}{cpu:.1f} | {hours:.1f} |")
         if uncounted:
             bounded.append(f"{uncounted} of `{name}`'s")
+        if resumed:
+            short.append(f"{resumed} of `{name}`'s")
     if bounded:
         lines += ["", f"≤: an upper bound; {join_words(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
+    if short:
+        lines += ["", f"{join_words(short)} trials followed an attempt cut off in "
+                  "their run directory from before a resumed trial counted that attempt's time: "
+                  "those that continued from its checkpoint count their last attempt only, so "
+                  "the searches' hours may fall short of the work done."]
     on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
               if regime in parts and (gpu := accelerated(parts[regime]))]
     if on_gpu:
