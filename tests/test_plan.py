@@ -206,3 +206,30 @@ def test_plan_estimates_cells_without_seeds_from_their_searchs_trials(toy_data, 
     assert ("left: 0.9 CPU h estimated (0.9 for 6 runs, 0.0 for 1 search trials; of those, 0 "
             "runs and 0 trials scaled from other datasets), besides 2 runs and 0 trials with no "
             "estimate yet\nwaiting for 2 config file(s)") in printed
+
+
+def test_plan_costs_a_started_run_by_its_own_epochs(toy_data, tmp_path):
+    """A ready run with a checkpoint (running, or cut off) has left its CPU seconds per epoch
+    so far times the epochs left to ``train.epochs``; while its cell has no recorded seed,
+    the seeds not started cost what it would to that limit. An ended run (its
+    ``metrics.json`` written) is not started: its record is due."""
+    import torch
+    from safetensors.torch import save_file
+
+    study = write_study(tmp_path, name="started", datasets=[str(toy_data)], graphs=["window"],
+                        encoders=["gcn"], seeds=3)
+    out, runs = tmp_path / "results", tmp_path / "elsewhere"
+    [row] = plan(study, out, runs=runs)
+    assert (row["ready"], row["started"], row["unestimated"]) == (3, 0, 3)
+    run_dir = runs / "started" / toy_data.name / "gcn-window" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"train": {"epochs": 10}}))
+    save_file({"x": torch.zeros(1)}, str(run_dir / "checkpoint.safetensors"),
+              metadata={"state": json.dumps({"epoch": 4, "elapsed": 90.0, "cpu_elapsed": 40.0})})
+    [row] = plan(study, out, runs=runs)
+    # seed0: 10 CPU s an epoch, 6 epochs left; seeds 1 and 2: 10 epochs each at that rate
+    assert (row["started"], row["unestimated"]) == (1, 0)
+    assert row["cpu_hours_left"] == pytest.approx((10 * 6 + 2 * 10 * 10) / 3600)
+    (run_dir / "metrics.json").write_text("{}")
+    [row] = plan(study, out, runs=runs)
+    assert (row["started"], row["unestimated"]) == (0, 3)

@@ -137,7 +137,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
         searches = SearchCosts(args.out)  # each search and its storage read once
         runs = plan(study, args.out, args.datasets, args.seeds, args.match, args.exclude,
-                    searches)
+                    searches, args.runs)
         trials = search_plan(study, args.out, args.datasets, searches)
         _print_plan(runs)
         _print_search_plan(trials)
@@ -158,7 +158,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 def _print_plan(rows: list[dict]) -> None:
     counts = {"planned": 7, "recorded": 8, "ready": 6, "changed": 7, "reusable": 8,
-              "waiting": 7}  # widths
+              "started": 7, "waiting": 7}  # widths
     hours = {"cpu_hours": ("CPU h", 7), "cpu_hours_left": ("CPU h left", 10)}
 
     def line(name: str, r: dict) -> str:
@@ -177,9 +177,14 @@ def _print_plan(rows: list[dict]) -> None:
     print("changed: ready runs that were recorded on a config their cell no longer has (the "
           "study moves their records to superseded.jsonl and runs them again); reusable: "
           "ready runs that a study named in the study file's reuse: has recorded on the same "
-          "config (copied, not trained: no CPU h left); "
-          "CPU h: the recorded runs' CPU time; CPU h left: the rest at the mean of their "
-          "cell's recorded seeds, for a cell with none its search's trials (a union graph's "
+          "config (copied, not trained: no CPU h left); started: ready runs with a "
+          "checkpoint in their run directory (running, or cut off: the next invocation "
+          "continues them); "
+          "CPU h: the recorded runs' CPU time; CPU h left: a started run's CPU seconds per "
+          "epoch so far times its epochs left to train.epochs (an upper bound: patience may "
+          "stop it sooner), the rest at the mean of their "
+          "cell's recorded seeds, for a cell with none its started seeds' cost to that limit, "
+          "for a cell with neither its search's trials (a union graph's "
           "cell not searched yet: those of the cells on its dearest part) scaled by the "
           "training examples a run reads; scaled: runs of a dataset with no trial yet, "
           "estimated from the same cell's trials on the search's other datasets by training "
@@ -343,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"), help="results root")
     p.add_argument("--runs", type=Path,
                    help="where run directories go (log, checkpoint, model): <runs>/<study>/<key>; "
-                        "default runs/ beside the results root")
+                        "default runs/ beside the results root (--plan reads the started runs' "
+                        "checkpoints there)")
     p.add_argument("--plan", action="store_true",
                    help="run nothing: per part and dataset, the runs planned, recorded, ready "
                         "(of those, changed: recorded on a config their cell no longer has, "

@@ -19,7 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from .config import Config, apply_overrides
+from .checkpoint import CHECKPOINT, checkpoint_state
+from .config import Config, apply_overrides, read_yaml
 from .cost_report import cpu_seconds
 from .data import load_configured, training_examples
 from .experiments import shown_path
@@ -31,7 +32,8 @@ from .verdict import regime_of
 
 def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
          seeds: int | None = None, match: str | None = None,
-         exclude: str | None = None, searches: SearchCosts | None = None) -> list[dict]:
+         exclude: str | None = None, searches: SearchCosts | None = None,
+         runs: Path | None = None) -> list[dict]:
     """Where every run of the study stands: per part (regime) and dataset, the runs planned,
     recorded, ready to run (``changed``: of those, the recorded runs whose cell's config has
     changed since, which the study runs again: :func:`textgnn.run_records.changed_runs`;
@@ -46,9 +48,15 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     over those a trial read (a search on a subsample, a low-resource share);
     with no trial on its dataset yet, the same cell's on the search's other datasets scaled
     by training tokens (``scaled``). A run with none of these is counted as unestimated.
-    ``searches``: the searches' costs when already loaded (:func:`search_plan` reads the
-    same)."""
+    A ready run that has a checkpoint in its run directory (under ``runs``, as ``experiment
+    --runs`` puts them; ``started``: running, or cut off and continued by the next
+    invocation) costs instead what its epochs so far cost each, for every epoch left to
+    ``train.epochs`` (:class:`Started`): an upper bound, since patience may stop it sooner,
+    but one read from the run itself; while a cell has no recorded seed, its seeds not
+    started cost what its started ones would to the limit. ``searches``: the searches' costs when already
+    loaded (:func:`search_plan` reads the same)."""
     searches = searches or SearchCosts(Path(out_root))
+    run_root = Path(runs or Path(out_root).parent / "runs").resolve() / study.name
     records = read_runs(Path(out_root) / study.name / "runs.jsonl")
     chosen = chosen_cells(study, datasets, seeds, match, exclude)
     changed = changed_runs(study, records, chosen)
@@ -62,13 +70,20 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             done[record["key"]] = cpu
         if cpu is not None:  # a changed run's cost still tells what its cell's runs cost
             family_cost.setdefault(cell_family(record["key"]), []).append(cpu)
+    started = {cell.key: progress for cell in chosen
+               if cell.key not in done and config_file(study, cell).is_file()
+               and (progress := Started.read(run_root / cell.key)) is not None}
+    projected: dict[str, list[float]] = {}  # a cell none of whose seeds is recorded yet
+    for key, progress in started.items():
+        projected.setdefault(cell_family(key), []).append(progress.total)
     rows: dict[tuple[str, str], dict] = {}
     for cell in chosen:
         dataset = Path(cell.dataset).name
         part = regime_of(dataset, cell.fraction, cell.tag)
         row = rows.setdefault((part, dataset), {
             "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
-            "changed": 0, "reusable": 0, "waiting": 0, "missing": set(), "cpu_hours": 0.0,
+            "changed": 0, "reusable": 0, "started": 0, "waiting": 0, "missing": set(),
+            "cpu_hours": 0.0,
             "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
@@ -85,8 +100,11 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         else:
             row["waiting"] += 1
             row["missing"].add(shown_path(source))
-        costs = family_cost.get(cell_family(cell.key))
-        estimate = (Estimate(sum(costs) / len(costs), False) if costs
+        costs = family_cost.get(cell_family(cell.key)) or projected.get(cell_family(cell.key))
+        progress = started.get(cell.key)
+        row["started"] += progress is not None
+        estimate = (Estimate(progress.left, False) if progress is not None
+                    else Estimate(sum(costs) / len(costs), False) if costs
                     else searches.run_estimate(study, cell))
         if estimate is None:
             row["unestimated"] += 1
@@ -94,6 +112,38 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
             row["cpu_hours_left"] += estimate.seconds / 3600
             row["scaled"] += estimate.scaled
     return [r | {"missing": sorted(r["missing"])} for _, r in sorted(rows.items())]
+
+
+class Started(NamedTuple):
+    """A run with a checkpoint and no record yet: its CPU seconds per epoch so far (the
+    checkpoint's, carried across resumes), the epochs it has trained and its config's limit
+    (``train.epochs``)."""
+    per_epoch: float
+    epochs: int
+    limit: int
+
+    @property
+    def left(self) -> float:
+        """CPU seconds to its epoch limit: an upper bound, since patience may stop it sooner."""
+        return self.per_epoch * max(0, self.limit - self.epochs)
+
+    @property
+    def total(self) -> float:
+        """CPU seconds of a run of its cell trained to the limit: the estimate of its seeds
+        not started, while none is recorded."""
+        return self.per_epoch * self.limit
+
+    @classmethod
+    def read(cls, run_dir: Path) -> Started | None:
+        """None for a run not started, one ended (``metrics.json``; its record not written
+        yet) or one whose checkpoint predates the counting of CPU time."""
+        if (run_dir / "metrics.json").is_file():
+            return None
+        state = checkpoint_state(run_dir / CHECKPOINT)
+        if not state or not state.get("cpu_elapsed") or not state.get("epoch"):
+            return None
+        limit = Config.from_dict(read_yaml(run_dir / "config.yaml")).train.epochs
+        return cls(state["cpu_elapsed"] / state["epoch"], state["epoch"], limit)
 
 
 def search_plan(study: Study, out_root: Path, datasets: list[str] | None = None,
