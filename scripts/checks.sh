@@ -43,4 +43,4 @@ on 0,1 experiment configs/claim2-16.yaml --jobs 2 || { echo "checks: claim2-16 n
 on 0 tune configs/tune/documents.yaml --datasets 20ng
 wait  # one process writes a study: claim2-hybrid's R8 and Ohsumed runs first
 on 0,1 experiment configs/claim2-hybrid.yaml --jobs 2
-echo "$(date -u +%FT%TZ) checks: done (python -m textgnn experiment configs/claim2-hybrid.yaml --plan)"
+echo "$(date -u +%FT%TZ) checks: done (python -m textgnn experiment configs/claim2-hybrid.yaml --plan --runs $runs)"
