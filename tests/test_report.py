@@ -841,15 +841,20 @@ def test_the_report_names_the_search_behind_tuned_cells(tmp_path):
                                       user_attrs={"cpu_seconds": 3600.0}))
     text = report(study_dir)
     assert "| tuning: search `sentences` | 3 trials | ≤ 1.0 | 0.0 |" in text
-    assert "followed an attempt cut off" not in text
-    # a trial that continued a cut-off attempt's run directory before resumed trials counted
-    # the earlier attempt's time: the search's hours may fall short, and the report says so
-    for state in ("FAIL", "COMPLETE"):
+    assert "continued from the checkpoint" not in text
+    # a trial that continued a cut-off attempt's checkpoint before resumed trials counted the
+    # earlier attempt's time: the search's hours fall short, and the report says by about how
+    # much (the cut attempt's 3 epochs at the trial's 1800 s for its own 2)
+    for state, epochs in (("FAIL", 3), ("COMPLETE", 5)):
         search.add_trial(optuna.trial.create_trial(
             state=optuna.trial.TrialState[state], value=0.7 if state == "COMPLETE" else None,
-            user_attrs={"cpu_seconds": 1800.0, "run_dir": "runs/sentences/mr/gcn-window/trial3"}))
-    assert ("1 of `sentences`'s trials followed an attempt cut off in their run directory from "
-            "before a resumed trial counted that attempt's time") in report(study_dir)
+            intermediate_values={e: 0.5 for e in range(1, epochs + 1)},
+            user_attrs={"cpu_seconds": 1800.0, "run_dir": "runs/sentences/mr/gcn-window/trial3",
+                        "config": {"train": {"epochs": 5}}}))
+    assert ("1 of `sentences`'s trials continued from the checkpoint of an attempt cut off "
+            "before a resumed trial counted that attempt's time: their hours are their last "
+            "attempt's only. The epochs those attempts had trained, at each trial's own rate per "
+            "epoch, come to about 0.8 CPU hours more") in report(study_dir)
 
 
 def test_a_search_run_on_from_another_costs_its_own_trials_only(tmp_path):

@@ -680,35 +680,40 @@ def test_a_trial_cut_off_continues_from_its_last_epoch(toy_data, tmp_path, capfd
     assert again[0].user_attrs["resumed_after_cpu_seconds"] == spent["cpu_elapsed"] > 0
     assert again[0].user_attrs["cpu_seconds"] > spent["cpu_elapsed"]
     assert wall_seconds(again) == pytest.approx(again[0].duration.total_seconds() + spent["elapsed"])
-    assert "followed an attempt cut off" not in report
+    assert "continued from the checkpoint of an attempt cut off" not in report
     fresh = train(Config.from_dict(again[0].user_attrs["config"]), tmp_path / "fresh",
                   progress=False, test=False)
     assert fresh["dev"]["accuracy"] == again[0].value
 
 
 def test_trials_resumed_before_their_earlier_attempt_counted_are_named():
-    """A finished trial in a cut-off attempt's run directory that lacks the earlier attempt's
-    seconds (resumed before they were carried) is counted as undercounted; one that has
-    them, or that no attempt before it shares a directory with, is not."""
+    """A finished trial in the run directory of a cut-off attempt that had trained an epoch,
+    lacking that attempt's seconds (resumed before they were carried), counts as
+    undercounted, with the attempt's epochs estimated at the trial's own rate; one that has
+    them, one after an attempt cut before its first epoch, or one no attempt shares a
+    directory with, does not."""
     import optuna
 
     study = optuna.create_study()
     dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
 
-    def add(state, run_dir, **attrs):
+    def add(state, run_dir, epochs, **attrs):
         study.add_trial(optuna.trial.create_trial(
             state=state, params={"x": 0.5}, distributions=dist,
             value=0.5 if state == TrialState.COMPLETE else None,
+            intermediate_values={e: 0.5 for e in range(1, epochs + 1)},
             user_attrs={"run_dir": run_dir, **attrs}))
 
-    add(TrialState.FAIL, "a")
-    add(TrialState.COMPLETE, "a")  # resumed, its earlier attempt not counted
-    add(TrialState.FAIL, "b")
-    add(TrialState.COMPLETE, "b", resumed_after_seconds=12.0)
-    add(TrialState.COMPLETE, "c")
+    add(TrialState.FAIL, "a", 6)
+    add(TrialState.COMPLETE, "a", 10, cpu_seconds=40.0)  # 4 epochs of its own: 10 s each
+    add(TrialState.FAIL, "b", 6)
+    add(TrialState.COMPLETE, "b", 10, cpu_seconds=40.0, resumed_after_seconds=12.0)
+    add(TrialState.FAIL, "c", 0)  # cut before its first epoch: no checkpoint to continue
+    add(TrialState.COMPLETE, "c", 10, cpu_seconds=100.0)
+    add(TrialState.COMPLETE, "d", 10, cpu_seconds=100.0)
     trials = study.get_trials(states=(TrialState.COMPLETE,))
-    assert resumed_uncounted(study, trials) == 1
-    assert resumed_uncounted(study, trials[1:]) == 0
+    assert resumed_uncounted(study, trials) == (1, pytest.approx(60.0))
+    assert resumed_uncounted(study, trials[1:]) == (0, 0.0)
 
 
 def _trials(search: Search, url: str) -> list:

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -277,32 +277,59 @@ def finished_trials(study) -> list:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
-def resumed_uncounted(study, trials: list) -> int:
-    """How many of ``trials`` followed a cut-off (failed) attempt in its run directory before
-    a resumed trial carried its earlier attempt's wall and CPU seconds: those that continued
-    from that attempt's checkpoint count their last attempt only (one cut before its first
-    checkpoint started afresh and misses nothing)."""
+class Resumed(NamedTuple):
+    """Trials that continued from the checkpoint of an attempt cut off (a session's end, a
+    kill) before a resumed trial carried its earlier attempt's wall and CPU seconds: their
+    hours are their last attempt's only."""
+    trials: int
+    missing_cpu: float  # CPU seconds the cut attempts are estimated to have spent
+
+
+def resumed_uncounted(study, trials: list) -> Resumed:
+    """Which of ``trials`` followed a failed attempt in its run directory that had trained an
+    epoch (reported one: its checkpoint is written first), without counting it; the CPU
+    seconds those attempts are estimated to have spent: the epochs they had trained, at the
+    last attempt's CPU seconds per epoch it trained itself (an estimate: a measurement does
+    not exist). An attempt cut before its first epoch left no checkpoint, and the trial after
+    it started afresh and misses nothing."""
     from optuna.trial import TrialState
 
-    cut = {t.user_attrs.get("run_dir") for t in study.get_trials(
-        deepcopy=False, states=(TrialState.FAIL,))} - {None}
-    return sum(t.user_attrs.get("run_dir") in cut and "resumed_after_seconds" not in t.user_attrs
-               for t in trials)
+    cut: dict[str, int] = {}  # run directory -> the most epochs an attempt cut there reported
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if (run_dir := t.user_attrs.get("run_dir")) and t.intermediate_values:
+            cut[run_dir] = max(cut.get(run_dir, 0), len(t.intermediate_values))
+    count, missing = 0, 0.0
+    for t in trials:
+        earlier = cut.get(t.user_attrs.get("run_dir"), 0)
+        if earlier and "resumed_after_seconds" not in t.user_attrs:
+            count += 1
+            # its own epochs: those it reported less the ones replayed from the checkpoint
+            own = max(1, len(t.intermediate_values) - earlier)
+            missing += earlier * (trial_cpu(t) or 0.0) / own
+    return Resumed(count, missing)
 
 
-def spent(url: str, cells: set[str] | None = None,
-          copied_from: str | None = None) -> tuple[int, float, float, int, int]:
+class Spent(NamedTuple):
+    """What a search's finished trials cost (:func:`spent`)."""
+    trials: int
+    hours: float  # wall
+    cpu_hours: float
+    uncounted: int  # trials from before CPU time was counted: their wall time stands in
+    resumed: Resumed  # trials that may count their last attempt only
+
+
+def spent(url: str, cells: set[str] | None = None, copied_from: str | None = None) -> Spent:
     """The finished trials (complete + pruned) of the ``cells`` of a search's storage (cell
     names, :func:`cell_name`; every cell by default), their hours of wall time, their CPU
     hours (:func:`trial_cpu`), how many of them predate the counting of CPU time (with
-    any, the CPU hours are an upper bound) and how many may count only the last of their
-    attempts (:func:`resumed_uncounted`; with any, the hours may fall short). For a search
+    any, the CPU hours are an upper bound) and which may count only the last of their
+    attempts (:func:`resumed_uncounted`; with any, the hours fall short). For a search
     that runs on from another (``copied_from``: that one's storage), its own trials only: the
     copies of the other's (:func:`continue_from`; the same number and start) are the other
     search's cost."""
     import optuna
 
-    trials, seconds, cpu, uncounted, resumed = 0, 0.0, 0.0, 0, 0
+    trials, seconds, cpu, uncounted, resumed, missing = 0, 0.0, 0.0, 0, 0, 0.0
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         if cells is not None and summary.study_name not in cells:
             continue
@@ -315,8 +342,9 @@ def spent(url: str, cells: set[str] | None = None,
         seconds += wall_seconds(done)
         cpu += sum(trial_cpu(t) or 0.0 for t in done)
         uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
-        resumed += resumed_uncounted(study, done)
-    return trials, seconds / 3600, cpu / 3600, uncounted, resumed
+        cut = resumed_uncounted(study, done)
+        resumed, missing = resumed + cut.trials, missing + cut.missing_cpu
+    return Spent(trials, seconds / 3600, cpu / 3600, uncounted, Resumed(resumed, missing))
 
 
 def _starts(url: str, name: str) -> set:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .baselines import BASELINES
-from .tuning import Search, best_of, finished_trials, resumed_uncounted, searched_cells, wall_seconds
+from .tuning import Resumed, Search, best_of, finished_trials, resumed_uncounted, searched_cells, wall_seconds
 from .tuning_curve import Capped, convergence_lines
 from .tuning_values import value_lines
 
@@ -51,7 +51,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                in searched_cells(search, url, list(search.datasets))}
     planned = [(dataset, *cell) for dataset in search.datasets for cell in search.cells_of(dataset)]
     short_cells = 0  # cells short of their budget, those not started included
-    undercounted = 0  # trials resumed before a resumed trial counted its earlier attempt
+    undercounted = Resumed(0, 0.0)  # trials that count their last attempt only
     for dataset, encoder, graph in planned:
         total = totals.setdefault(Path(dataset).name, [0, 0.0])
         study = studies.get((dataset, encoder, graph))
@@ -73,7 +73,9 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
         short_cells += bool(short)
-        undercounted += resumed_uncounted(study, first)
+        cut = resumed_uncounted(study, first)
+        undercounted = Resumed(undercounted.trials + cut.trials,
+                               undercounted.missing_cpu + cut.missing_cpu)
         total[0] += len(first)
         total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
@@ -84,11 +86,12 @@ def write_report(search: Search, url: str, out: Path) -> Path:
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted."
-              + (f" {undercounted} of the trials followed an attempt cut off (a session's end, a "
-                 "kill) in their run directory, from before a resumed trial counted that "
-                 "attempt's time: those that continued from its checkpoint count their last "
-                 "attempt only, so these totals may fall short of the work done."
-                 if undercounted else ""), ""]
+              + (f" {undercounted.trials} of the trials continued from the checkpoint of an "
+                 "attempt cut off (a session's end, a kill) before a resumed trial counted that "
+                 "attempt's time: their hours are their last attempt's only. The epochs those "
+                 "attempts had trained, at each trial's own rate per epoch, come to about "
+                 f"{undercounted.missing_cpu / 3600:.1f} CPU hours more (an estimate)."
+                 if undercounted.trials else ""), ""]
     if short_cells:
         lines += [f"**In progress:** {len(planned) - short_cells} of {len(planned)} cells have their "
                   f"{search.trials} trials; a cell short of them has no chosen config yet.", ""]

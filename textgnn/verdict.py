@@ -16,11 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .cost_report import accelerated, cell_name, cpu_hours, epoch_cost_ratio
 from .figures import save_figure, subplots
 from .stats import best_on_dev, join_words, outcome_word, p_text
+
+if TYPE_CHECKING:  # a type only: the report reads the searches' costs through tuning
+    from .tuning import Spent
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
 LINGUISTIC = ("window", "dependency")
@@ -424,15 +427,13 @@ def _with(where: str, detail: str) -> str:
     return f"{where[:-1]}; {detail})" if where.endswith(")") else f"{where} ({detail})"
 
 
-def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float, int, int]],
+def compute_lines(runs: list[dict], searches: dict[str, Spent],
                   continued: dict[str, str] | None = None) -> list[str]:
     """What each regime's runs cost: their number, their CPU hours (core-hours: sum over runs of
     the CPU seconds of all their threads; "-" where a run did not count them; runs trained on
     a GPU left out and named below the table) and their wall hours (sum over runs; a run
-    paused or on a busy machine counts that time too); then each
-    search that chose configs of the study (name -> finished trials, wall hours, CPU hours,
-    trials whose CPU time was not counted, trials that may count their last attempt only:
-    ``tuning.spent``), a search that runs on from
+    paused or on a busy machine counts that time too); then each search that chose configs
+    of the study (name -> what its trials cost: ``tuning.spent``), a search that runs on from
     another (``continued``: name -> the other's name) with its own trials only."""
     parts: dict[str, list[dict]] = {}
     for r in runs:
@@ -443,23 +444,25 @@ def compute_lines(runs: list[dict], searches: dict[str, tuple[int, float, float,
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    bounded, short = [], []
-    for name, (trials, hours, cpu, uncounted, resumed) in sorted(searches.items()):
+    bounded, short, missing = [], [], 0.0
+    for name, cost in sorted(searches.items()):
         own = f" (its own; runs on from `{continued[name]}`)" if name in (continued or {}) else ""
-        lines.append(f"| tuning: search `{name}` | {trials} trials{own} | "
-                     f"{'≤ ' if uncounted else ''}{cpu:.1f} | {hours:.1f} |")
-        if uncounted:
-            bounded.append(f"{uncounted} of `{name}`'s")
-        if resumed:
-            short.append(f"{resumed} of `{name}`'s")
+        lines.append(f"| tuning: search `{name}` | {cost.trials} trials{own} | "
+                     f"{'≤ ' if cost.uncounted else ''}{cost.cpu_hours:.1f} | {cost.hours:.1f} |")
+        if cost.uncounted:
+            bounded.append(f"{cost.uncounted} of `{name}`'s")
+        if cost.resumed.trials:
+            short.append(f"{cost.resumed.trials} of `{name}`'s")
+            missing += cost.resumed.missing_cpu
     if bounded:
         lines += ["", f"≤: an upper bound; {join_words(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
     if short:
-        lines += ["", f"{join_words(short)} trials followed an attempt cut off in "
-                  "their run directory from before a resumed trial counted that attempt's time: "
-                  "those that continued from its checkpoint count their last attempt only, so "
-                  "the searches' hours may fall short of the work done."]
+        lines += ["", f"{join_words(short)} trials continued from the checkpoint of an attempt "
+                  "cut off before a resumed trial counted that attempt's time: their hours are "
+                  "their last attempt's only. The epochs those attempts had trained, at each "
+                  f"trial's own rate per epoch, come to about {missing / 3600:.1f} CPU hours more "
+                  "(an estimate; `tuning.resumed_uncounted`)."]
     on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
               if regime in parts and (gpu := accelerated(parts[regime]))]
     if on_gpu:
