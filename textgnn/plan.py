@@ -53,8 +53,8 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
     invocation) costs instead what its epochs so far cost each, for every epoch left to
     ``train.epochs`` (:class:`Started`): an upper bound, since patience may stop it sooner,
     but one read from the run itself; while a cell has no recorded seed, its seeds not
-    started cost what its started ones would to the limit. ``searches``: the searches' costs when already
-    loaded (:func:`search_plan` reads the same)."""
+    started cost what its started ones would to the limit. ``searches``: the searches' costs
+    when already loaded (:func:`search_plan` reads the same)."""
     searches = searches or SearchCosts(Path(out_root))
     run_root = Path(runs or Path(out_root).parent / "runs").resolve() / study.name
     records = read_runs(Path(out_root) / study.name / "runs.jsonl")
@@ -83,8 +83,7 @@ def plan(study: Study, out_root: Path, datasets: list[str] | None = None,
         row = rows.setdefault((part, dataset), {
             "part": part, "dataset": dataset, "planned": 0, "recorded": 0, "ready": 0,
             "changed": 0, "reusable": 0, "started": 0, "waiting": 0, "missing": set(),
-            "cpu_hours": 0.0,
-            "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0})
+            "cpu_hours": 0.0, "cpu_hours_left": 0.0, "scaled": 0, "unestimated": 0})
         row["planned"] += 1
         source = config_file(study, cell)
         if cell.key in done:
