@@ -179,13 +179,17 @@ def save_checkpoint(path: Path, model, best_state: dict, optimizer, sampler,
 def checkpoint_state(path: Path) -> dict[str, Any] | None:
     """The JSON state a training checkpoint holds (epoch, history, the wall and CPU seconds
     spent so far ...) without reading its tensors; None where there is no checkpoint."""
+    return _read_checkpoint(path, tensors=False)[0] if path.is_file() else None
+
+
+def _read_checkpoint(path: Path, tensors: bool) -> tuple[dict[str, Any], dict]:
+    """A checkpoint's JSON state and (``tensors``) its tensors, or one clear error."""
     from safetensors import SafetensorError, safe_open
 
-    if not path.is_file():
-        return None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return json.loads(handle.metadata()["state"])
+            return (json.loads(handle.metadata()["state"]),
+                    {k: handle.get_tensor(k) for k in handle.keys()} if tensors else {})  # noqa: SIM118
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
         raise TextGNNError(f"{path}: unreadable training checkpoint ({exc})") from None
 
@@ -199,14 +203,8 @@ def restore_checkpoint(path: Path, model, optimizer, sampler,
 
     import numpy as np
     import torch
-    from safetensors import SafetensorError, safe_open
 
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            state = json.loads(handle.metadata()["state"])
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise TextGNNError(f"{path}: unreadable training checkpoint ({exc})") from None
+    state, tensors = _read_checkpoint(path, tensors=True)
 
     def take(prefix: str) -> dict:
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -284,6 +284,19 @@ class Resumed(NamedTuple):
     trials: int
     missing_cpu: float  # CPU seconds the cut attempts are estimated to have spent
 
+    @classmethod
+    def total(cls, parts: list[Resumed]) -> Resumed:
+        return cls(sum(p.trials for p in parts), sum(p.missing_cpu for p in parts))
+
+    def sentence(self, who: str) -> str:
+        """What these trials miss, said of ``who`` (e.g. "3 of the"): for TUNING.md and a
+        study's compute table."""
+        return (f"{who} trials continued from the checkpoint of an attempt cut off before a "
+                "resumed trial counted that attempt's time: their hours are their last "
+                "attempt's only. The epochs those attempts had trained, at each trial's own "
+                f"rate per epoch, come to about {self.missing_cpu / 3600:.1f} CPU hours more "
+                "(an estimate; `tuning.resumed_uncounted`).")
+
 
 def resumed_uncounted(study, trials: list) -> Resumed:
     """Which of ``trials`` followed a failed attempt in its run directory that had trained an
@@ -329,7 +342,7 @@ def spent(url: str, cells: set[str] | None = None, copied_from: str | None = Non
     search's cost."""
     import optuna
 
-    trials, seconds, cpu, uncounted, resumed, missing = 0, 0.0, 0.0, 0, 0, 0.0
+    trials, seconds, cpu, uncounted, resumed = 0, 0.0, 0.0, 0, []
     for summary in optuna.get_all_study_summaries(url, include_best_trial=False):
         if cells is not None and summary.study_name not in cells:
             continue
@@ -342,9 +355,8 @@ def spent(url: str, cells: set[str] | None = None, copied_from: str | None = Non
         seconds += wall_seconds(done)
         cpu += sum(trial_cpu(t) or 0.0 for t in done)
         uncounted += sum("cpu_seconds" not in t.user_attrs for t in done)
-        cut = resumed_uncounted(study, done)
-        resumed, missing = resumed + cut.trials, missing + cut.missing_cpu
-    return Spent(trials, seconds / 3600, cpu / 3600, uncounted, Resumed(resumed, missing))
+        resumed.append(resumed_uncounted(study, done))
+    return Spent(trials, seconds / 3600, cpu / 3600, uncounted, Resumed.total(resumed))
 
 
 def _starts(url: str, name: str) -> set:

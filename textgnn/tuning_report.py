@@ -51,7 +51,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
                in searched_cells(search, url, list(search.datasets))}
     planned = [(dataset, *cell) for dataset in search.datasets for cell in search.cells_of(dataset)]
     short_cells = 0  # cells short of their budget, those not started included
-    undercounted = Resumed(0, 0.0)  # trials that count their last attempt only
+    resumed = []  # per cell, its trials that count their last attempt only
     for dataset, encoder, graph in planned:
         total = totals.setdefault(Path(dataset).name, [0, 0.0])
         study = studies.get((dataset, encoder, graph))
@@ -73,9 +73,7 @@ def write_report(search: Search, url: str, out: Path) -> Path:
         cpu_hours = "-" if None in cpu else f"{sum(cpu) / 3600:.2f}"
         short = "" if len(first) >= search.trials else f" of {search.trials}, in progress"
         short_cells += bool(short)
-        cut = resumed_uncounted(study, first)
-        undercounted = Resumed(undercounted.trials + cut.trials,
-                               undercounted.missing_cpu + cut.missing_cpu)
+        resumed.append(resumed_uncounted(study, first))
         total[0] += len(first)
         total[1] += hours
         rows.setdefault(Path(dataset).name, []).append(
@@ -86,12 +84,8 @@ def write_report(search: Search, url: str, out: Path) -> Path:
               "threads its config sets; one in the project's searches). CPU hours: the CPU "
               "seconds of the trials' processes, which pauses and a busy machine do not "
               "inflate; \"-\" for a cell with trials from before they were counted."
-              + (f" {undercounted.trials} of the trials continued from the checkpoint of an "
-                 "attempt cut off (a session's end, a kill) before a resumed trial counted that "
-                 "attempt's time: their hours are their last attempt's only. The epochs those "
-                 "attempts had trained, at each trial's own rate per epoch, come to about "
-                 f"{undercounted.missing_cpu / 3600:.1f} CPU hours more (an estimate)."
-                 if undercounted.trials else ""), ""]
+              + (" " + cut.sentence(f"{cut.trials} of the")
+                 if (cut := Resumed.total(resumed)).trials else ""), ""]
     if short_cells:
         lines += [f"**In progress:** {len(planned) - short_cells} of {len(planned)} cells have their "
                   f"{search.trials} trials; a cell short of them has no chosen config yet.", ""]

@@ -16,14 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from .cost_report import accelerated, cell_name, cpu_hours, epoch_cost_ratio
 from .figures import save_figure, subplots
 from .stats import best_on_dev, join_words, outcome_word, p_text
-
-if TYPE_CHECKING:  # a type only: the report reads the searches' costs through tuning
-    from .tuning import Spent
+from .tuning import Resumed, Spent
 
 GCN_STYLE = ("gcn", "gat", "gatv2")
 LINGUISTIC = ("window", "dependency")
@@ -444,7 +442,7 @@ def compute_lines(runs: list[dict], searches: dict[str, Spent],
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    bounded, short, missing = [], [], 0.0
+    bounded, short = [], []
     for name, cost in sorted(searches.items()):
         own = f" (its own; runs on from `{continued[name]}`)" if name in (continued or {}) else ""
         lines.append(f"| tuning: search `{name}` | {cost.trials} trials{own} | "
@@ -452,17 +450,13 @@ def compute_lines(runs: list[dict], searches: dict[str, Spent],
         if cost.uncounted:
             bounded.append(f"{cost.uncounted} of `{name}`'s")
         if cost.resumed.trials:
-            short.append(f"{cost.resumed.trials} of `{name}`'s")
-            missing += cost.resumed.missing_cpu
+            short.append((f"{cost.resumed.trials} of `{name}`'s", cost.resumed))
     if bounded:
         lines += ["", f"≤: an upper bound; {join_words(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
     if short:
-        lines += ["", f"{join_words(short)} trials continued from the checkpoint of an attempt "
-                  "cut off before a resumed trial counted that attempt's time: their hours are "
-                  "their last attempt's only. The epochs those attempts had trained, at each "
-                  f"trial's own rate per epoch, come to about {missing / 3600:.1f} CPU hours more "
-                  "(an estimate; `tuning.resumed_uncounted`)."]
+        whose, resumed = zip(*short, strict=True)
+        lines += ["", Resumed.total(list(resumed)).sentence(join_words(list(whose)))]
     on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
               if regime in parts and (gpu := accelerated(parts[regime]))]
     if on_gpu:
