@@ -442,7 +442,7 @@ def compute_lines(runs: list[dict], searches: dict[str, Spent],
             cpu = cpu_hours(parts[regime])
             lines.append(f"| {regime} | {len(parts[regime])} | {'-' if cpu is None else f'{cpu:.1f}'} | "
                          f"{sum(r['train_seconds'] for r in parts[regime]) / 3600:.1f} |")
-    bounded, short = [], []
+    bounded, short, resumed = [], [], []
     for name, cost in sorted(searches.items()):
         own = f" (its own; runs on from `{continued[name]}`)" if name in (continued or {}) else ""
         lines.append(f"| tuning: search `{name}` | {cost.trials} trials{own} | "
@@ -450,13 +450,13 @@ def compute_lines(runs: list[dict], searches: dict[str, Spent],
         if cost.uncounted:
             bounded.append(f"{cost.uncounted} of `{name}`'s")
         if cost.resumed.trials:
-            short.append((f"{cost.resumed.trials} of `{name}`'s", cost.resumed))
+            short.append(f"{cost.resumed.trials} of `{name}`'s")
+            resumed.append(cost.resumed)
     if bounded:
         lines += ["", f"≤: an upper bound; {join_words(bounded)} trials ran before CPU time was "
                   "counted, and their wall time stands in for it (one thread each)."]
     if short:
-        whose, resumed = zip(*short, strict=True)
-        lines += ["", Resumed.total(list(resumed)).sentence(join_words(list(whose)))]
+        lines += ["", Resumed.total(resumed).sentence(join_words(short))]
     on_gpu = [f"{regime}: {gpu}" for regime in REGIMES
               if regime in parts and (gpu := accelerated(parts[regime]))]
     if on_gpu:
