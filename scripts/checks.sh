@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The checks of Claim study v2 that are still computing, in order; resumable: rerun it after a
+# The checks of Claim study v2 that ran after claim2 itself, in order; resumable: rerun it after a
 # kill or in a new session and finished trials and runs are kept (a run cut off continues from
 # its last epoch). Every step is one that has nothing left to do once it has run:
 #   1. claim2-16 (R8 and 20NG with every cell tuned with 16 trials): its runs left, on two
